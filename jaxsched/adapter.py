@@ -1,0 +1,236 @@
+"""The torch-style stateful shell: a step count plus the pure schedules it evaluates.
+
+An adapter never computes a learning rate itself. It holds a count, and when asked for
+``get_last_lr()`` or ``param_groups`` it evaluates its pure ``Schedule`` objects at that count
+(one compiled call per count for all groups, in float64, cached), so ``step()`` is a Python
+increment: no device sync, no compile.
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxsched import _checks as check
+from jaxsched.schedule import Schedule
+
+__all__ = ["Adapter", "find_injected_hyperparams", "parse_optimizer"]
+
+
+def find_injected_hyperparams(state: Any) -> list[Any]:
+    """Every ``optax.inject_hyperparams`` state inside ``state`` (a chain, a
+    ``multi_transform`` state, a flax ``TrainState`` or ``nnx.Optimizer``), in tree order."""
+    found: list[Any] = []
+    seen: set[int] = set()
+
+    def visit(node: Any) -> None:
+        if id(node) in seen or isinstance(node, (str, bytes, numbers.Number, jax.Array,
+                                                 np.ndarray)):
+            return
+        seen.add(id(node))
+        hyper = getattr(node, "hyperparams", None)
+        if isinstance(hyper, Mapping) and "learning_rate" in hyper:
+            found.append(node)
+            return
+        if isinstance(node, Mapping):
+            children = list(node.values())
+        elif isinstance(node, (tuple, list)):
+            children = list(node)
+        else:
+            children = [getattr(node, name) for name in ("opt_state", "inner_states", "inner_state")
+                        if hasattr(node, name)]
+            value = getattr(node, "value", None)  # an nnx.Variable holding the opt state
+            if value is not None and not children:
+                children = [value]
+        for child in children:
+            visit(child)
+
+    visit(state)
+    return found
+
+
+def _scalar(fn: str, name: str, value: Any) -> float:
+    try:
+        value = float(np.asarray(value))
+    except (TypeError, ValueError):
+        raise TypeError(f"{fn}: {name} must be a scalar, got {value!r}") from None
+    return check.nonneg(fn, name, value)
+
+
+def parse_optimizer(fn: str, optimizer: Any) -> list[dict[str, Any]]:
+    """Reads the param groups of what was passed as ``optimizer``.
+
+    Accepted: a float (one group's lr), a sequence of floats, a sequence of torch-style
+    group dicts (``{"lr": ..., "momentum": ...}`` or ``{"lr": ..., "betas": (b1, b2)}``),
+    an optax ``inject_hyperparams`` state (``learning_rate`` and ``momentum`` or ``b1``/``b2``
+    read from its hyperparams), or a torch optimizer (anything with ``param_groups``).
+    """
+    if isinstance(optimizer, bool):
+        raise TypeError(f"{fn}: optimizer must be an lr, a list of lrs or param-group dicts, "
+                        f"or an optax inject_hyperparams state, got {optimizer!r}")
+    if isinstance(optimizer, numbers.Real):
+        return [{"lr": _scalar(fn, "optimizer", optimizer)}]
+    if hasattr(optimizer, "param_groups") and not isinstance(optimizer, Adapter):
+        return parse_optimizer(fn, list(optimizer.param_groups))
+    injected = find_injected_hyperparams(optimizer)
+    if injected:
+        hyper = injected[0].hyperparams
+        group: dict[str, Any] = {"lr": _scalar(fn, "hyperparams['learning_rate']",
+                                               hyper["learning_rate"])}
+        if "momentum" in hyper and hyper["momentum"] is not None:
+            group["momentum"] = _scalar(fn, "hyperparams['momentum']", hyper["momentum"])
+        if "b1" in hyper:
+            b2 = hyper.get("b2", 0.999)
+            group["betas"] = (_scalar(fn, "hyperparams['b1']", hyper["b1"]),
+                              _scalar(fn, "hyperparams['b2']", b2))
+        return [group]
+    if isinstance(optimizer, Sequence) and not isinstance(optimizer, (str, bytes)):
+        if not optimizer:
+            raise ValueError(f"{fn}: optimizer has no param groups, got {optimizer!r}")
+        groups = []
+        for i, g in enumerate(optimizer):
+            if isinstance(g, Mapping):
+                if "lr" not in g:
+                    raise ValueError(f"{fn}: param group {i} has no 'lr', got {dict(g)!r}")
+                group = {k: v for k, v in g.items() if k != "params"}
+                group["lr"] = _scalar(fn, f"optimizer[{i}]['lr']", g["lr"])
+                if g.get("momentum") is not None:
+                    group["momentum"] = _scalar(fn, f"optimizer[{i}]['momentum']", g["momentum"])
+                if g.get("betas") is not None:
+                    betas = tuple(g["betas"])
+                    group["betas"] = tuple(_scalar(fn, f"optimizer[{i}]['betas']", b)
+                                           for b in betas)
+                groups.append(group)
+            elif isinstance(g, numbers.Real) and not isinstance(g, bool):
+                groups.append({"lr": _scalar(fn, f"optimizer[{i}]", g)})
+            else:
+                raise TypeError(f"{fn}: optimizer must be an lr, a list of lrs or param-group "
+                                f"dicts, or an optax state with injected hyperparameters "
+                                f"(optax.inject_hyperparams); optimizer[{i}] is {g!r}")
+        return groups
+    raise TypeError(f"{fn}: optimizer must be an lr, a list of lrs or param-group dicts, an "
+                    f"optax inject_hyperparams state or a torch optimizer, got {optimizer!r}")
+
+
+class Adapter:
+    """Base of every torch/DeepSpeed-style adapter: a count, groups and pure schedules.
+
+    Subclasses set ``_counter_name`` (``"last_batch_iteration"`` for DeepSpeed,
+    ``"last_epoch"`` for torch) and build ``schedules`` in their constructor.
+    """
+
+    _counter_name = "last_batch_iteration"
+
+    def _read_groups(self, fn: str, optimizer: Any) -> list[dict[str, Any]]:
+        """Step 1 of a constructor: the param groups, read from ``optimizer``."""
+        self._fn = fn
+        self._groups = parse_optimizer(fn, optimizer)
+        return self._groups
+
+    def _setup(self, schedules: Sequence[Schedule], count: int, *,
+               write_momentum: bool) -> None:
+        """Step 2 of a constructor: the per-group schedules and the starting count."""
+        self.schedules: list[Schedule] = list(schedules)
+        self._write_momentum = write_momentum and all(s.momentum is not None
+                                                      for s in self.schedules)
+        self._count = count
+        self._cache: tuple[int, list[float], list[float] | None] | None = None
+        moms = self._write_momentum
+        scheds = self.schedules
+
+        def evaluate(c: jax.Array) -> tuple[Any, Any]:
+            lrs = jnp.stack([s(c) for s in scheds])
+            return lrs, (jnp.stack([s.momentum(c) for s in scheds]) if moms else None)
+
+        self._evaluate = jax.jit(evaluate)
+
+    @property
+    def schedule(self) -> Schedule:
+        """The pure schedule of param group 0."""
+        return self.schedules[0]
+
+    @property
+    def cycles_momentum(self) -> bool:
+        """Whether this adapter writes momentum / beta1 into its param groups."""
+        return self._write_momentum
+
+    def _values(self) -> tuple[list[float], list[float] | None]:
+        if self._cache is None or self._cache[0] != self._count:
+            if self._count > check.MAX_COUNT:
+                raise OverflowError(f"{self._fn}: step count {self._count} exceeds 2**31-1")
+            # The host-side front end evaluates in float64 whatever the global mode, as
+            # torch's Python floats do; jitted training code uses the pure schedules.
+            with jax.enable_x64(True):
+                lrs, moms = jax.device_get(self._evaluate(np.int64(self._count)))
+            self._cache = (self._count, [float(x) for x in lrs],
+                           None if moms is None else [float(x) for x in moms])
+        return self._cache[1], self._cache[2]
+
+    def get_last_lr(self) -> list[float]:
+        """The lr in force now, one float per param group."""
+        return list(self._values()[0])
+
+    def get_last_momentum(self) -> list[float] | None:
+        """The momentum / beta1 in force now per group, or ``None`` if it is not scheduled."""
+        moms = self._values()[1]
+        return None if moms is None else list(moms)
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        """The param groups as the reference leaves them: ``lr`` (and the scheduled
+        ``momentum`` or ``betas``) in force now, other keys as given."""
+        lrs, moms = self._values()
+        groups = copy.deepcopy(self._groups)
+        for g, group in enumerate(groups):
+            group["lr"] = lrs[g]
+            if moms is not None:
+                self._write_group_momentum(group, moms[g])
+        return groups
+
+    def _write_group_momentum(self, group: dict[str, Any], value: float) -> None:
+        if "betas" in group:
+            group["betas"] = (value, group["betas"][1])
+        else:
+            group["momentum"] = value
+
+    def _step_to(self, counter: int | None) -> None:
+        if counter is None:
+            self._count += 1
+        else:
+            counter = check.integer(f"{self._fn}.step", self._counter_name, counter,
+                                    minimum=-1, maximum=check.MAX_COUNT - 1)
+            self._count = counter + 1
+
+    def state_dict(self) -> dict[str, Any]:
+        return {self._counter_name: self._count - 1}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restores the count. A dict that is not this scheduler's raises and changes nothing."""
+        fn = f"{self._fn}.load_state_dict"
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{fn}: state_dict must be a dict, got {state_dict!r}")
+        expected = set(self.state_dict())
+        if set(state_dict) != expected:
+            raise ValueError(f"{fn}: state_dict must have exactly the keys {sorted(expected)}, "
+                             f"got {sorted(state_dict)}")
+        counter = check.integer(fn, self._counter_name, state_dict[self._counter_name],
+                                minimum=-1, maximum=check.MAX_COUNT - 1)
+        self._count = counter + 1
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self._counter_name}={self._count - 1}, "
+                f"lr={self.get_last_lr()})")
+
+
+def warn_momentum_disabled(fn: str) -> None:
+    warnings.warn(f"{fn}: cycle_momentum is disabled because a param group has no 'betas' "
+                  f"(DeepSpeed cycles momentum only on optimizers with betas)", UserWarning,
+                  stacklevel=3)
+

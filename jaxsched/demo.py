@@ -1,0 +1,119 @@
+"""The main job: every implemented schedule against the stored reference curves.
+
+    python -m jaxsched.demo [-o out/schedules.png]
+
+Builds each reference case's schedules (pure functions in float64 and float32 under
+``jax.jit(jax.vmap(...))``, and the adapters), prints the worst errors per reference class,
+and draws every case's curve over its reference points. Exits 1 if anything is past tolerance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+import warnings
+from typing import Any
+
+import numpy as np
+
+from jaxsched import parity
+
+
+def error_table(cases: list[dict[str, Any]]) -> tuple[list[list[str]], bool]:
+    """Rows of worst errors per (library, class) and whether all are within tolerance."""
+    worst: dict[str, dict[str, float]] = {}
+    all_ok = True
+    for case in cases:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            errors = parity.case_errors(case)
+        row = worst.setdefault(case["class"], {"cases": 0, "f64": 0.0, "f32": 0.0, "ad": 0.0})
+        row["cases"] += 1
+        for label, e in errors.items():
+            all_ok &= parity.within_tolerance(label, e)
+            if label.startswith("pure64"):
+                row["f64"] = max(row["f64"], e.rel)
+            elif label.startswith("pure32"):
+                row["f32"] = max(row["f32"], e.peak)
+            elif label != "adapter.beta2":
+                row["ad"] = max(row["ad"], e.rel)
+    rows = [[name, str(int(r["cases"])), f"{r['f64']:.2e}", f"{r['f32']:.2e}", f"{r['ad']:.2e}"]
+            for name, r in worst.items()]
+    return rows, all_ok
+
+
+def print_table(rows: list[list[str]], out: Any = sys.stdout) -> None:
+    head = ["schedule", "cases", "float64 max rel err", "float32 max err / peak",
+            "adapter max rel err"]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    line = " | ".join(h.ljust(w) for h, w in zip(head, widths))
+    print(line, file=out)
+    print("-+-".join("-" * w for w in widths), file=out)
+    for r in rows:
+        print(" | ".join(c.ljust(w) for c, w in zip(r, widths)), file=out)
+
+
+def plot(cases: list[dict[str, Any]], path: pathlib.Path) -> None:
+    """One panel per case: our float64 curve as a line, the reference as dots."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [c for c in cases if len([k for k in c["steps"] if k < 10**4]) >= 10]
+    cols = 5
+    rows = -(-len(shown) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), squeeze=False)
+    for ax, case in zip(axes.flat, shown):
+        steps = np.asarray(case["steps"])
+        near = steps < 10**4  # the far steps (1e4 .. 2**31-1) are checked, not drawn
+        dense = np.arange(int(steps[near].max()) + 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ours = parity.pure_curves(dict(case, steps=dense.tolist()), x64=True)
+        for g in range(len(case["groups"])):
+            ax.plot(dense, ours["lr"][g], lw=1.2, label=f"group {g}")
+            ax.plot(steps[near], np.asarray(case["lr"][g])[near], ".", ms=3, color="k")
+        if "momentum" in ours:
+            twin = ax.twinx()
+            twin.plot(dense, ours["momentum"][0], lw=1, color="tab:red")
+            twin.plot(steps[near], np.asarray(case["momentum"][0])[near], ".", ms=2, color="k")
+            twin.set_ylabel("beta1", color="tab:red", fontsize=7)
+            twin.tick_params(labelsize=6)
+        ax.set_title(f"{case['class']}: {case['name']}", fontsize=8)
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[len(shown):]:
+        ax.axis("off")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.suptitle("jaxsched (lines; beta1 in red) vs the reference library (black dots)",
+                 fontsize=12)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jaxsched.demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-o", "--output", default="out/schedules.png", type=pathlib.Path,
+                        help="where to write the PNG of the curves (default: %(default)s)")
+    args = parser.parse_args(argv)
+    print(f"JAX backend: {parity.default_backend()}")
+    status = 0
+    for family in parity.FAMILIES:
+        cases = parity.load_cases(family)
+        print(f"\n{family}: {len(cases)} reference cases, tolerance float64 rel <= "
+              f"{parity.FLOAT64_REL_TOL:g}, float32 <= {parity.FLOAT32_PEAK_TOL:g} of peak\n")
+        rows, ok = error_table(cases)
+        print_table(rows)
+        status |= 0 if ok else 1
+        path = args.output.with_name(f"{args.output.stem}-{family}{args.output.suffix}")
+        plot(cases, path)
+        print(f"\nwrote {path}")
+    print("\nall within tolerance" if status == 0 else "\nPAST TOLERANCE")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

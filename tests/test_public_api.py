@@ -1,0 +1,37 @@
+"""Every public name imports, is documented, and importing jaxsched pulls in no torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import jaxsched
+
+
+@pytest.mark.parametrize("name", jaxsched.__all__)
+def test_public_name_imports_and_is_documented(name):
+    obj = getattr(jaxsched, name)
+    assert obj.__doc__ and obj.__doc__.strip(), f"{name} has no docstring"
+
+
+def test_all_is_sorted_and_complete():
+    public = {n for n in dir(jaxsched) if not n.startswith("_")}
+    modules = {n for n in public if type(getattr(jaxsched, n)).__name__ == "module"}
+    assert set(jaxsched.__all__) == public - modules
+    assert list(jaxsched.__all__) == sorted(jaxsched.__all__)
+
+
+def test_import_does_not_import_torch_or_deepspeed():
+    code = ("import sys, jaxsched, jaxsched.parity; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'deepspeed')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_factories_return_schedules():
+    s = jaxsched.warmup_lr(warmup_max_lr=0.1)
+    assert isinstance(s, jaxsched.Schedule) and s.momentum is None
+    assert isinstance(jaxsched.one_cycle(0.1, 1.0).momentum, jaxsched.Schedule)
+    assert jaxsched.one_cycle(0.1, 1.0, cycle_momentum=False).momentum is None
