@@ -47,11 +47,11 @@ def print_table(rows: list[list[str]], out: Any = sys.stdout) -> None:
     head = ["schedule", "cases", "float64 max rel err", "float32 max err / peak",
             "adapter max rel err"]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
-    line = " | ".join(h.ljust(w) for h, w in zip(head, widths))
+    line = " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))
     print(line, file=out)
     print("-+-".join("-" * w for w in widths), file=out)
     for r in rows:
-        print(" | ".join(c.ljust(w) for c, w in zip(r, widths)), file=out)
+        print(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)), file=out)
 
 
 def plot(cases: list[dict[str, Any]], path: pathlib.Path) -> None:
@@ -65,7 +65,7 @@ def plot(cases: list[dict[str, Any]], path: pathlib.Path) -> None:
     cols = 5
     rows = -(-len(shown) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), squeeze=False)
-    for ax, case in zip(axes.flat, shown):
+    for ax, case in zip(axes.flat, shown, strict=False):
         steps = np.asarray(case["steps"])
         near = steps < 10**4  # the far steps (1e4 .. 2**31-1) are checked, not drawn
         dense = np.arange(int(steps[near].max()) + 1)
