@@ -1,6 +1,8 @@
 """jaxsched: torch and DeepSpeed learning-rate schedulers as exact, jit-safe optax schedules."""
 
 from jaxsched.adapter import Adapter
+from jaxsched.composite import chained_scheduler, sequential_lr
+from jaxsched.cyclic import cosine_annealing_warm_restarts, cyclic_lr, one_cycle_lr
 from jaxsched.deepspeed import (
     lr_range_test,
     one_cycle,
@@ -15,21 +17,80 @@ from jaxsched.deepspeed_adapters import (
     WarmupDecayLR,
     WarmupLR,
 )
+from jaxsched.plateau import reduce_lr_on_plateau
+from jaxsched.pytorch import (
+    constant_lr,
+    cosine_annealing_lr,
+    exponential_lr,
+    lambda_lr,
+    linear_lr,
+    multi_step_lr,
+    multiplicative_lr,
+    polynomial_lr,
+    step_lr,
+)
+from jaxsched.pytorch_adapters import (
+    ChainedScheduler,
+    ConstantLR,
+    CosineAnnealingLR,
+    CosineAnnealingWarmRestarts,
+    CyclicLR,
+    ExponentialLR,
+    LambdaLR,
+    LinearLR,
+    MultiplicativeLR,
+    MultiStepLR,
+    OneCycleLR,
+    PolynomialLR,
+    SequentialLR,
+    StepLR,
+    TorchAdapter,
+)
 from jaxsched.schedule import Schedule, per_group
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Adapter",
+    "ChainedScheduler",
+    "ConstantLR",
+    "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "CyclicLR",
+    "ExponentialLR",
     "LRRangeTest",
+    "LambdaLR",
+    "LinearLR",
+    "MultiStepLR",
+    "MultiplicativeLR",
     "OneCycle",
+    "OneCycleLR",
+    "PolynomialLR",
     "Schedule",
+    "SequentialLR",
+    "StepLR",
+    "TorchAdapter",
     "WarmupCosineLR",
     "WarmupDecayLR",
     "WarmupLR",
+    "chained_scheduler",
+    "constant_lr",
+    "cosine_annealing_lr",
+    "cosine_annealing_warm_restarts",
+    "cyclic_lr",
+    "exponential_lr",
+    "lambda_lr",
+    "linear_lr",
     "lr_range_test",
+    "multi_step_lr",
+    "multiplicative_lr",
     "one_cycle",
+    "one_cycle_lr",
     "per_group",
+    "polynomial_lr",
+    "reduce_lr_on_plateau",
+    "sequential_lr",
+    "step_lr",
     "warmup_cosine_lr",
     "warmup_decay_lr",
     "warmup_lr",

@@ -122,11 +122,13 @@ def parse_optimizer(fn: str, optimizer: Any) -> list[dict[str, Any]]:
 class Adapter:
     """Base of every torch/DeepSpeed-style adapter: a count, groups and pure schedules.
 
-    Subclasses set ``_counter_name`` (``"last_batch_iteration"`` for DeepSpeed,
-    ``"last_epoch"`` for torch) and build ``schedules`` in their constructor.
+    Subclasses set ``_counter_name`` and ``_counter_offset`` (DeepSpeed's
+    ``last_batch_iteration`` is ``k - 1`` at step ``k``; torch's ``last_epoch`` is ``k``) and
+    build ``schedules`` in their constructor.
     """
 
     _counter_name = "last_batch_iteration"
+    _counter_offset = -1
 
     def _read_groups(self, fn: str, optimizer: Any) -> list[dict[str, Any]]:
         """Step 1 of a constructor: the param groups, read from ``optimizer``."""
@@ -205,11 +207,12 @@ class Adapter:
             self._count += 1
         else:
             counter = check.integer(f"{self._fn}.step", self._counter_name, counter,
-                                    minimum=-1, maximum=check.MAX_COUNT - 1)
-            self._count = counter + 1
+                                    minimum=self._counter_offset,
+                                    maximum=check.MAX_COUNT + self._counter_offset)
+            self._count = counter - self._counter_offset
 
     def state_dict(self) -> dict[str, Any]:
-        return {self._counter_name: self._count - 1}
+        return {self._counter_name: self._count + self._counter_offset}
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restores the count. A dict that is not this scheduler's raises and changes nothing."""
@@ -221,12 +224,13 @@ class Adapter:
             raise ValueError(f"{fn}: state_dict must have exactly the keys {sorted(expected)}, "
                              f"got {sorted(state_dict)}")
         counter = check.integer(fn, self._counter_name, state_dict[self._counter_name],
-                                minimum=-1, maximum=check.MAX_COUNT - 1)
-        self._count = counter + 1
+                                minimum=self._counter_offset,
+                                maximum=check.MAX_COUNT + self._counter_offset)
+        self._count = counter - self._counter_offset
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}({self._counter_name}={self._count - 1}, "
-                f"lr={self.get_last_lr()})")
+        return (f"{type(self).__name__}({self._counter_name}="
+                f"{self._count + self._counter_offset}, lr={self.get_last_lr()})")
 
 
 def warn_momentum_disabled(fn: str) -> None:

@@ -1,0 +1,322 @@
+"""torch's cycling schedules (torch 2.13): CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR.
+
+Cycle and phase positions are found in integer arithmetic (restart tables, remainders,
+floored phase ends), so they are exact at any count; the float parts follow torch's order
+of operations in float64 and use integer remainders in float32 to stay accurate far out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxsched import _checks as check
+from jaxsched.pytorch import int_power, traceable, x64
+from jaxsched.schedule import Schedule, to_float
+
+__all__ = ["cosine_annealing_warm_restarts", "cyclic_lr", "one_cycle_lr"]
+
+
+def cosine_annealing_warm_restarts(T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+                                   *, lr: float) -> Schedule:
+    """torch's CosineAnnealingWarmRestarts (SGDR), stepped once per ``step()``.
+
+    ``lr = eta_min + (lr0 - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2`` where cycle ``n``
+    starts at ``T_0 * (T_mult**n - 1) / (T_mult - 1)`` (``n * T_0`` when ``T_mult`` is 1),
+    lasts ``T_i = T_0 * T_mult**n`` steps, and ``T_cur`` counts steps since its start. The
+    restart positions come from an integer table, as torch's sequential stepping computes them
+    (torch's ``step(epoch)`` path uses a float log instead and can land one cycle early at an
+    exact restart; the adapter's ``step(epoch)`` follows the sequential path).
+
+    Args:
+        T_0: length of the first cycle, a positive integer.
+        T_mult: growth factor of the cycle length, an integer >= 1.
+        eta_min: the lr at the end of each cycle.
+        lr: the optimizer's lr (the lr at each restart).
+
+    Returns:
+        A ``Schedule``.
+
+    Raises:
+        TypeError, ValueError: on a non-integer or out-of-range ``T_0`` / ``T_mult``, or a
+            non-finite ``eta_min``.
+
+    Example:
+        >>> import jaxsched
+        >>> s = jaxsched.cosine_annealing_warm_restarts(2, T_mult=2, lr=1.0)
+        >>> [round(float(s(k)), 6) for k in range(8)]
+        [1.0, 0.5, 1.0, 0.853553, 0.5, 0.146447, 1.0, 0.96194]
+
+    Matches ``torch.optim.lr_scheduler.CosineAnnealingWarmRestarts`` of torch 2.13.0.
+    """
+    fn = "jaxsched.cosine_annealing_warm_restarts"
+    t0 = check.integer(fn, "T_0", T_0, minimum=1)
+    mult = check.integer(fn, "T_mult", T_mult, minimum=1)
+    eta = check.real(fn, "eta_min", eta_min)
+    base = check.nonneg(fn, "lr", lr)
+    starts, lengths = [0], [t0]
+    while mult > 1 and starts[-1] + lengths[-1] <= check.MAX_COUNT:
+        starts.append(starts[-1] + lengths[-1])
+        lengths.append(lengths[-1] * mult)
+
+    def lr_fn(k: jax.Array) -> jax.Array:
+        if mult == 1:
+            t_cur, t_i = k % t0, jnp.asarray(float(t0))
+        else:
+            n = jnp.sum(k[..., None] >= jnp.asarray(starts, k.dtype), axis=-1) - 1
+            t_cur = k - jnp.asarray(starts, k.dtype)[n]
+            t_i = jnp.asarray([float(x) for x in lengths])[n]
+        return eta + (base - eta) * (1 + jnp.cos(math.pi * to_float(t_cur) / t_i)) / 2
+
+    return Schedule(lr_fn, name=fn, params=dict(T_0=t0, T_mult=mult, eta_min=eta, lr=base))
+
+
+CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
+
+
+def cyclic_lr(
+    base_lr: float,
+    max_lr: float,
+    step_size_up: int = 2000,
+    step_size_down: int | None = None,
+    mode: str = "triangular",
+    gamma: float = 1.0,
+    scale_fn: Callable[[jax.Array], Any] | None = None,
+    scale_mode: str = "cycle",
+    cycle_momentum: bool = True,
+    base_momentum: float = 0.8,
+    max_momentum: float = 0.9,
+) -> Schedule:
+    """torch's CyclicLR: triangular cycles between ``base_lr`` and ``max_lr``, forever.
+
+    With ``T = up + down``: ``cycle = 1 + k // T``, ``x = 1 + k/T - cycle``; ``scale = x /
+    (up/T)`` on the way up, ``(x - 1) / (up/T - 1)`` on the way down;
+    ``lr = base_lr + (max_lr - base_lr) * scale * f`` and ``momentum = max_momentum -
+    (max_momentum - base_momentum) * scale * f``, with ``f = scale_fn(cycle)`` (scale_mode
+    ``"cycle"``) or ``scale_fn(k)`` (``"iterations"``). Built-in modes: ``triangular``
+    (``f = 1``), ``triangular2`` (``f = 1 / 2**(cycle - 1)``; torch overflows past cycle 1024,
+    this gives 0) and ``exp_range`` (``f = gamma**k``). As in torch, a built-in mode sets
+    ``scale_mode`` itself, and the lr at construction is ``base_lr`` whatever the optimizer's
+    lr was.
+
+    Args:
+        base_lr: the lower lr, >= 0.
+        max_lr: the upper lr, ``>= base_lr``.
+        step_size_up: steps of the rising half, a positive integer.
+        step_size_down: steps of the falling half (>= 0); ``None`` means ``step_size_up``.
+        mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"``; ignored with ``scale_fn``.
+        gamma: ``exp_range``'s base, > 0.
+        scale_fn: a custom jnp-traceable ``f`` of the (float) cycle or step.
+        scale_mode: ``"cycle"`` or ``"iterations"``, used with ``scale_fn``.
+        cycle_momentum: whether the schedule has a ``momentum`` curve.
+        base_momentum: momentum at the peak lr, in [0, 1].
+        max_momentum: momentum at the cycle's ends, in [``base_momentum``, 1].
+
+    Returns:
+        A ``Schedule``, with ``momentum`` when ``cycle_momentum``.
+
+    Raises:
+        TypeError, ValueError: on bad arguments, an unknown mode, or an untraceable
+            ``scale_fn``.
+
+    Example:
+        >>> import jaxsched
+        >>> s = jaxsched.cyclic_lr(0.0, 1.0, step_size_up=2, mode="triangular2")
+        >>> [float(s(k)) for k in range(9)]
+        [0.0, 0.5, 1.0, 0.5, 0.0, 0.25, 0.5, 0.25, 0.0]
+
+    Matches ``torch.optim.lr_scheduler.CyclicLR`` of torch 2.13.0.
+    """
+    fn = "jaxsched.cyclic_lr"
+    lo = check.nonneg(fn, "base_lr", base_lr)
+    hi = check.nonneg(fn, "max_lr", max_lr)
+    check.ordered(fn, "base_lr", lo, "max_lr", hi)
+    up = check.integer(fn, "step_size_up", step_size_up, minimum=1)
+    down = up if step_size_down is None else check.integer(
+        fn, "step_size_down", step_size_down, minimum=0)
+    total = check.integer(fn, "step_size_up + step_size_down", up + down, minimum=1)
+    g = check.real(fn, "gamma", gamma)
+    if g <= 0:
+        raise ValueError(f"{fn}: gamma must be > 0, got {gamma!r}")
+    if scale_fn is None:
+        check.choice(fn, "mode", mode, CYCLIC_MODES)
+        scale_mode = "iterations" if mode == "exp_range" else "cycle"
+    else:
+        traceable(fn, "scale_fn", scale_fn)
+        check.choice(fn, "scale_mode", scale_mode, ("cycle", "iterations"))
+    cycle_momentum = check.boolean(fn, "cycle_momentum", cycle_momentum)
+    m_lo = check.unit(fn, "base_momentum", base_momentum)
+    m_hi = check.unit(fn, "max_momentum", max_momentum)
+    check.ordered(fn, "base_momentum", m_lo, "max_momentum", m_hi)
+    step_ratio = up / total
+    down_denominator = step_ratio - 1 if down > 0 else -1.0  # unused when down == 0
+
+    def scale_and_factor(k: jax.Array) -> tuple[jax.Array, jax.Array]:
+        cycle = 1 + k // total
+        j = k % total
+        if x64():  # torch's own order of operations
+            x = (1.0 + to_float(k) / total) - to_float(cycle)
+        else:  # exact remainder: float32 cannot hold k/T to the needed precision
+            x = to_float(j) / total
+        scale = jnp.where(j <= up, x / step_ratio, (x - 1) / down_denominator)
+        arg = cycle if scale_mode == "cycle" else k
+        if scale_fn is not None:
+            factor = scale_fn(to_float(arg))
+        elif mode == "triangular":
+            factor = jnp.ones_like(x)
+        elif mode == "triangular2":
+            factor = 1 / jnp.exp2(to_float(cycle - 1))
+        else:
+            factor = int_power(g, k)
+        return scale, factor
+
+    def lr_fn(k: jax.Array) -> jax.Array:
+        scale, factor = scale_and_factor(k)
+        return lo + (hi - lo) * scale * factor
+
+    def mom_fn(k: jax.Array) -> jax.Array:
+        scale, factor = scale_and_factor(k)
+        return m_hi - (m_hi - m_lo) * scale * factor
+
+    params = dict(base_lr=lo, max_lr=hi, step_size_up=up, step_size_down=down, mode=mode,
+                  gamma=g, scale_fn=scale_fn, scale_mode=scale_mode,
+                  cycle_momentum=cycle_momentum, base_momentum=m_lo, max_momentum=m_hi)
+    momentum = Schedule(mom_fn, name=fn + ".momentum", params=params) if cycle_momentum else None
+    return Schedule(lr_fn, momentum=momentum, name=fn, params=params)
+
+
+def one_cycle_phases(total: int, pct: float, three_phase: bool, initial: float, peak: float,
+                     floor: float, m_lo: float, m_hi: float) -> list[tuple]:
+    """torch's ``_schedule_phases``: (end_step, start_lr, end_lr, start_mom, end_mom)."""
+    if three_phase:
+        return [(float(pct * total) - 1, initial, peak, m_hi, m_lo),
+                (float(2 * pct * total) - 2, peak, initial, m_lo, m_hi),
+                (total - 1, initial, floor, m_hi, m_hi)]
+    return [(float(pct * total) - 1, initial, peak, m_hi, m_lo),
+            (total - 1, peak, floor, m_lo, m_hi)]
+
+
+def one_cycle_lr(
+    max_lr: float,
+    total_steps: int | None = None,
+    epochs: int | None = None,
+    steps_per_epoch: int | None = None,
+    pct_start: float = 0.3,
+    anneal_strategy: str = "cos",
+    cycle_momentum: bool = True,
+    base_momentum: float = 0.85,
+    max_momentum: float = 0.95,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+    three_phase: bool = False,
+) -> Schedule:
+    """torch's OneCycleLR: warm up to ``max_lr``, then anneal to ``max_lr / div / final_div``.
+
+    ``N = total_steps`` (or ``epochs * steps_per_epoch``). Phases end at ``pct*N - 1`` and
+    ``N - 1`` (three-phase: ``pct*N - 1``, ``2*pct*N - 2``, ``N - 1``), as floats, exactly as
+    torch sets them; step ``k`` is in the first phase whose end it does not pass (an integer
+    test against the floored end), with ``pct = (k - start) / (end - start)`` and cosine
+    (``end + (start - end) / 2 * (cos(pi * pct) + 1)``) or linear annealing. Momentum runs
+    ``max_momentum -> base_momentum -> max_momentum``.
+
+    torch quirks and choices: the lr starts at ``max_lr / div_factor`` whatever the
+    optimizer's lr; step ``N`` is allowed and extrapolates the last phase one step past its end
+    (with linear annealing that can be below ``min_lr``, even negative); torch raises on the
+    step after (the adapter ``jaxsched.OneCycleLR`` raises the same ``ValueError``), while
+    this function returns the final ``min_lr`` / ``max_momentum`` for every ``k > N``. A first
+    phase of zero length (``pct * N == 1``), a ``ZeroDivisionError`` in torch, raises here.
+
+    Args:
+        max_lr: the peak lr, >= 0.
+        total_steps: steps in the cycle; or give ``epochs`` and ``steps_per_epoch``.
+        epochs: with ``steps_per_epoch``, ``total_steps = epochs * steps_per_epoch``.
+        steps_per_epoch: see ``epochs``.
+        pct_start: fraction of the cycle spent rising, in [0, 1].
+        anneal_strategy: ``"cos"`` or ``"linear"``.
+        cycle_momentum: whether the schedule has a ``momentum`` curve.
+        base_momentum: momentum at the peak lr, in [0, 1].
+        max_momentum: momentum at the ends, in [0, 1].
+        div_factor: ``initial_lr = max_lr / div_factor``, > 0.
+        final_div_factor: ``min_lr = initial_lr / final_div_factor``, > 0.
+        three_phase: use torch's three-phase variant.
+
+    Returns:
+        A ``Schedule``, with ``momentum`` when ``cycle_momentum``.
+
+    Raises:
+        TypeError, ValueError: on bad arguments; without ``total_steps`` nor both
+            ``epochs`` and ``steps_per_epoch``.
+
+    Example:
+        >>> import jaxsched
+        >>> s = jaxsched.one_cycle_lr(1.0, total_steps=5, pct_start=0.4,
+        ...                           anneal_strategy="linear", div_factor=4.0,
+        ...                           final_div_factor=2.5)
+        >>> [round(float(s(k)), 6) for k in range(6)]
+        [0.25, 1.0, 0.7, 0.4, 0.1, -0.2]
+
+    Matches ``torch.optim.lr_scheduler.OneCycleLR`` of torch 2.13.0.
+    """
+    fn = "jaxsched.one_cycle_lr"
+    peak = check.nonneg(fn, "max_lr", max_lr)
+    if total_steps is not None:
+        total = check.integer(fn, "total_steps", total_steps, minimum=1)
+    elif epochs is not None and steps_per_epoch is not None:
+        e = check.integer(fn, "epochs", epochs, minimum=1)
+        spe = check.integer(fn, "steps_per_epoch", steps_per_epoch, minimum=1)
+        total = check.integer(fn, "epochs * steps_per_epoch", e * spe, minimum=1)
+    else:
+        raise ValueError(f"{fn}: you must define either total_steps OR (epochs AND "
+                         f"steps_per_epoch), got total_steps={total_steps!r}, "
+                         f"epochs={epochs!r}, steps_per_epoch={steps_per_epoch!r}")
+    pct = check.unit(fn, "pct_start", pct_start)
+    check.choice(fn, "anneal_strategy", anneal_strategy, ("cos", "linear"))
+    cycle_momentum = check.boolean(fn, "cycle_momentum", cycle_momentum)
+    m_lo = check.unit(fn, "base_momentum", base_momentum)
+    m_hi = check.unit(fn, "max_momentum", max_momentum)
+    div = check.real(fn, "div_factor", div_factor)
+    final_div = check.real(fn, "final_div_factor", final_div_factor)
+    for name, value in (("div_factor", div), ("final_div_factor", final_div)):
+        if value <= 0:
+            raise ValueError(f"{fn}: {name} must be > 0, got {value!r}")
+    initial = peak / div
+    floor = initial / final_div
+    phases = one_cycle_phases(total, pct, three_phase, initial, peak, floor, m_lo, m_hi)
+    if phases[0][0] == 0.0:
+        raise ValueError(f"{fn}: pct_start * total_steps must not be 1 (the warmup phase would "
+                         f"have zero length; torch divides by zero), got pct_start={pct!r}, "
+                         f"total_steps={total}")
+
+    def anneal(start: float, end: float, p: jax.Array) -> jax.Array:
+        if anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (jnp.cos(math.pi * p) + 1)
+        return (end - start) * p + start
+
+    def curve(k: jax.Array, lr_values: bool) -> jax.Array:
+        out = jnp.asarray(floor if lr_values else m_hi)  # k > N: the final value
+        chosen = k > total
+        start_step = 0.0
+        for i, (end_step, lr0, lr1, m0, m1) in enumerate(phases):
+            last = i == len(phases) - 1
+            here = ~chosen & ((k <= math.floor(end_step)) | last)
+            width = end_step - start_step
+            p = (to_float(k) - start_step) / (width if width != 0 else 1.0)
+            if width == 0:  # only reachable at k = N (see the docstring)
+                p = jnp.ones_like(p)
+            value = anneal(lr0, lr1, p) if lr_values else anneal(m0, m1, p)
+            out = jnp.where(here, value, out)
+            chosen = chosen | here
+            start_step = end_step
+        return out
+
+    params = dict(max_lr=peak, total_steps=total, pct_start=pct,
+                  anneal_strategy=anneal_strategy, cycle_momentum=cycle_momentum,
+                  base_momentum=m_lo, max_momentum=m_hi, div_factor=div,
+                  final_div_factor=final_div, three_phase=bool(three_phase))
+    momentum = (Schedule(lambda k: curve(k, False), name=fn + ".momentum", params=params)
+                if cycle_momentum else None)
+    return Schedule(lambda k: curve(k, True), momentum=momentum, name=fn, params=params)

@@ -1,0 +1,193 @@
+"""torch's ReduceLROnPlateau (torch 2.13) as one jnp state machine with two front ends:
+the in-graph optax transform ``reduce_lr_on_plateau`` and the adapter
+``jaxsched.ReduceLROnPlateau`` (in ``pytorch_adapters``).
+
+torch's step(metric): the metric improves on ``best`` if (min/rel) ``m < best * (1 -
+threshold)``, (min/abs) ``m < best - threshold``, (max/rel) ``m > best * (1 + threshold)``,
+(max/abs) ``m > best + threshold``; NaN never improves. A bad epoch counts up; during
+cooldown the counter is decremented and bad epochs are ignored; when the bad epochs
+*exceed* ``patience`` each group's lr becomes ``max(lr * factor, min_lr)`` if that lowers it
+by more than ``eps``, then the cooldown starts and the count resets. optax's own
+``optax.contrib.reduce_on_plateau`` differs: it cuts when the count *equals* patience, never
+with ``patience=0``, and scales the very update that reported the metric.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax.typing import ArrayLike
+
+from jaxsched import _checks as check
+
+__all__ = ["PlateauConfig", "PlateauState", "reduce_lr_on_plateau"]
+
+
+class PlateauConfig(NamedTuple):
+    """The validated, static settings of the state machine."""
+
+    mode: str
+    factor: float
+    patience: int
+    threshold: float
+    threshold_mode: str
+    cooldown: int
+    eps: float
+
+
+class PlateauState(NamedTuple):
+    """torch's mutable plateau state, as arrays (``lr`` and ``min_lr`` per group)."""
+
+    lr: jax.Array
+    min_lr: jax.Array
+    best: jax.Array
+    num_bad_epochs: jax.Array
+    cooldown_counter: jax.Array
+    last_epoch: jax.Array
+
+
+def make_config(fn: str, mode: str, factor: float, patience: int, threshold: float,
+                threshold_mode: str, cooldown: int, eps: float) -> PlateauConfig:
+    check.choice(fn, "mode", mode, ("min", "max"))
+    f = check.real(fn, "factor", factor)
+    if not 0.0 <= f < 1.0:
+        raise ValueError(f"{fn}: factor must be in [0, 1) (torch: 'Factor should be < 1.0'), "
+                         f"got {factor!r}")
+    check.choice(fn, "threshold_mode", threshold_mode, ("rel", "abs"))
+    t = check.nonneg(fn, "threshold", threshold)
+    if threshold_mode == "rel" and mode == "min" and t >= 1.0:
+        raise ValueError(f"{fn}: a relative threshold must be < 1 in min mode (best * "
+                         f"(1 - threshold) would never be beaten), got {threshold!r}")
+    return PlateauConfig(
+        mode=mode, factor=f,
+        patience=check.integer(fn, "patience", patience, minimum=0),
+        threshold=t, threshold_mode=threshold_mode,
+        cooldown=check.integer(fn, "cooldown", cooldown, minimum=0),
+        eps=check.nonneg(fn, "eps", eps))
+
+
+def init_state(lr: ArrayLike, min_lr: ArrayLike, config: PlateauConfig,
+               dtype: Any = None) -> PlateauState:
+    """The state torch holds after construction (``best`` is the mode's worst value)."""
+    lr = jnp.asarray(lr, dtype)
+    worst = jnp.inf if config.mode == "min" else -jnp.inf
+    zero = jnp.zeros((), jnp.int32)
+    return PlateauState(lr=lr, min_lr=jnp.broadcast_to(jnp.asarray(min_lr, lr.dtype), lr.shape),
+                        best=jnp.asarray(worst, lr.dtype), num_bad_epochs=zero,
+                        cooldown_counter=zero, last_epoch=zero)
+
+
+def is_better(a: jax.Array, best: jax.Array, config: PlateauConfig) -> jax.Array:
+    if config.mode == "min":
+        if config.threshold_mode == "rel":
+            return a < best * (1.0 - config.threshold)
+        return a < best - config.threshold
+    if config.threshold_mode == "rel":
+        return a > best * (config.threshold + 1.0)
+    return a > best + config.threshold
+
+
+def plateau_step(state: PlateauState, metric: ArrayLike, config: PlateauConfig) -> PlateauState:
+    """torch's ``ReduceLROnPlateau.step(metric)``, jit-safe."""
+    current = jnp.asarray(metric, state.best.dtype)
+    better = is_better(current, state.best, config)
+    best = jnp.where(better, current, state.best)
+    bad = jnp.where(better, 0, state.num_bad_epochs + 1)
+    in_cooldown = state.cooldown_counter > 0
+    cooldown_counter = jnp.where(in_cooldown, state.cooldown_counter - 1, state.cooldown_counter)
+    bad = jnp.where(in_cooldown, 0, bad)
+    reduce = bad > config.patience
+    new_lr = jnp.maximum(state.lr * config.factor, state.min_lr)
+    lr = jnp.where(reduce & (state.lr - new_lr > config.eps), new_lr, state.lr)
+    return PlateauState(
+        lr=lr, min_lr=state.min_lr, best=best,
+        num_bad_epochs=jnp.where(reduce, 0, bad).astype(jnp.int32),
+        cooldown_counter=jnp.where(reduce, config.cooldown, cooldown_counter).astype(jnp.int32),
+        last_epoch=state.last_epoch + 1)
+
+
+class ReduceLROnPlateauState(NamedTuple):
+    """State of the ``reduce_lr_on_plateau`` transform; ``plateau.lr`` is the lr in force."""
+
+    plateau: PlateauState
+
+
+def reduce_lr_on_plateau(
+    lr: float,
+    *,
+    mode: str = "min",
+    factor: float = 0.1,
+    patience: int = 10,
+    threshold: float = 1e-4,
+    threshold_mode: str = "rel",
+    cooldown: int = 0,
+    min_lr: float = 0.0,
+    eps: float = 1e-8,
+) -> optax.GradientTransformationExtraArgs:
+    """torch's ReduceLROnPlateau as an optax transform that scales updates by ``-lr``.
+
+    It replaces ``optax.scale_by_learning_rate`` in a chain (e.g.
+    ``optax.chain(optax.scale_by_adam(), jaxsched.reduce_lr_on_plateau(1e-3))``) and takes
+    the metric as ``update(updates, state, params, value=metric)``. torch's ordering holds:
+    update ``k`` is scaled by the lr in force before its metric is seen, and that metric
+    changes the lr from update ``k + 1`` on. For a metric computed once per epoch inside a
+    jitted per-step loop, pass ``value_ready=(step % steps_per_epoch == last)`` (a traced
+    bool): on other updates the plateau state is left alone. Both arguments may be traced, so
+    the step compiles once. The lr in force is ``state.plateau.lr``.
+
+    Args:
+        lr: the initial lr, >= 0.
+        mode: ``"min"`` or ``"max"``.
+        factor: cut factor, in [0, 1).
+        patience: bad epochs tolerated before a cut, >= 0.
+        threshold: improvement threshold, >= 0 (< 1 for min/rel).
+        threshold_mode: ``"rel"`` or ``"abs"``.
+        cooldown: epochs after a cut during which bad epochs are ignored, >= 0.
+        min_lr: floor, >= 0.
+        eps: a cut smaller than this is skipped, >= 0.
+
+    Returns:
+        An ``optax.GradientTransformationExtraArgs``.
+
+    Raises:
+        TypeError, ValueError: eagerly, on bad settings; at trace time, if ``value`` is
+            missing from ``update``.
+
+    Example:
+        >>> import jax.numpy as jnp, jaxsched
+        >>> tx = jaxsched.reduce_lr_on_plateau(1.0, patience=1, factor=0.5)
+        >>> state = tx.init(jnp.zeros(1))
+        >>> for metric in [3.0, 3.0, 3.0, 3.0]:
+        ...     _, state = tx.update(jnp.ones(1), state, value=metric)
+        >>> float(state.plateau.lr)
+        0.5
+
+    Matches ``torch.optim.lr_scheduler.ReduceLROnPlateau`` of torch 2.13.0.
+    """
+    fn = "jaxsched.reduce_lr_on_plateau"
+    config = make_config(fn, mode, factor, patience, threshold, threshold_mode, cooldown, eps)
+    lr0 = check.nonneg(fn, "lr", lr)
+    floor = check.nonneg(fn, "min_lr", min_lr)
+
+    def init_fn(params: Any) -> ReduceLROnPlateauState:
+        del params
+        return ReduceLROnPlateauState(init_state(lr0, floor, config, jnp.result_type(float)))
+
+    def update_fn(updates: Any, state: ReduceLROnPlateauState, params: Any = None, *,
+                  value: ArrayLike | None = None, value_ready: ArrayLike = True,
+                  **extra_args: Any) -> tuple[Any, ReduceLROnPlateauState]:
+        del params, extra_args
+        if value is None:
+            raise TypeError(f"{fn}: update needs the metric as value=..., got value=None")
+        lr_now = state.plateau.lr
+        updates = jax.tree.map(lambda g: jnp.asarray(-lr_now, g.dtype) * g, updates)
+        stepped = plateau_step(state.plateau, value, config)
+        ready = jnp.asarray(value_ready, bool)
+        plateau = jax.tree.map(lambda new, old: jnp.where(ready, new, old), stepped,
+                               state.plateau)
+        return updates, ReduceLROnPlateauState(plateau)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)

@@ -1,0 +1,386 @@
+"""``torch.optim.lr_scheduler``'s decay schedules (torch 2.13) as pure functions.
+
+Value at step ``k`` = the lr torch has put in force after its constructor (``last_epoch``
+0) and ``k`` calls of ``step()`` (``last_epoch`` ``k``). torch computes most of these
+recursively (``get_lr`` multiplies the lr currently in the group); the closed forms here are
+those recursions solved, and agree with them to a few ulps per step. ``lr`` is the
+optimizer's lr (torch's ``base_lrs``), keyword-only.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from jaxsched import _checks as check
+from jaxsched.schedule import Schedule, float_dtype, to_float
+
+__all__ = ["constant_lr", "cosine_annealing_lr", "exponential_lr", "lambda_lr", "linear_lr",
+           "multi_step_lr", "multiplicative_lr", "polynomial_lr", "step_lr"]
+
+
+def x64() -> bool:
+    return float_dtype() == jnp.float64
+
+
+def int_power(gamma: float, n: jax.Array) -> jax.Array:
+    """``gamma ** n`` for an integer array ``n >= 0``: the float64 power in float64 mode;
+    in float32, ``exp(n * log(gamma))`` with the log taken in float64 on the host, which keeps
+    the relative error near float32's eps instead of growing with ``n``."""
+    if x64() or gamma <= 0.0:
+        return jnp.where(n == 0, 1.0, jnp.power(gamma, to_float(n)))
+    return jnp.exp(to_float(n) * math.log(gamma))
+
+
+def traceable(fn: str, name: str, f: Any) -> Callable[..., Any]:
+    """Checks eagerly that ``f`` maps an integer step to a scalar under ``jax.jit``."""
+    if not callable(f):
+        raise TypeError(f"{fn}: {name} must be callable, got {f!r}")
+    try:
+        out = jax.eval_shape(f, jax.ShapeDtypeStruct((), jnp.int32))
+    except Exception as err:  # any failure to trace is the user's function's
+        raise TypeError(f"{fn}: {name} must be a jnp-traceable function of the step (it is "
+                        f"called on a traced integer array), got {f!r}: "
+                        f"{type(err).__name__}: {err}") from None
+    if getattr(out, "shape", None) != ():
+        raise TypeError(f"{fn}: {name} must return a scalar, got shape "
+                        f"{getattr(out, 'shape', None)} from {f!r}")
+    return f
+
+
+def lambda_lr(lr_lambda: Callable[[jax.Array], Any], *, lr: float) -> Schedule:
+    """torch's LambdaLR: ``lr * lr_lambda(k)``.
+
+    Args:
+        lr_lambda: a jnp-traceable function of the integer step (``jnp.where``, not ``if``).
+        lr: the optimizer's lr.
+
+    Returns:
+        A ``Schedule``.
+
+    Raises:
+        TypeError: if ``lr_lambda`` cannot be traced or does not return a scalar.
+        ValueError: if ``lr`` is negative or not finite.
+
+    Example:
+        >>> import jaxsched
+        >>> s = jaxsched.lambda_lr(lambda k: 0.5 ** k, lr=1.0)
+        >>> [float(s(k)) for k in range(4)]
+        [1.0, 0.5, 0.25, 0.125]
+
+    Matches ``torch.optim.lr_scheduler.LambdaLR`` of torch 2.13.0.
+    """
+    fn = "jaxsched.lambda_lr"
+    f = traceable(fn, "lr_lambda", lr_lambda)
+    base = check.nonneg(fn, "lr", lr)
+    return Schedule(lambda k: base * f(k), name=fn, params=dict(lr_lambda=f, lr=base))
+
+
+def multiplicative_lr(lr_lambda: Callable[[jax.Array], Any], *, lr: float) -> Schedule:
+    """torch's MultiplicativeLR: ``lr(0) = lr``, ``lr(k) = lr(k-1) * lr_lambda(k)``.
+
+    The product is taken exactly as torch does, one factor at a time in step order
+    (``lax.fori_loop``), so float64 agrees with torch to the last bit the lambda allows.
+    Cost: O(k) multiplications per evaluation (a loop of ``k`` iterations under jit), so
+    evaluating at step 10**6 runs 10**6 iterations; prefer ``lambda_lr`` with a closed-form
+    product when the run is long.
+
+    Args:
+        lr_lambda: a jnp-traceable function of the integer step giving the factor.
+        lr: the optimizer's lr.
+
+    Returns:
+        A ``Schedule``.
+
+    Raises:
+        TypeError, ValueError: as ``lambda_lr``.
+
+    Example:
+        >>> import jaxsched
+        >>> s = jaxsched.multiplicative_lr(lambda k: 0.5, lr=1.0)
+        >>> [float(s(k)) for k in range(4)]
+        [1.0, 0.5, 0.25, 0.125]
+
+    Matches ``torch.optim.lr_scheduler.MultiplicativeLR`` of torch 2.13.0.
+    """
+    fn = "jaxsched.multiplicative_lr"
+    f = traceable(fn, "lr_lambda", lr_lambda)
+    base = check.nonneg(fn, "lr", lr)
+
+    def lr_fn(k: jax.Array) -> jax.Array:
+        one = jnp.ones((), k.dtype)
+        return lax.fori_loop(one, k + one, lambda i, v: v * f(i),
+                             jnp.asarray(base, float_dtype()))
+
+    return Schedule(lr_fn, name=fn, params=dict(lr_lambda=f, lr=base))
+
+
+def step_lr(step_size: int, gamma: float = 0.1, *, lr: float) -> Schedule:
+    """torch's StepLR: ``lr * gamma ** (k // step_size)`` (integer floor division).
+
+    Args:
+        step_size: period of decay, a positive integer.
+        gamma: factor per period, >= 0.
+        lr: the optimizer's lr.
+
+    Returns:
+        A ``Schedule``.
+
+    Raises:
+        TypeError, ValueError: on a non-integer or non-positive ``step_size``, or a negative
+            or non-finite ``gamma`` or ``lr``.
+
+    Example:
+        >>> import jaxsched
+        >>> s = jaxsched.step_lr(2, gamma=0.5, lr=1.0)
+        >>> [float(s(k)) for k in range(5)]
+        [1.0, 1.0, 0.5, 0.5, 0.25]
+
+    Matches ``torch.optim.lr_scheduler.StepLR`` of torch 2.13.0.
+    """
+    fn = "jaxsched.step_lr"
+    size = check.integer(fn, "step_size", step_size, minimum=1)
+    g = check.nonneg(fn, "gamma", gamma)
+    base = check.nonneg(fn, "lr", lr)
+    return Schedule(lambda k: base * int_power(g, k // size), name=fn,
+                    params=dict(step_size=size, gamma=g, lr=base))
+
+
+def multi_step_lr(milestones: Iterable[int], gamma: float = 0.1, *, lr: float) -> Schedule:
+    """torch's MultiStepLR: ``lr * gamma ** n(k)``, ``n(k)`` = milestones ``<= k``.
+
+    torch keeps milestones in a ``Counter``: a milestone given twice counts twice (the decay
+    compounds), order does not matter, and a milestone at 0 applies at construction.
+    Negative milestones, which torch's recursive form never reaches but its closed form
+    counts, are rejected.
+
+    Args:
+        milestones: the steps at which to decay, non-negative integers.
+        gamma: factor per milestone, >= 0.
+        lr: the optimizer's lr.
+
+    Returns:
+        A ``Schedule``.
+
+    Raises:
+        TypeError, ValueError: on a negative or non-integer milestone, or a bad ``gamma``.
+
+    Example:
+        >>> import jaxsched
+        >>> s = jaxsched.multi_step_lr([1, 3, 3], gamma=0.5, lr=1.0)
+        >>> [float(s(k)) for k in range(5)]
+        [1.0, 0.5, 0.5, 0.125, 0.125]
+
+    Matches ``torch.optim.lr_scheduler.MultiStepLR`` of torch 2.13.0.
+    """
+    fn = "jaxsched.multi_step_lr"
+    if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Iterable):
+        raise TypeError(f"{fn}: milestones must be a sequence of integers, got {milestones!r}")
+    ms = sorted(check.integer(fn, "milestones[i]", m, minimum=0) for m in milestones)
+    g = check.nonneg(fn, "gamma", gamma)
+    base = check.nonneg(fn, "lr", lr)
+    table = tuple(ms)
+
+    def lr_fn(k: jax.Array) -> jax.Array:
+        if not table:
+            return jnp.full(k.shape, base)
+        n = jnp.sum(k[..., None] >= jnp.asarray(table, k.dtype), axis=-1)
+        return base * int_power(g, n)
+
+    return Schedule(lr_fn, name=fn, params=dict(milestones=list(ms), gamma=g, lr=base))
+
+
+def constant_lr(factor: float = 1.0 / 3, total_iters: int = 5, *, lr: float) -> Schedule:
+    """torch's ConstantLR: ``lr * factor`` for ``k < total_iters``, then
+    ``(lr * factor) * (1 / factor)`` (torch undoes the factor by dividing, so the restored lr
+    can differ from ``lr`` in the last bit).
+
+    torch accepts ``factor = 0`` and then divides by zero at ``total_iters``, and
+    ``total_iters = 0`` keeps ``factor`` forever when stepped but not in its closed form:
+    both raise here.
+
+    Args:
+        factor: in (0, 1].
+        total_iters: steps at the reduced lr, a positive integer.
+        lr: the optimizer's lr.
+
+    Returns:
+        A ``Schedule``.
+
+    Raises:
+        TypeError, ValueError: on arguments out of range.
+
+    Example:
+        >>> import jaxsched
+        >>> s = jaxsched.constant_lr(0.5, total_iters=2, lr=1.0)
+        >>> [float(s(k)) for k in range(4)]
+        [0.5, 0.5, 1.0, 1.0]
+
+    Matches ``torch.optim.lr_scheduler.ConstantLR`` of torch 2.13.0.
+    """
+    fn = "jaxsched.constant_lr"
+    f = check.unit(fn, "factor", factor)
+    if f == 0.0:
+        raise ValueError(f"{fn}: factor must be in (0, 1] (torch divides by it at "
+                         f"total_iters), got {factor!r}")
+    total = check.integer(fn, "total_iters", total_iters, minimum=1)
+    base = check.nonneg(fn, "lr", lr)
+    reduced, restored = base * f, (base * f) * (1.0 / f)
+    return Schedule(lambda k: jnp.where(k < total, reduced, restored), name=fn,
+                    params=dict(factor=f, total_iters=total, lr=base))
+
+
+def linear_lr(start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5,
+              *, lr: float) -> Schedule:
+    """torch's LinearLR: ``lr * (s + (e - s) * min(k, total_iters) / total_iters)``.
+
+    torch's ``total_iters = 0`` holds ``start_factor`` forever when stepped but divides by
+    zero in its closed form: it raises here.
+
+    Args:
+        start_factor: in (0, 1].
+        end_factor: in [0, 1].
+        total_iters: steps of the ramp, a positive integer.
+        lr: the optimizer's lr.
+
+    Returns:
+        A ``Schedule``.
+
+    Raises:
+        TypeError, ValueError: on arguments out of range.
+
+    Example:
+        >>> import jaxsched
+        >>> s = jaxsched.linear_lr(0.25, 1.0, total_iters=3, lr=1.0)
+        >>> [float(s(k)) for k in range(5)]
+        [0.25, 0.5, 0.75, 1.0, 1.0]
+
+    Matches ``torch.optim.lr_scheduler.LinearLR`` of torch 2.13.0.
+    """
+    fn = "jaxsched.linear_lr"
+    s = check.unit(fn, "start_factor", start_factor)
+    if s == 0.0:
+        raise ValueError(f"{fn}: start_factor must be in (0, 1], got {start_factor!r}")
+    e = check.unit(fn, "end_factor", end_factor)
+    total = check.integer(fn, "total_iters", total_iters, minimum=1)
+    base = check.nonneg(fn, "lr", lr)
+
+    def lr_fn(k: jax.Array) -> jax.Array:
+        return base * (s + (e - s) * to_float(jnp.minimum(k, total)) / total)
+
+    return Schedule(lr_fn, name=fn, params=dict(start_factor=s, end_factor=e,
+                                                 total_iters=total, lr=base))
+
+
+def exponential_lr(gamma: float, *, lr: float) -> Schedule:
+    """torch's ExponentialLR: ``lr * gamma ** k``.
+
+    Args:
+        gamma: factor per step, >= 0.
+        lr: the optimizer's lr.
+
+    Returns:
+        A ``Schedule``.
+
+    Raises:
+        TypeError, ValueError: on a negative or non-finite argument.
+
+    Example:
+        >>> import jaxsched
+        >>> s = jaxsched.exponential_lr(0.5, lr=1.0)
+        >>> [float(s(k)) for k in range(4)]
+        [1.0, 0.5, 0.25, 0.125]
+
+    Matches ``torch.optim.lr_scheduler.ExponentialLR`` of torch 2.13.0.
+    """
+    fn = "jaxsched.exponential_lr"
+    g = check.nonneg(fn, "gamma", gamma)
+    base = check.nonneg(fn, "lr", lr)
+    return Schedule(lambda k: base * int_power(g, k), name=fn, params=dict(gamma=g, lr=base))
+
+
+def polynomial_lr(total_iters: int = 5, power: float = 1.0, *, lr: float) -> Schedule:
+    """torch's PolynomialLR: ``lr * (1 - min(k, total_iters) / total_iters) ** power``.
+
+    torch's ``total_iters = 0`` divides by zero in its closed form, and a negative ``power``
+    divides by zero at ``total_iters``: both raise here.
+
+    Args:
+        total_iters: steps of the decay, a positive integer.
+        power: exponent, >= 0.
+        lr: the optimizer's lr.
+
+    Returns:
+        A ``Schedule``.
+
+    Raises:
+        TypeError, ValueError: on arguments out of range.
+
+    Example:
+        >>> import jaxsched
+        >>> s = jaxsched.polynomial_lr(4, power=2.0, lr=1.0)
+        >>> [float(s(k)) for k in range(6)]
+        [1.0, 0.5625, 0.25, 0.0625, 0.0, 0.0]
+
+    Matches ``torch.optim.lr_scheduler.PolynomialLR`` of torch 2.13.0.
+    """
+    fn = "jaxsched.polynomial_lr"
+    total = check.integer(fn, "total_iters", total_iters, minimum=1)
+    p = check.nonneg(fn, "power", power)
+    base = check.nonneg(fn, "lr", lr)
+
+    def lr_fn(k: jax.Array) -> jax.Array:
+        return base * (1.0 - to_float(jnp.minimum(k, total)) / total) ** p
+
+    return Schedule(lr_fn, name=fn, params=dict(total_iters=total, power=p, lr=base))
+
+
+def cosine_annealing_lr(T_max: int, eta_min: float = 0.0, *, lr: float) -> Schedule:
+    """torch's CosineAnnealingLR: ``eta_min + (lr - eta_min) * (1 + cos(pi * k / T_max)) / 2``.
+
+    torch's recursive form does not stop at ``T_max``: past it the lr climbs back along the
+    cosine and returns to ``lr`` at ``2 * T_max``, with period ``2 * T_max``. That is what this
+    returns; use ``optax.cosine_decay_schedule`` for a cosine that holds at the end. In float64
+    the angle is ``(pi * k) / T_max`` as torch computes it; in float32 it is reduced modulo
+    ``2 * T_max`` in integers first, so it stays accurate at any count.
+
+    Args:
+        T_max: half period, a positive integer.
+        eta_min: the lr at ``T_max`` (may exceed ``lr``, as in torch).
+        lr: the optimizer's lr.
+
+    Returns:
+        A ``Schedule``.
+
+    Raises:
+        TypeError, ValueError: on a non-positive ``T_max`` or non-finite values.
+
+    Example:
+        >>> import jaxsched
+        >>> s = jaxsched.cosine_annealing_lr(2, lr=1.0)
+        >>> [round(float(s(k)), 6) for k in range(5)]
+        [1.0, 0.5, 0.0, 0.5, 1.0]
+
+    Matches ``torch.optim.lr_scheduler.CosineAnnealingLR`` of torch 2.13.0.
+    """
+    fn = "jaxsched.cosine_annealing_lr"
+    t = check.integer(fn, "T_max", T_max, minimum=1)
+    eta = check.real(fn, "eta_min", eta_min)
+    base = check.nonneg(fn, "lr", lr)
+
+    def lr_fn(k: jax.Array) -> jax.Array:
+        angle = math.pi * to_float(k) / t if x64() else math.pi * to_float(k % (2 * t)) / t
+        return eta + (base - eta) * (1 + jnp.cos(angle)) / 2
+
+    return Schedule(lr_fn, name=fn, params=dict(T_max=t, eta_min=eta, lr=base))
+
+
+def is_plain_function(f: Any) -> bool:
+    """torch saves a lambda's state only for callable objects, not plain functions."""
+    return isinstance(f, types.FunctionType)

@@ -1,0 +1,591 @@
+"""torch-style adapters (torch 2.13 class names and constructor signatures) over the pure
+schedules of ``jaxsched.pytorch``, ``jaxsched.cyclic`` and ``jaxsched.composite``.
+
+``optimizer`` is an lr, a list of lrs or param-group dicts, an optax ``inject_hyperparams``
+state, or a torch optimizer. ``state_dict()`` has the keys and values of torch 2.13's
+scheduler after the same steps; ``load_state_dict`` takes torch's (or ours), checks that its
+settings are this scheduler's, raises and changes nothing if not, and otherwise resumes at
+its ``last_epoch``. To resume in torch from ours, restore the optimizer's lrs too (as a
+checkpoint does): torch's recursive schedulers continue from the lr in the group.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import warnings
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from jaxsched import _checks as check
+from jaxsched import composite, cyclic, pytorch
+from jaxsched.adapter import Adapter
+from jaxsched.schedule import Schedule, group_schedules
+
+__all__ = ["ChainedScheduler", "ConstantLR", "CosineAnnealingLR",
+           "CosineAnnealingWarmRestarts", "CyclicLR", "ExponentialLR", "LambdaLR", "LinearLR",
+           "MultiStepLR", "MultiplicativeLR", "OneCycleLR", "PolynomialLR", "SequentialLR",
+           "StepLR", "TorchAdapter"]
+
+EPOCH_DEPRECATION = ("The epoch parameter in `scheduler.step()` was not necessary and is being "
+                     "deprecated where possible. Please use `scheduler.step()` to step the "
+                     "scheduler.")
+PROGRESS = frozenset({"last_epoch", "_step_count", "_last_lr", "_is_initial",
+                      "_get_lr_called_within_step"})
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality of state-dict values, floats to 1e-12 relative."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return set(a) == set(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=0.0) or (
+                math.isinf(a) and a == b)
+        except (TypeError, ValueError):
+            return False
+    return bool(a == b)
+
+
+class TorchAdapter(Adapter):
+    """Base of the torch adapters: ``last_epoch`` is the step ``k``; torch's state dict."""
+
+    _counter_name = "last_epoch"
+    _counter_offset = 0
+    _factory: Any = None
+
+    def _start(self, fn: str, optimizer: Any, last_epoch: int, kwargs: dict[str, Any], *,
+               takes_lr: bool = True, write_momentum: bool = False) -> None:
+        groups = self._read_groups(fn, optimizer)
+        le = check.integer(fn, "last_epoch", last_epoch, minimum=-1,
+                           maximum=check.MAX_COUNT - 1)
+        if le != -1 and any("initial_lr" not in g for g in groups):
+            raise ValueError(f"{fn}: resuming with last_epoch={le} needs 'initial_lr' in every "
+                             f"param group (torch raises KeyError), got {groups!r}")
+        self._base_lrs = [float(g.get("initial_lr", g["lr"])) for g in groups]
+        self._kwargs = dict(kwargs)
+        if takes_lr:
+            kwargs = dict(kwargs, lr=self._base_lrs)
+        schedules = group_schedules(fn, type(self)._factory, len(groups), kwargs)
+        self._setup(schedules, 0 if le == -1 else le + 1, write_momentum=write_momentum)
+
+    @property
+    def last_epoch(self) -> int:
+        """torch's counter: 0 after construction, ``k`` after ``k`` steps."""
+        return self._count
+
+    @property
+    def base_lrs(self) -> list[float]:
+        return list(self._base_lrs)
+
+    def step(self, epoch: int | None = None) -> None:
+        """Advances one step; ``step(epoch)`` jumps there (deprecated in torch, as here)."""
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION, UserWarning, stacklevel=2)
+        self._step_to(epoch)
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        groups = super().param_groups
+        for group, base in zip(groups, self._base_lrs, strict=True):
+            group.setdefault("initial_lr", base)
+        return groups
+
+    def _hyper_state(self) -> dict[str, Any]:
+        """The scheduler's own settings, under torch's attribute names."""
+        return dict(self._kwargs)
+
+    def state_dict(self) -> dict[str, Any]:
+        k = self._count
+        state = self._hyper_state()
+        state.update(base_lrs=list(self._base_lrs), last_epoch=k, _step_count=k + 1,
+                     _is_initial=False, _get_lr_called_within_step=False,
+                     _last_lr=self.get_last_lr())
+        return state
+
+    def _state_at(self, count: int, **override: Any) -> dict[str, Any]:
+        """The state dict this scheduler would have at ``count``, with torch's bookkeeping
+        overrides (used for the schedulers inside SequentialLR and ChainedScheduler)."""
+        saved = self._count
+        self._count = max(count, 0)
+        try:
+            state = self.state_dict()
+        finally:
+            self._count = saved
+        if "_step_count" in override and state.get("_step_count") == 0:
+            del override["_step_count"]  # CosineAnnealingWarmRestarts never counts steps
+        state.update(override)
+        return state
+
+    def _check_settings(self, fn: str, state_dict: Any, progress: frozenset = PROGRESS) -> None:
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{fn}: state_dict must be a dict, got {state_dict!r}")
+        ours = self.state_dict()
+        if set(state_dict) != set(ours):
+            raise ValueError(f"{fn}: state_dict is not a {type(self).__name__}'s: expected keys "
+                             f"{sorted(ours)}, got {sorted(state_dict)}")
+        for key, value in ours.items():
+            if key not in progress and not same(state_dict[key], value):
+                raise ValueError(f"{fn}: state_dict has {key}={state_dict[key]!r} but this "
+                                 f"scheduler has {key}={value!r}; build it with the saved "
+                                 f"settings (or use jaxsched.from_torch)")
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Resumes from torch's (or our) state dict; a foreign or mismatched one raises and
+        changes nothing."""
+        fn = f"{self._fn}.load_state_dict"
+        self._check_settings(fn, state_dict)
+        self._count = check.integer(fn, "last_epoch", state_dict["last_epoch"], minimum=0,
+                                    maximum=check.MAX_COUNT)
+
+
+def _lambdas_state(lambdas: Sequence[Any]) -> list[Any]:
+    return [None if pytorch.is_plain_function(f) else dict(vars(f)) for f in lambdas]
+
+
+class _LambdaAdapter(TorchAdapter):
+    def __init__(self, optimizer: Any, lr_lambda: Any, last_epoch: int = -1) -> None:
+        fn = f"jaxsched.{type(self).__name__}"
+        self._start(fn, optimizer, last_epoch, dict(lr_lambda=lr_lambda))
+        self._lambdas = [s.params["lr_lambda"] for s in self.schedules]
+
+    def _hyper_state(self) -> dict[str, Any]:
+        return {"lr_lambdas": _lambdas_state(self._lambdas)}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        fn = f"{self._fn}.load_state_dict"
+        self._check_settings(fn, state_dict, PROGRESS | {"lr_lambdas"})
+        saved = state_dict["lr_lambdas"]
+        if not isinstance(saved, list) or len(saved) != len(self._lambdas):
+            raise ValueError(f"{fn}: lr_lambdas must be a list of {len(self._lambdas)}, "
+                             f"got {saved!r}")
+        count = check.integer(fn, "last_epoch", state_dict["last_epoch"], minimum=0)
+        for f, attrs in zip(self._lambdas, saved, strict=True):
+            if attrs is not None:
+                vars(f).update(attrs)
+        self._setup(self.schedules, count, write_momentum=False)  # recompile with new attrs
+
+
+class LambdaLR(_LambdaAdapter):
+    """torch's ``LambdaLR(optimizer, lr_lambda, last_epoch=-1)`` over ``jaxsched.lambda_lr``;
+    ``lr_lambda`` (or one per group) must be jnp-traceable."""
+
+    _factory = staticmethod(pytorch.lambda_lr)
+
+
+class MultiplicativeLR(_LambdaAdapter):
+    """torch's ``MultiplicativeLR(optimizer, lr_lambda, last_epoch=-1)`` over
+    ``jaxsched.multiplicative_lr`` (O(k) per read; see there)."""
+
+    _factory = staticmethod(pytorch.multiplicative_lr)
+
+
+class StepLR(TorchAdapter):
+    """torch's ``StepLR`` over ``jaxsched.step_lr``.
+
+    Example:
+        >>> import jaxsched
+        >>> sched = jaxsched.StepLR(0.1, step_size=2, gamma=0.5)
+        >>> for _ in range(4):
+        ...     sched.step()
+        >>> sched.get_last_lr(), sched.state_dict()["last_epoch"]
+        ([0.025], 4)
+    """
+
+    _factory = staticmethod(pytorch.step_lr)
+
+    def __init__(self, optimizer: Any, step_size: int, gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
+        self._start("jaxsched.StepLR", optimizer, last_epoch,
+                    dict(step_size=step_size, gamma=gamma))
+
+
+class MultiStepLR(TorchAdapter):
+    """torch's ``MultiStepLR`` over ``jaxsched.multi_step_lr`` (milestones kept as a
+    ``Counter``, as torch does)."""
+
+    _factory = staticmethod(pytorch.multi_step_lr)
+
+    def __init__(self, optimizer: Any, milestones: Sequence[int], gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
+        self._start("jaxsched.MultiStepLR", optimizer, last_epoch,
+                    dict(milestones=tuple(milestones), gamma=gamma))
+
+    def _hyper_state(self) -> dict[str, Any]:
+        return {"milestones": Counter(self._kwargs["milestones"]), "gamma": self._kwargs["gamma"]}
+
+
+class ConstantLR(TorchAdapter):
+    """torch's ``ConstantLR`` over ``jaxsched.constant_lr``."""
+
+    _factory = staticmethod(pytorch.constant_lr)
+
+    def __init__(self, optimizer: Any, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
+        self._start("jaxsched.ConstantLR", optimizer, last_epoch,
+                    dict(factor=factor, total_iters=total_iters))
+
+
+class LinearLR(TorchAdapter):
+    """torch's ``LinearLR`` over ``jaxsched.linear_lr``."""
+
+    _factory = staticmethod(pytorch.linear_lr)
+
+    def __init__(self, optimizer: Any, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5, last_epoch: int = -1) -> None:
+        self._start("jaxsched.LinearLR", optimizer, last_epoch,
+                    dict(start_factor=start_factor, end_factor=end_factor,
+                         total_iters=total_iters))
+
+
+class ExponentialLR(TorchAdapter):
+    """torch's ``ExponentialLR`` over ``jaxsched.exponential_lr``."""
+
+    _factory = staticmethod(pytorch.exponential_lr)
+
+    def __init__(self, optimizer: Any, gamma: float, last_epoch: int = -1) -> None:
+        self._start("jaxsched.ExponentialLR", optimizer, last_epoch, dict(gamma=gamma))
+
+
+class PolynomialLR(TorchAdapter):
+    """torch's ``PolynomialLR`` over ``jaxsched.polynomial_lr``."""
+
+    _factory = staticmethod(pytorch.polynomial_lr)
+
+    def __init__(self, optimizer: Any, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1) -> None:
+        self._start("jaxsched.PolynomialLR", optimizer, last_epoch,
+                    dict(total_iters=total_iters, power=power))
+
+
+class CosineAnnealingLR(TorchAdapter):
+    """torch's ``CosineAnnealingLR`` over ``jaxsched.cosine_annealing_lr``."""
+
+    _factory = staticmethod(pytorch.cosine_annealing_lr)
+
+    def __init__(self, optimizer: Any, T_max: int, eta_min: float = 0.0,
+                 last_epoch: int = -1) -> None:
+        self._start("jaxsched.CosineAnnealingLR", optimizer, last_epoch,
+                    dict(T_max=T_max, eta_min=eta_min))
+
+
+def restart_position(k: int, t0: int, mult: int) -> tuple[int, int]:
+    """(T_cur, T_i) at step ``k``: torch's sequential restart bookkeeping, on the host."""
+    t_i = t0
+    while k >= t_i:
+        k -= t_i
+        t_i *= mult
+    return k, t_i
+
+
+class CosineAnnealingWarmRestarts(TorchAdapter):
+    """torch's ``CosineAnnealingWarmRestarts`` over
+    ``jaxsched.cosine_annealing_warm_restarts``. ``step(epoch)`` takes whole epochs (torch's
+    fractional epochs are not representable by a step count)."""
+
+    _factory = staticmethod(cyclic.cosine_annealing_warm_restarts)
+
+    def __init__(self, optimizer: Any, T_0: int, T_mult: int = 1,
+                 eta_min: float = 0.0, last_epoch: int = -1) -> None:
+        self._start("jaxsched.CosineAnnealingWarmRestarts", optimizer, last_epoch,
+                    dict(T_0=T_0, T_mult=T_mult, eta_min=eta_min))
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        t_cur, t_i = restart_position(self._count, self._kwargs["T_0"], self._kwargs["T_mult"])
+        state.update(T_0=self._kwargs["T_0"], T_i=t_i, T_mult=self._kwargs["T_mult"],
+                     eta_min=self._kwargs["eta_min"], T_cur=t_cur, _step_count=0)
+        return state
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        fn = f"{self._fn}.load_state_dict"
+        self._check_settings(fn, state_dict, PROGRESS | {"T_cur", "T_i"})
+        count = check.integer(fn, "last_epoch", state_dict["last_epoch"], minimum=0)
+        want = restart_position(count, self._kwargs["T_0"], self._kwargs["T_mult"])
+        if (state_dict["T_cur"], state_dict["T_i"]) != want:
+            raise ValueError(f"{fn}: T_cur={state_dict['T_cur']!r}, T_i={state_dict['T_i']!r} "
+                             f"do not follow from last_epoch={count} by stepping (expected "
+                             f"T_cur={want[0]}, T_i={want[1]}); fractional step(epoch) states "
+                             f"are not supported")
+        self._count = count
+
+
+class _MomentumAdapter(TorchAdapter):
+    """CyclicLR / OneCycleLR: momentum written to ``betas[0]`` or ``momentum``."""
+
+    def _momentum_keys(self, cycle_momentum: bool) -> None:
+        self._use_beta1 = "betas" in self._groups[0]
+        self._cycle = cycle_momentum
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        groups = super().param_groups
+        for group, extra in zip(groups, self._extra_group_keys(), strict=True):
+            group.update(extra)
+        return groups
+
+
+class CyclicLR(_MomentumAdapter):
+    """torch's ``CyclicLR`` over ``jaxsched.cyclic_lr`` (per-group lists for the lrs and
+    momenta; the lr at construction is ``base_lr``)."""
+
+    _factory = staticmethod(cyclic.cyclic_lr)
+
+    def __init__(self, optimizer: Any, base_lr: Any, max_lr: Any, step_size_up: int = 2000,
+                 step_size_down: int | None = None, mode: str = "triangular",
+                 gamma: float = 1.0, scale_fn: Any = None, scale_mode: str = "cycle",
+                 cycle_momentum: bool = True, base_momentum: Any = 0.8,
+                 max_momentum: Any = 0.9, last_epoch: int = -1) -> None:
+        kwargs = dict(base_lr=base_lr, max_lr=max_lr, step_size_up=step_size_up,
+                      step_size_down=step_size_down, mode=mode, gamma=gamma, scale_fn=scale_fn,
+                      scale_mode=scale_mode, cycle_momentum=cycle_momentum,
+                      base_momentum=base_momentum, max_momentum=max_momentum)
+        self._start("jaxsched.CyclicLR", optimizer, last_epoch, kwargs, takes_lr=False,
+                    write_momentum=bool(cycle_momentum))
+        self._base_lrs = [s.params["base_lr"] for s in self.schedules]
+        self._momentum_keys(bool(cycle_momentum))
+
+    def _extra_group_keys(self) -> list[dict[str, Any]]:
+        if not self._cycle:
+            return [{} for _ in self.schedules]
+        return [{"max_momentum": s.params["max_momentum"],
+                 "base_momentum": s.params["base_momentum"]} for s in self.schedules]
+
+    def _hyper_state(self) -> dict[str, Any]:
+        p = self.schedule.params
+        total = float(p["step_size_up"] + p["step_size_down"])
+        state: dict[str, Any] = {
+            "max_lrs": [s.params["max_lr"] for s in self.schedules], "total_size": total,
+            "step_ratio": p["step_size_up"] / total, "mode": p["mode"], "gamma": p["gamma"],
+            "scale_mode": p["scale_mode"], "cycle_momentum": self._cycle}
+        if self._cycle:
+            state.update(use_beta1=self._use_beta1,
+                         base_momentums=[s.params["base_momentum"] for s in self.schedules],
+                         max_momentums=[s.params["max_momentum"] for s in self.schedules])
+        fn = p["scale_fn"]
+        state["_scale_fn_custom"] = None if fn is None or pytorch.is_plain_function(fn) \
+            else dict(vars(fn))
+        return state
+
+
+class OneCycleLR(_MomentumAdapter):
+    """torch's ``OneCycleLR`` over ``jaxsched.one_cycle_lr``. Stepping past ``total_steps``
+    raises torch's ``ValueError`` (and, unlike torch, leaves the count where it was)."""
+
+    _factory = staticmethod(cyclic.one_cycle_lr)
+
+    def __init__(self, optimizer: Any, max_lr: Any, total_steps: int | None = None,
+                 epochs: int | None = None, steps_per_epoch: int | None = None,
+                 pct_start: float = 0.3, anneal_strategy: str = "cos",
+                 cycle_momentum: bool = True, base_momentum: Any = 0.85,
+                 max_momentum: Any = 0.95, div_factor: float = 25.0,
+                 final_div_factor: float = 1e4, three_phase: bool = False,
+                 last_epoch: int = -1) -> None:
+        kwargs = dict(max_lr=max_lr, total_steps=total_steps, epochs=epochs,
+                      steps_per_epoch=steps_per_epoch, pct_start=pct_start,
+                      anneal_strategy=anneal_strategy, cycle_momentum=cycle_momentum,
+                      base_momentum=base_momentum, max_momentum=max_momentum,
+                      div_factor=div_factor, final_div_factor=final_div_factor,
+                      three_phase=three_phase)
+        self._start("jaxsched.OneCycleLR", optimizer, last_epoch, kwargs, takes_lr=False,
+                    write_momentum=bool(cycle_momentum))
+        self._base_lrs = [s.params["max_lr"] / s.params["div_factor"] for s in self.schedules]
+        self._momentum_keys(bool(cycle_momentum))
+
+    @property
+    def total_steps(self) -> int:
+        return int(self.schedule.params["total_steps"])
+
+    def _step_to(self, counter: int | None) -> None:
+        target = self._count + 1 if counter is None else counter
+        if isinstance(target, int) and target > self.total_steps:
+            raise ValueError(f"Tried to step {target} times. The specified number of total "
+                             f"steps is {self.total_steps}")
+        super()._step_to(counter)
+
+    def _extra_group_keys(self) -> list[dict[str, Any]]:
+        out = []
+        for s in self.schedules:
+            p = s.params
+            initial = p["max_lr"] / p["div_factor"]
+            extra = {"initial_lr": initial, "max_lr": p["max_lr"],
+                     "min_lr": initial / p["final_div_factor"]}
+            if self._cycle:
+                extra.update(max_momentum=p["max_momentum"], base_momentum=p["base_momentum"])
+            out.append(extra)
+        return out
+
+    def _hyper_state(self) -> dict[str, Any]:
+        p = self.schedule.params
+        ends = [ph[0] for ph in cyclic.one_cycle_phases(p["total_steps"], p["pct_start"],
+                                                       p["three_phase"], 0, 0, 0, 0, 0)]
+        if p["three_phase"]:
+            keys = [("initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                    ("max_lr", "initial_lr", "base_momentum", "max_momentum"),
+                    ("initial_lr", "min_lr", "max_momentum", "max_momentum")]
+        else:
+            keys = [("initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                    ("max_lr", "min_lr", "base_momentum", "max_momentum")]
+        phases = [{"end_step": end, "start_lr": a, "end_lr": b, "start_momentum": c,
+                   "end_momentum": d} for end, (a, b, c, d) in zip(ends, keys, strict=True)]
+        state: dict[str, Any] = {"total_steps": p["total_steps"], "_schedule_phases": phases,
+                                 "_anneal_func_type": p["anneal_strategy"],
+                                 "cycle_momentum": self._cycle}
+        if self._cycle:
+            state["use_beta1"] = self._use_beta1
+        return state
+
+
+def _child_schedules(fn: str, schedulers: Any, n_groups: int) -> list[list[Schedule]]:
+    if not isinstance(schedulers, Sequence) or not schedulers:
+        raise ValueError(f"{fn}: schedulers must be a non-empty list of jaxsched torch "
+                         f"adapters, got {schedulers!r}")
+    nested = (SequentialLR, ChainedScheduler)
+    for i, s in enumerate(schedulers):
+        if not isinstance(s, TorchAdapter) or isinstance(s, nested):
+            raise TypeError(f"{fn}: schedulers[{i}] must be a jaxsched torch adapter (not "
+                            f"ReduceLROnPlateau, SequentialLR or ChainedScheduler), got {s!r}")
+        if len(s.schedules) != n_groups:
+            raise ValueError(f"{fn}: schedulers[{i}] has {len(s.schedules)} param groups, "
+                             f"expected {n_groups}")
+    return [[s.schedules[g] for s in schedulers] for g in range(n_groups)]
+
+
+class SequentialLR(TorchAdapter):
+    """torch's ``SequentialLR(optimizer, schedulers, milestones)`` over
+    ``jaxsched.sequential_lr``, taking jaxsched adapters as torch takes schedulers."""
+
+    def __init__(self, optimizer: Any, schedulers: Sequence[TorchAdapter],
+                 milestones: Sequence[int], last_epoch: int = -1) -> None:
+        fn = "jaxsched.SequentialLR"
+        groups = self._read_groups(fn, optimizer)
+        le = check.integer(fn, "last_epoch", last_epoch, minimum=-1,
+                           maximum=check.MAX_COUNT - 1)
+        per_group = _child_schedules(fn, schedulers, len(groups))
+        schedules = [composite.sequential_lr(children, milestones) for children in per_group]
+        self._children = list(schedulers)
+        self._milestones = list(schedules[0].params["milestones"])
+        self._base_lrs = [float(g.get("initial_lr", g["lr"])) for g in groups]
+        self._kwargs = {}
+        self._setup(schedules, le + 1, write_momentum=all(c.cycles_momentum
+                                                          for c in self._children))
+
+    def _lr_at(self, count: int) -> list[float]:
+        saved = self._count
+        self._count = count
+        try:
+            return self.get_last_lr()
+        finally:
+            self._count = saved
+
+    def _construction_lrs(self) -> list[list[float]]:
+        """What each scheduler left in the groups when torch built them in turn on one
+        optimizer: recursive schedulers scale the lr they find, the others set their own."""
+        setting = {"jaxsched.lambda_lr", "jaxsched.cyclic_lr", "jaxsched.one_cycle_lr",
+                   "jaxsched.cosine_annealing_warm_restarts"}
+        lrs, out = list(self._base_lrs), []
+        for child in self._children:
+            first = child.get_last_lr() if child._count == 0 else child._state_at(0)["_last_lr"]
+            lrs = [f if sched.name in setting else (lr * f / b if b else 0.0)
+                   for lr, f, b, sched in zip(lrs, first, child.base_lrs, child.schedules,
+                                              strict=True)]
+            out.append(lrs)
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        k, ms = self._count, self._milestones
+        active = bisect.bisect_right(ms, k)
+        first = bisect.bisect_right(ms, 0)
+        built = self._construction_lrs()
+        states = []
+        for i, child in enumerate(self._children):
+            start = ms[i - 1] if i > 0 else 0
+            if i == active:
+                states.append(child._state_at(k - start, _step_count=k - start + 1,
+                                              _last_lr=self.get_last_lr()))
+            elif first <= i < active:
+                end = ms[i] - 1 - start
+                states.append(child._state_at(end, _step_count=end + 1,
+                                              _last_lr=self._lr_at(ms[i] - 1)))
+            else:  # not started (or skipped by milestones=[0]): undone to -1 by torch
+                states.append(child._state_at(0, last_epoch=-1, _step_count=1,
+                                              _last_lr=built[i]))
+        return {"_milestones": list(ms), "last_epoch": k, "_last_lr": self.get_last_lr(),
+                "_schedulers": states}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        fn = f"{self._fn}.load_state_dict"
+        if not isinstance(state_dict, Mapping) or set(state_dict) != {
+                "_milestones", "last_epoch", "_last_lr", "_schedulers"}:
+            shown = sorted(state_dict) if isinstance(state_dict, Mapping) else state_dict
+            raise ValueError(f"{fn}: state_dict is not a SequentialLR's, got {shown!r}")
+        if list(state_dict["_milestones"]) != self._milestones:
+            raise ValueError(f"{fn}: state_dict has _milestones={state_dict['_milestones']!r} "
+                             f"but this scheduler has {self._milestones!r}")
+        children = state_dict["_schedulers"]
+        if not isinstance(children, list) or len(children) != len(self._children):
+            raise ValueError(f"{fn}: expected {len(self._children)} scheduler states")
+        for child, sd in zip(self._children, children, strict=True):
+            child._check_settings(f"{fn} (child {type(child).__name__})", sd,
+                                  PROGRESS | {"T_cur", "T_i", "lr_lambdas"})
+        self._count = check.integer(fn, "last_epoch", state_dict["last_epoch"], minimum=0)
+
+
+class ChainedScheduler(TorchAdapter):
+    """torch's ``ChainedScheduler(schedulers, optimizer=None)`` over
+    ``jaxsched.chained_scheduler`` (multiplicative schedulers; see there)."""
+
+    def __init__(self, schedulers: Sequence[TorchAdapter], optimizer: Any = None) -> None:
+        fn = "jaxsched.ChainedScheduler"
+        if not isinstance(schedulers, Sequence) or not schedulers:
+            raise ValueError(f"{fn}: schedulers must be a non-empty list, got {schedulers!r}")
+        first = schedulers[0]
+        if not isinstance(first, TorchAdapter):
+            raise TypeError(f"{fn}: schedulers[0] must be a jaxsched torch adapter, got "
+                            f"{first!r}")
+        groups = self._read_groups(fn, optimizer if optimizer is not None else first._groups)
+        per_group = _child_schedules(fn, schedulers, len(groups))
+        schedules = [composite.chained_scheduler(children) for children in per_group]
+        self._children = list(schedulers)
+        self._base_lrs = [s.params["lr"] for s in schedules]
+        self._kwargs = {}
+        self._setup(schedules, 0, write_momentum=False)
+
+    def step(self, epoch: int | None = None) -> None:
+        """Steps every chained scheduler, as torch does."""
+        if epoch is not None:
+            raise TypeError("jaxsched.ChainedScheduler.step takes no epoch (as in torch)")
+        for child in self._children:
+            child.step()
+        self._count += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        k, lrs, states = self._count, list(self._base_lrs), []
+        for child in self._children:  # each saw the lr the ones before it left
+            own = child._state_at(k)
+            lrs = [lr * c / b if b else 0.0
+                   for lr, c, b in zip(lrs, own["_last_lr"], child.base_lrs, strict=True)]
+            states.append(dict(own, _last_lr=list(lrs)))
+        return {"_last_lr": self.get_last_lr(), "_schedulers": states}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        fn = f"{self._fn}.load_state_dict"
+        if not isinstance(state_dict, Mapping) or set(state_dict) != {"_last_lr",
+                                                                      "_schedulers"}:
+            raise ValueError(f"{fn}: state_dict is not a ChainedScheduler's")
+        children = state_dict["_schedulers"]
+        if not isinstance(children, list) or len(children) != len(self._children):
+            raise ValueError(f"{fn}: expected {len(self._children)} scheduler states")
+        counts = set()
+        for child, sd in zip(self._children, children, strict=True):
+            child._check_settings(f"{fn} (child {type(child).__name__})", sd)
+            counts.add(sd["last_epoch"])
+        if len(counts) != 1:
+            raise ValueError(f"{fn}: chained schedulers disagree on last_epoch: {sorted(counts)}")
+        count = check.integer(fn, "last_epoch", counts.pop(), minimum=0)
+        for child, sd in zip(self._children, children, strict=True):
+            child.load_state_dict(sd)
+        self._count = count
