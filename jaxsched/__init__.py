@@ -17,7 +17,7 @@ from jaxsched.deepspeed_adapters import (
     WarmupDecayLR,
     WarmupLR,
 )
-from jaxsched.plateau import reduce_lr_on_plateau
+from jaxsched.plateau import ReduceLROnPlateau, reduce_lr_on_plateau
 from jaxsched.pytorch import (
     constant_lr,
     cosine_annealing_lr,
@@ -66,6 +66,7 @@ __all__ = [
     "OneCycle",
     "OneCycleLR",
     "PolynomialLR",
+    "ReduceLROnPlateau",
     "Schedule",
     "SequentialLR",
     "StepLR",

@@ -27,11 +27,12 @@ def _children(fn: str, schedules: Sequence[Schedule]) -> tuple[list[Schedule], f
     for i, s in enumerate(schedules):
         if not isinstance(s, Schedule):
             raise TypeError(f"{fn}: schedules[{i}] must be a jaxsched.Schedule, got {s!r}")
-    bases = {s.params.get("lr") for s in schedules}
-    if len(bases) != 1 or None in bases:
+    # cyclic_lr and one_cycle_lr set their own lrs; the others scale the optimizer's
+    bases = {s.params["lr"] for s in schedules if "lr" in s.params}
+    if len(bases) > 1:
         raise ValueError(f"{fn}: every schedule must be built on the same optimizer lr (torch "
-                         f"chains schedulers of one optimizer), got lr={sorted(map(str, bases))}")
-    return list(schedules), float(bases.pop())
+                         f"chains schedulers of one optimizer), got lr={sorted(bases)}")
+    return list(schedules), float(bases.pop()) if bases else 0.0
 
 
 def sequential_lr(schedules: Sequence[Schedule], milestones: Sequence[int]) -> Schedule:
@@ -138,7 +139,7 @@ def chained_scheduler(schedules: Sequence[Schedule]) -> Schedule:
     fn = "jaxsched.chained_scheduler"
     children, base = _children(fn, schedules)
     for i, s in enumerate(children):
-        if s.name not in MULTIPLICATIVE:
+        if s.name not in MULTIPLICATIVE or "lr" not in s.params:
             raise ValueError(
                 f"{fn}: schedules[{i}] ({s.name}) does not scale the lr it finds, so its effect "
                 f"in a torch chain depends on the whole history; chainable: "

@@ -305,8 +305,10 @@ def one_cycle_lr(
             here = ~chosen & ((k <= math.floor(end_step)) | last)
             width = end_step - start_step
             p = (to_float(k) - start_step) / (width if width != 0 else 1.0)
-            if width == 0:  # only reachable at k = N (see the docstring)
-                p = jnp.ones_like(p)
+            # torch's pct is exactly 1 at an integral phase end (and the phase's end value
+            # follows exactly); XLA's division may miss that by an ulp, so select it.
+            at_end = (k == int(end_step)) if float(end_step).is_integer() else False
+            p = jnp.where(at_end | (width == 0), 1.0, p)  # width 0: only reachable at k = N
             value = anneal(lr0, lr1, p) if lr_values else anneal(m0, m1, p)
             out = jnp.where(here, value, out)
             chosen = chosen | here

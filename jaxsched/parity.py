@@ -13,6 +13,8 @@ is exactly 0 counts as infinite); ``peak`` is the largest ``|ours - ref|`` over 
 from __future__ import annotations
 
 import json
+import math
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -28,7 +30,28 @@ __all__ = ["Errors", "adapter_curves", "build", "compare", "load_cases", "pure_c
 
 FLOAT64_REL_TOL = 1e-12
 FLOAT32_PEAK_TOL = 2e-6
-FAMILIES = ("deepspeed",)
+FAMILIES = ("deepspeed", "torch")
+
+# Named step functions for the lambda-taking schedulers. Plain arithmetic, so the same
+# function runs on torch's Python ints and on jaxsched's traced integer arrays.
+LAMBDAS: dict[str, Any] = {
+    "pow095": lambda e: 0.95 ** e,
+    "inv": lambda e: 1.0 / (1.0 + 0.1 * e),
+    "wobble": lambda e: 0.9 + 0.05 * (e % 2),
+    "const09": lambda e: 0.9 + 0.0 * e,
+    "half_pow": lambda x: 0.5 ** x,
+}
+
+
+def resolve_lambdas(value: Any) -> Any:
+    """Replaces ``{"lambda": name}`` in fixture kwargs with ``LAMBDAS[name]``."""
+    if isinstance(value, dict):
+        if set(value) == {"lambda"}:
+            return LAMBDAS[value["lambda"]]
+        return {k: resolve_lambdas(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_lambdas(v) for v in value]
+    return value
 
 
 def load_cases(family: str = "deepspeed") -> list[dict[str, Any]]:
@@ -40,15 +63,54 @@ def load_cases(family: str = "deepspeed") -> list[dict[str, Any]]:
     return json.loads(text)["cases"]
 
 
+def _groups(case: dict[str, Any]) -> list[dict[str, Any]]:
+    return [dict(g, betas=tuple(g["betas"])) if "betas" in g else dict(g)
+            for g in case["groups"]]
+
+
 def build(case: dict[str, Any]) -> Any:
     """The jaxsched adapter for a case, constructed as the reference was."""
-    groups = [dict(g, betas=tuple(g["betas"])) if "betas" in g else dict(g)
-              for g in case["groups"]]
-    return getattr(jaxsched, case["class"])(groups, **case["kwargs"])
+    groups = _groups(case)
+    kwargs = resolve_lambdas(case["kwargs"])
+    if "children" in case:
+        children = [getattr(jaxsched, c["class"])(groups, **resolve_lambdas(c["kwargs"]))
+                    for c in case["children"]]
+        if case["class"] == "ChainedScheduler":
+            return jaxsched.ChainedScheduler(children, **kwargs)
+        return getattr(jaxsched, case["class"])(groups, children, **kwargs)
+    return getattr(jaxsched, case["class"])(groups, **kwargs)
+
+
+def _plateau_curves(case: dict[str, Any], *, x64: bool) -> dict[str, np.ndarray]:
+    """The in-graph ``reduce_lr_on_plateau`` transform, one per group, fed the metrics in
+    a jitted ``lax.scan``: entry k is the lr in force for update k."""
+    kwargs = resolve_lambdas(case["kwargs"])
+    min_lr = kwargs.pop("min_lr", 0.0)
+    metrics = np.asarray(case["metrics"], dtype=np.float64 if x64 else np.float32)
+    rows = []
+    with jax.enable_x64(x64):
+        for g, group in enumerate(case["groups"]):
+            floor = min_lr[g] if isinstance(min_lr, list) else min_lr
+            tx = jaxsched.reduce_lr_on_plateau(group["lr"], min_lr=floor, **kwargs)
+
+            @jax.jit
+            def run(metrics: jax.Array, tx: Any = tx) -> jax.Array:
+                def body(state: Any, m: jax.Array) -> tuple[Any, jax.Array]:
+                    _, new = tx.update(jnp.zeros(1), state, value=m)
+                    return new, new.plateau.lr
+
+                state = tx.init(jnp.zeros(1))
+                _, lrs = jax.lax.scan(body, state, metrics)
+                return jnp.concatenate([state.plateau.lr[None], lrs])
+
+            rows.append(np.asarray(run(metrics))[np.asarray(case["steps"])])
+    return {"lr": np.stack(rows)}
 
 
 def pure_curves(case: dict[str, Any], *, x64: bool) -> dict[str, np.ndarray]:
     """The case's curves from the pure schedules, ``jax.jit(jax.vmap(s))`` over its steps."""
+    if case["class"] == "ReduceLROnPlateau":
+        return _plateau_curves(case, x64=x64)
     adapter = build(case)
     steps = np.asarray(case["steps"], dtype=np.int64 if x64 else np.int32)
     with jax.enable_x64(x64):
@@ -65,12 +127,16 @@ def adapter_curves(case: dict[str, Any]) -> dict[str, np.ndarray]:
     did: one ``step()`` at a time, then ``step(k - 1)`` jumps for far steps."""
     adapter = build(case)
     rows: dict[str, list[list[float]]] = {"lr": [], "momentum": [], "beta2": []}
+    metrics = case.get("metrics")
     for k in case["steps"]:
-        if k <= 20000:
-            while adapter.last_batch_iteration < k - 1:
+        if metrics is not None:
+            while adapter.last_epoch < k:
+                adapter.step(metrics[adapter.last_epoch])
+        elif k <= 20000 or case["class"] in ("ChainedScheduler", "SequentialLR"):
+            while adapter._count < k:
                 adapter.step()
         else:
-            adapter.step(k - 1)
+            adapter.step(k + adapter._counter_offset)
         groups = adapter.param_groups
         rows["lr"].append([g["lr"] for g in groups])
         rows["momentum"].append([g["betas"][0] if "betas" in g else g.get("momentum", np.nan)
@@ -109,13 +175,62 @@ def case_errors(case: dict[str, Any]) -> dict[str, Errors]:
     """Every comparison for one case: ``{"pure64.lr": Errors, "pure32.momentum": ...,
     "adapter.lr": ...}``; momentum is compared where the adapter schedules it."""
     out: dict[str, Errors] = {}
-    for x64 in (True, False):
+    for x64 in (True, False) if "float64_only" not in case else (True,):
         label = "pure64" if x64 else "pure32"
         for key, curve in pure_curves(case, x64=x64).items():
             out[f"{label}.{key}"] = compare(curve, case[key])
-    for key, curve in adapter_curves(case).items():
-        out[f"adapter.{key}"] = compare(curve, case[key])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The epoch parameter")
+        for key, curve in adapter_curves(case).items():
+            out[f"adapter.{key}"] = compare(curve, case[key])
     return out
+
+
+def plain_state(value: Any) -> Any:
+    """A state dict as the generators store it (Counters and infinities spelled out)."""
+    if isinstance(value, dict):
+        if value and all(isinstance(k, int) and not isinstance(k, bool) for k in value):
+            return {"__counter__": sorted([k, v] for k, v in value.items())}
+        return {k: plain_state(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_state(v) for v in value]
+    if isinstance(value, float) and math.isinf(value):
+        return {"__float__": repr(value)}
+    return value
+
+
+def state_mismatches(ours: Any, ref: Any, path: str = "") -> list[str]:
+    """Where two stored-form state dicts differ (floats to 1e-12 relative; NaN == NaN)."""
+    if isinstance(ours, dict) and isinstance(ref, dict):
+        if set(ours) != set(ref):
+            return [f"{path}: keys {sorted(ours)} vs {sorted(ref)}"]
+        return [m for k in ref for m in state_mismatches(ours[k], ref[k], f"{path}.{k}")]
+    if isinstance(ours, list) and isinstance(ref, list):
+        if len(ours) != len(ref):
+            return [f"{path}: length {len(ours)} vs {len(ref)}"]
+        return [m for i, (a, b) in enumerate(zip(ours, ref, strict=True))
+                for m in state_mismatches(a, b, f"{path}[{i}]")]
+    if isinstance(ours, float) or isinstance(ref, float):
+        if isinstance(ours, (int, float)) and isinstance(ref, (int, float)) and (
+                math.isclose(ours, ref, rel_tol=FLOAT64_REL_TOL, abs_tol=0.0)
+                or (math.isnan(ours) and math.isnan(ref))):
+            return []
+        return [f"{path}: {ours!r} vs {ref!r}"]
+    return [] if (ours == ref and type(ours) is type(ref)) or (
+        isinstance(ours, (int, float)) and isinstance(ref, (int, float))
+        and not isinstance(ours, bool) and not isinstance(ref, bool) and ours == ref
+    ) else [f"{path}: {ours!r} vs {ref!r}"]
+
+
+def adapter_state(case: dict[str, Any]) -> dict[str, Any]:
+    """Our adapter's state dict at the case's ``state_step``, in stored form."""
+    adapter = build(case)
+    metrics = case.get("metrics")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The epoch parameter")
+        for i in range(case["state_step"]):
+            adapter.step(metrics[i]) if metrics is not None else adapter.step()
+    return plain_state(adapter.state_dict())
 
 
 def within_tolerance(label: str, errors: Errors) -> bool:

@@ -14,6 +14,8 @@ with ``patience=0``, and scales the very update that reported the metric.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import jax
@@ -23,7 +25,7 @@ from jax.typing import ArrayLike
 
 from jaxsched import _checks as check
 
-__all__ = ["PlateauConfig", "PlateauState", "reduce_lr_on_plateau"]
+__all__ = ["PlateauConfig", "PlateauState", "ReduceLROnPlateau", "reduce_lr_on_plateau"]
 
 
 class PlateauConfig(NamedTuple):
@@ -191,3 +193,116 @@ def reduce_lr_on_plateau(
         return updates, ReduceLROnPlateauState(plateau)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+_step_f64 = jax.jit(plateau_step, static_argnums=2)
+
+
+class ReduceLROnPlateau:
+    """torch's ``ReduceLROnPlateau(optimizer, mode, factor, patience, threshold,
+    threshold_mode, cooldown, min_lr, eps)`` with ``step(metric)``.
+
+    Runs the same state machine as ``reduce_lr_on_plateau``, in float64 (torch uses Python
+    floats). ``step(metric)`` dispatches one compiled update and does not wait for it; a jax
+    array metric is never pulled to the host. ``state_dict()`` has torch 2.13's keys and
+    values, and ``load_state_dict`` takes torch's; one with other settings raises and
+    changes nothing.
+
+    Example:
+        >>> import jaxsched
+        >>> sched = jaxsched.ReduceLROnPlateau(0.1, patience=1, factor=0.5)
+        >>> for metric in [1.0, 1.0, 1.0]:
+        ...     sched.step(metric)
+        >>> sched.get_last_lr(), sched.state_dict()["num_bad_epochs"]
+        ([0.05], 0)
+    """
+
+    def __init__(self, optimizer: Any, mode: str = "min", factor: float = 0.1,
+                 patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
+                 cooldown: int = 0, min_lr: Any = 0, eps: float = 1e-8) -> None:
+        from jaxsched.adapter import parse_optimizer
+
+        fn = "jaxsched.ReduceLROnPlateau"
+        self._fn = fn
+        self._config = make_config(fn, mode, factor, patience, threshold, threshold_mode,
+                                   cooldown, eps)
+        self._groups = parse_optimizer(fn, optimizer)
+        n = len(self._groups)
+        if isinstance(min_lr, (list, tuple)):
+            if len(min_lr) != n:
+                raise ValueError(f"{fn}: expected {n} min_lrs (one per param group), got "
+                                 f"{len(min_lr)}: {min_lr!r}")
+            self._default_min_lr, min_lrs = None, list(min_lr)
+        else:
+            self._default_min_lr, min_lrs = min_lr, [min_lr] * n
+        self._min_lrs = [check.nonneg(fn, "min_lr", m) for m in min_lrs]
+        self._raw_min_lrs = min_lrs
+        with jax.enable_x64(True):
+            self._state = init_state([g["lr"] for g in self._groups], self._min_lrs,
+                                     self._config, jnp.float64)
+
+    @property
+    def last_epoch(self) -> int:
+        return int(self._state.last_epoch)
+
+    def step(self, metrics: ArrayLike, epoch: int | None = None) -> None:
+        """One evaluation: feeds ``metrics`` (a float or a scalar array) to the state machine."""
+        if epoch is not None:
+            raise TypeError(f"{self._fn}.step: the deprecated epoch argument is not supported")
+        with jax.enable_x64(True):
+            self._state = _step_f64(self._state, jnp.asarray(metrics, jnp.float64),
+                                    self._config)
+
+    def get_last_lr(self) -> list[float]:
+        return [float(x) for x in jax.device_get(self._state.lr)]
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        groups = [dict(g) for g in self._groups]
+        for group, lr in zip(groups, self.get_last_lr(), strict=True):
+            group["lr"] = lr
+        return groups
+
+    def state_dict(self) -> dict[str, Any]:
+        c, s = self._config, jax.device_get(self._state)
+        return {"factor": c.factor, "default_min_lr": self._default_min_lr,
+                "min_lrs": list(self._raw_min_lrs), "patience": c.patience,
+                "cooldown": c.cooldown, "eps": c.eps, "last_epoch": int(s.last_epoch),
+                "_last_lr": [float(x) for x in s.lr],
+                "mode_worse": math.inf if c.mode == "min" else -math.inf, "mode": c.mode,
+                "threshold": c.threshold, "threshold_mode": c.threshold_mode,
+                "best": float(s.best), "cooldown_counter": int(s.cooldown_counter),
+                "num_bad_epochs": int(s.num_bad_epochs)}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Resumes torch's (or our) plateau state; a foreign dict raises, changing nothing."""
+        from jaxsched.pytorch_adapters import same
+
+        fn = f"{self._fn}.load_state_dict"
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{fn}: state_dict must be a dict, got {state_dict!r}")
+        ours = self.state_dict()
+        if set(state_dict) != set(ours):
+            raise ValueError(f"{fn}: state_dict is not a ReduceLROnPlateau's: expected keys "
+                             f"{sorted(ours)}, got {sorted(state_dict)}")
+        progress = {"last_epoch", "_last_lr", "best", "cooldown_counter", "num_bad_epochs"}
+        for key, value in ours.items():
+            if key not in progress and not same(state_dict[key], value):
+                raise ValueError(f"{fn}: state_dict has {key}={state_dict[key]!r} but this "
+                                 f"scheduler has {key}={value!r}")
+        lrs = state_dict["_last_lr"]
+        if not isinstance(lrs, list) or len(lrs) != len(self._groups):
+            raise ValueError(f"{fn}: _last_lr must list {len(self._groups)} lrs, got {lrs!r}")
+        lrs = [check.nonneg(fn, "_last_lr", x) for x in lrs]
+        best = state_dict["best"]
+        if isinstance(best, bool) or not isinstance(best, (int, float)):
+            raise TypeError(f"{fn}: best must be a number, got {best!r}")
+        counters = [check.integer(fn, key, state_dict[key], minimum=0)
+                    for key in ("num_bad_epochs", "cooldown_counter", "last_epoch")]
+        with jax.enable_x64(True):
+            self._state = PlateauState(
+                lr=jnp.asarray(lrs, jnp.float64), min_lr=self._state.min_lr,
+                best=jnp.asarray(float(best), jnp.float64),
+                num_bad_epochs=jnp.asarray(counters[0], jnp.int32),
+                cooldown_counter=jnp.asarray(counters[1], jnp.int32),
+                last_epoch=jnp.asarray(counters[2], jnp.int32))

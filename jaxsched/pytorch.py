@@ -5,6 +5,10 @@ Value at step ``k`` = the lr torch has put in force after its constructor (``las
 recursively (``get_lr`` multiplies the lr currently in the group); the closed forms here are
 those recursions solved, and agree with them to a few ulps per step. ``lr`` is the
 optimizer's lr (torch's ``base_lrs``), keyword-only.
+
+XLA's float division on CPU is not always correctly rounded (one ulp), so the formulas never
+rely on a quotient being exact: differences are taken in integers before dividing, and
+values torch reaches exactly (the end of a ramp) are selected, not computed.
 """
 
 from __future__ import annotations
@@ -272,7 +276,10 @@ def linear_lr(start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iter
     base = check.nonneg(fn, "lr", lr)
 
     def lr_fn(k: jax.Array) -> jax.Array:
-        return base * (s + (e - s) * to_float(jnp.minimum(k, total)) / total)
+        # XLA's division may be off by an ulp: the end value is selected exactly, as torch
+        # reaches it (end_factor = 0 gives exactly 0).
+        ramp = base * (s + (e - s) * to_float(jnp.minimum(k, total)) / total)
+        return jnp.where(k >= total, base * e, ramp)
 
     return Schedule(lr_fn, name=fn, params=dict(start_factor=s, end_factor=e,
                                                  total_iters=total, lr=base))
@@ -336,7 +343,8 @@ def polynomial_lr(total_iters: int = 5, power: float = 1.0, *, lr: float) -> Sch
     base = check.nonneg(fn, "lr", lr)
 
     def lr_fn(k: jax.Array) -> jax.Array:
-        return base * (1.0 - to_float(jnp.minimum(k, total)) / total) ** p
+        # (total - k) / total rather than 1 - k / total: no cancellation, exact 0 at the end
+        return base * (to_float(total - jnp.minimum(k, total)) / total) ** p
 
     return Schedule(lr_fn, name=fn, params=dict(total_iters=total, power=p, lr=base))
 

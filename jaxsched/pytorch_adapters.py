@@ -69,7 +69,8 @@ class TorchAdapter(Adapter):
         self._kwargs = dict(kwargs)
         if takes_lr:
             kwargs = dict(kwargs, lr=self._base_lrs)
-        schedules = group_schedules(fn, type(self)._factory, len(groups), kwargs)
+        schedules = group_schedules(fn, type(self)._factory, len(groups), kwargs,
+                                    shared=("milestones",))
         self._setup(schedules, 0 if le == -1 else le + 1, write_momentum=write_momentum)
 
     @property
@@ -563,12 +564,22 @@ class ChainedScheduler(TorchAdapter):
         self._count += 1
 
     def state_dict(self) -> dict[str, Any]:
-        k, lrs, states = self._count, list(self._base_lrs), []
-        for child in self._children:  # each saw the lr the ones before it left
-            own = child._state_at(k)
-            lrs = [lr * c / b if b else 0.0
-                   for lr, c, b in zip(lrs, own["_last_lr"], child.base_lrs, strict=True)]
-            states.append(dict(own, _last_lr=list(lrs)))
+        # In torch's step each scheduler scales the lr the previous ones left, so scheduler
+        # i records lr * prod_{j<=i} r_j(k) * prod_{j>i} r_j(k-1), with r_j = s_j / lr.
+        k, states = self._count, []
+        now = [c._state_at(k)["_last_lr"] for c in self._children]
+        before = [c._state_at(k - 1)["_last_lr"] if k > 0 else list(c.base_lrs)
+                  for c in self._children]
+        for i, child in enumerate(self._children):
+            lrs = []
+            for g, base in enumerate(self._base_lrs):
+                value = base
+                for j, c in enumerate(self._children):
+                    if j > i and k == 0:
+                        continue  # at construction the later ones did not exist yet
+                    value = value * ((now if j <= i else before)[j][g] / base) if base else 0.0
+                lrs.append(value)
+            states.append(dict(child._state_at(k), _last_lr=lrs))
         return {"_last_lr": self.get_last_lr(), "_schedulers": states}
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:

@@ -120,9 +120,11 @@ def per_group(
 
 
 def group_schedules(fn: str, factory: Callable[..., Schedule], n_groups: int | None,
-                    kwargs: Mapping[str, Any]) -> list[Schedule]:
-    """``per_group`` with the caller's name in its error messages."""
-    lengths = {k: len(v) for k, v in kwargs.items() if isinstance(v, (list, tuple))}
+                    kwargs: Mapping[str, Any], shared: tuple[str, ...] = ()) -> list[Schedule]:
+    """``per_group`` with the caller's name in its error messages; the keywords in
+    ``shared`` are sequences given whole to every group (e.g. ``milestones``)."""
+    lengths = {k: len(v) for k, v in kwargs.items()
+               if isinstance(v, (list, tuple)) and k not in shared}
     n = n_groups
     for key, length in lengths.items():
         if n is None:
