@@ -17,6 +17,7 @@ from jaxsched.deepspeed_adapters import (
     WarmupDecayLR,
     WarmupLR,
 )
+from jaxsched.interop import from_torch
 from jaxsched.plateau import ReduceLROnPlateau, reduce_lr_on_plateau
 from jaxsched.pytorch import (
     constant_lr,
@@ -80,6 +81,7 @@ __all__ = [
     "cosine_annealing_warm_restarts",
     "cyclic_lr",
     "exponential_lr",
+    "from_torch",
     "lambda_lr",
     "linear_lr",
     "lr_range_test",

@@ -7,9 +7,10 @@ threshold)``, (min/abs) ``m < best - threshold``, (max/rel) ``m > best * (1 + th
 (max/abs) ``m > best + threshold``; NaN never improves. A bad epoch counts up; during
 cooldown the counter is decremented and bad epochs are ignored; when the bad epochs
 *exceed* ``patience`` each group's lr becomes ``max(lr * factor, min_lr)`` if that lowers it
-by more than ``eps``, then the cooldown starts and the count resets. optax's own
-``optax.contrib.reduce_on_plateau`` differs: it cuts when the count *equals* patience, never
-with ``patience=0``, and scales the very update that reported the metric.
+by more than ``eps``, then the cooldown starts and the count resets. optax 0.2.8's
+``optax.contrib.reduce_on_plateau`` differs: it cuts when the count *equals* patience (one
+evaluation earlier; with ``patience=0`` that is on an improvement, never on a plateau), and
+scales the very update that reported the metric.
 """
 
 from __future__ import annotations

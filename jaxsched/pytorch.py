@@ -7,8 +7,11 @@ those recursions solved, and agree with them to a few ulps per step. ``lr`` is t
 optimizer's lr (torch's ``base_lrs``), keyword-only.
 
 XLA's float division on CPU is not always correctly rounded (one ulp), so the formulas never
-rely on a quotient being exact: differences are taken in integers before dividing, and
-values torch reaches exactly (the end of a ramp) are selected, not computed.
+rely on a quotient being exact. Where torch's recursive factors are constants of a bounded
+step range (LinearLR and PolynomialLR up to ``total_iters`` <= 65536, MultiStepLR's
+milestones), the recursion is run once on the host in Python floats, exactly as torch runs
+it, and the schedule looks its value up: bit-for-bit torch in float64, its rounding noise
+around zero included (e.g. LinearLR to ``end_factor=0`` ending at -7e-17, not 0).
 """
 
 from __future__ import annotations
@@ -42,6 +45,14 @@ def int_power(gamma: float, n: jax.Array) -> jax.Array:
     return jnp.exp(to_float(n) * math.log(gamma))
 
 
+TABLE_LIMIT = 1 << 16
+
+
+def table_lookup(table: list[float], index: jax.Array) -> jax.Array:
+    """``table[index]``: values computed on the host, in Python floats, as torch does."""
+    return jnp.asarray(table, float_dtype())[index]
+
+
 def traceable(fn: str, name: str, f: Any) -> Callable[..., Any]:
     """Checks eagerly that ``f`` maps an integer step to a scalar under ``jax.jit``."""
     if not callable(f):
@@ -51,7 +62,7 @@ def traceable(fn: str, name: str, f: Any) -> Callable[..., Any]:
     except Exception as err:  # any failure to trace is the user's function's
         raise TypeError(f"{fn}: {name} must be a jnp-traceable function of the step (it is "
                         f"called on a traced integer array), got {f!r}: "
-                        f"{type(err).__name__}: {err}") from None
+                        f"{type(err).__name__}: {str(err).splitlines()[0]}") from None
     if getattr(out, "shape", None) != ():
         raise TypeError(f"{fn}: {name} must return a scalar, got shape "
                         f"{getattr(out, 'shape', None)} from {f!r}")
@@ -189,13 +200,17 @@ def multi_step_lr(milestones: Iterable[int], gamma: float = 0.1, *, lr: float) -
     ms = sorted(check.integer(fn, "milestones[i]", m, minimum=0) for m in milestones)
     g = check.nonneg(fn, "gamma", gamma)
     base = check.nonneg(fn, "lr", lr)
-    table = tuple(ms)
+    # torch's recursion, on the host: at each distinct milestone lr *= gamma ** count
+    points = sorted(set(ms))
+    values = [base]
+    for m in points:
+        values.append(values[-1] * g ** ms.count(m))
 
     def lr_fn(k: jax.Array) -> jax.Array:
-        if not table:
+        if not points:
             return jnp.full(k.shape, base)
-        n = jnp.sum(k[..., None] >= jnp.asarray(table, k.dtype), axis=-1)
-        return base * int_power(g, n)
+        n = jnp.sum(k[..., None] >= jnp.asarray(points, k.dtype), axis=-1)
+        return table_lookup(values, n)
 
     return Schedule(lr_fn, name=fn, params=dict(milestones=list(ms), gamma=g, lr=base))
 
@@ -275,11 +290,17 @@ def linear_lr(start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iter
     total = check.integer(fn, "total_iters", total_iters, minimum=1)
     base = check.nonneg(fn, "lr", lr)
 
-    def lr_fn(k: jax.Array) -> jax.Array:
-        # XLA's division may be off by an ulp: the end value is selected exactly, as torch
-        # reaches it (end_factor = 0 gives exactly 0).
-        ramp = base * (s + (e - s) * to_float(jnp.minimum(k, total)) / total)
-        return jnp.where(k >= total, base * e, ramp)
+    if total <= TABLE_LIMIT:  # torch's recursion itself, on the host, bit for bit
+        values = [base * s]
+        for i in range(1, total + 1):
+            values.append(values[-1] * (1.0 + (e - s) / (total * s + (i - 1) * (e - s))))
+
+        def lr_fn(k: jax.Array) -> jax.Array:
+            return table_lookup(values, jnp.minimum(k, total))
+    else:  # the recursion solved; exact at the end, where torch lands on end_factor
+        def lr_fn(k: jax.Array) -> jax.Array:
+            ramp = base * (s + (e - s) * to_float(jnp.minimum(k, total)) / total)
+            return jnp.where(k >= total, base * e, ramp)
 
     return Schedule(lr_fn, name=fn, params=dict(start_factor=s, end_factor=e,
                                                  total_iters=total, lr=base))
@@ -342,9 +363,16 @@ def polynomial_lr(total_iters: int = 5, power: float = 1.0, *, lr: float) -> Sch
     p = check.nonneg(fn, "power", power)
     base = check.nonneg(fn, "lr", lr)
 
-    def lr_fn(k: jax.Array) -> jax.Array:
-        # (total - k) / total rather than 1 - k / total: no cancellation, exact 0 at the end
-        return base * (to_float(total - jnp.minimum(k, total)) / total) ** p
+    if total <= TABLE_LIMIT:  # torch's recursion itself, on the host, bit for bit
+        values = [base]
+        for i in range(1, total + 1):
+            values.append(values[-1] * ((1.0 - i / total) / (1.0 - (i - 1) / total)) ** p)
+
+        def lr_fn(k: jax.Array) -> jax.Array:
+            return table_lookup(values, jnp.minimum(k, total))
+    else:  # the recursion solved: (total - k) / total, no cancellation, 0 at the end
+        def lr_fn(k: jax.Array) -> jax.Array:
+            return base * (to_float(total - jnp.minimum(k, total)) / total) ** p
 
     return Schedule(lr_fn, name=fn, params=dict(total_iters=total, power=p, lr=base))
 

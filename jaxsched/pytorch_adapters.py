@@ -574,7 +574,7 @@ class ChainedScheduler(TorchAdapter):
             lrs = []
             for g, base in enumerate(self._base_lrs):
                 value = base
-                for j, c in enumerate(self._children):
+                for j in range(len(self._children)):
                     if j > i and k == 0:
                         continue  # at construction the later ones did not exist yet
                     value = value * ((now if j <= i else before)[j][g] / base) if base else 0.0

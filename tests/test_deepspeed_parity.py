@@ -54,3 +54,14 @@ def test_public_factory_with_deepspeed_kwargs(case):
     with jax.enable_x64(True):
         got = np.asarray(jax.jit(jax.vmap(s))(np.asarray(case["steps"])))
     assert parity.compare(got, case["lr"][0]).rel <= parity.FLOAT64_REL_TOL
+
+
+@pytest.mark.parametrize(("ours", "ref", "ok64"), [
+    ([1.0, 0.5], [1.0, 0.5], True),
+    ([1.0, 0.5 * (1 + 2e-12)], [1.0, 0.5], False),          # relative error past 1e-12
+    ([1.0, 0.0], [1.0, -7.4e-17], True),                    # reference is rounding noise
+    ([1.0, 1e-15], [1.0, 0.0], False),                      # more than 4 ulps of the peak
+    ([1.0, 1e-13], [1.0, 1e-13 * (1 + 1e-11)], False),      # small but above noise: relative
+], ids=["equal", "relative", "noise", "past-noise", "small-relative"])
+def test_compare_criterion(ours, ref, ok64):
+    assert parity.compare(np.asarray(ours), ref).ok(x64=True) is ok64
