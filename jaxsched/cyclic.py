@@ -292,9 +292,14 @@ def one_cycle_lr(
                          f"total_steps={total}")
 
     def anneal(start: float, end: float, p: jax.Array) -> jax.Array:
-        if anneal_strategy == "cos":
-            return end + (start - end) / 2.0 * (jnp.cos(math.pi * p) + 1)
-        return (end - start) * p + start
+        if x64():  # torch's own order of operations
+            if anneal_strategy == "cos":
+                return end + (start - end) / 2.0 * (jnp.cos(math.pi * p) + 1)
+            return (end - start) * p + start
+        # float32: weights instead of differences, so a phase that never reaches a far-off
+        # end (a short cycle) keeps float32's relative precision at its start
+        w = (jnp.cos(math.pi * p) + 1) / 2 if anneal_strategy == "cos" else 1.0 - p
+        return start * w + end * (1.0 - w)
 
     def curve(k: jax.Array, lr_values: bool) -> jax.Array:
         out = jnp.asarray(floor if lr_values else m_hi)  # k > N: the final value

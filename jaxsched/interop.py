@@ -86,19 +86,21 @@ def _from_torch(sched: Any, name: str) -> Any:
             else list(sched.min_lrs), eps=sched.eps)
         out.load_state_dict(sched.state_dict())
         return out
-    if name in ("SequentialLR", "ChainedScheduler"):
-        children = [from_torch(c) for c in sched._schedulers]
-        if name == "ChainedScheduler":
-            out = jaxsched.ChainedScheduler(children)
-            out._count = children[0]._count
-            return out
-        groups = _groups(sched, [g["initial_lr"] for g in sched.optimizer.param_groups])
-        out = jaxsched.SequentialLR(groups, children, list(sched._milestones))
-    else:
-        groups = _groups(sched, list(sched.base_lrs))
-        out = getattr(jaxsched, name)(groups, **_torch_kwargs(name, sched))
-    out.load_state_dict(sched.state_dict())
+    out = _build_torch(sched, name)
+    out.load_state_dict(sched.state_dict())  # checks every setting, then sets the step
     return out
+
+
+def _build_torch(sched: Any, name: str) -> Any:
+    """The adapter at step 0 (the children of a composite get their step from it)."""
+    if name in ("SequentialLR", "ChainedScheduler"):
+        children = [_build_torch(c, type(c).__name__) for c in sched._schedulers]
+        if name == "ChainedScheduler":
+            return jaxsched.ChainedScheduler(children)
+        groups = _groups(sched, [g["initial_lr"] for g in sched.optimizer.param_groups])
+        return jaxsched.SequentialLR(groups, children, list(sched._milestones))
+    return getattr(jaxsched, name)(_groups(sched, list(sched.base_lrs)),
+                                   **_torch_kwargs(name, sched))
 
 
 def _from_deepspeed(s: Any, name: str) -> Any:

@@ -6,6 +6,7 @@ import importlib
 import logging
 import os
 
+import chex
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -22,6 +23,15 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 def quiet_deepspeed() -> None:
     """DeepSpeed logs a warning for every read of the lr before the first step."""
     logging.getLogger("DeepSpeed").setLevel(logging.ERROR)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_trace_counters():
+    """chex.assert_max_traces counts per function across tests: start each test at zero,
+    whether or not the previous one got to the end."""
+    chex.clear_trace_counter()
+    yield
+    chex.clear_trace_counter()
 
 
 def require(module: str):

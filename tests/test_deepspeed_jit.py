@@ -76,7 +76,6 @@ def test_one_trace_inside_optax(name):
 
     for _ in range(30):
         params, state = step(params, state)
-    chex.clear_trace_counter()
 
 
 @pytest.mark.parametrize("name", SCHEDULES)

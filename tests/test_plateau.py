@@ -63,7 +63,6 @@ def test_one_trace_with_value_and_value_ready_traced():
     for i in range(40):  # a metric once per "epoch" of 5 steps, inside the jitted step
         params, state = step(params, state, jnp.float32(1.0), jnp.asarray(i % 5 == 4))
         lrs.append(float(state[1].plateau.lr))
-    chex.clear_trace_counter()
     # epochs end at steps 4, 9, 14, 19: the 2nd flat epoch after the first exceeds patience 1
     assert lrs[13] == pytest.approx(0.1) and lrs[14] == pytest.approx(0.01)
     assert int(state[1].plateau.last_epoch) == 8

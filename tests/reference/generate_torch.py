@@ -239,7 +239,7 @@ def cases() -> list[dict]:
         r(12), metrics=[1.0] * 11, lrs=(0.1, 0.01))
     add("plateau_abs_min", "ReduceLROnPlateau", dict(threshold_mode="abs", threshold=0.1,
                                                       patience=1),
-        r(13), metrics=[5.0, 4.97, 4.85, 4.79, 4.7, 4.62, 4.55, 4.5, 4.44, 4.4, 4.33, 4.3])
+        r(13), metrics=[5.0, 4.97, 4.95, 4.85, 4.83, 4.81, 4.6, 4.58, 4.57, 4.55, 4.3, 4.28])
     # Metrics exactly at best - threshold: float32 rounds the test either way, so the
     # in-graph transform is held to this one in float64 only (the adapter is float64).
     add("plateau_threshold_ties", "ReduceLROnPlateau", dict(threshold_mode="abs",
