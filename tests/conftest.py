@@ -1,9 +1,7 @@
-"""Strict test set-up: warnings are errors (pyproject), hypothesis profiles, reference libs."""
+"""Strict test set-up: warnings are errors (pyproject), hypothesis profiles, trace counters."""
 
 from __future__ import annotations
 
-import importlib
-import logging
 import os
 
 import chex
@@ -19,12 +17,6 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
-
-def quiet_deepspeed() -> None:
-    """DeepSpeed logs a warning for every read of the lr before the first step."""
-    logging.getLogger("DeepSpeed").setLevel(logging.ERROR)
-
-
 @pytest.fixture(autouse=True)
 def _fresh_trace_counters():
     """chex.assert_max_traces counts per function across tests: start each test at zero,
@@ -33,16 +25,6 @@ def _fresh_trace_counters():
     yield
     chex.clear_trace_counter()
 
-
-def require(module: str):
-    """Imports a reference library; skips without it, unless JAXSCHED_REQUIRE_REFERENCE=1
-    (set by the test command, so CI fails instead of silently skipping the live tests)."""
-    if os.environ.get("JAXSCHED_REQUIRE_REFERENCE") == "1":
-        mod = importlib.import_module(module)
-    else:
-        mod = pytest.importorskip(module)
-    quiet_deepspeed()
-    return mod
 
 # The generators import torch/DeepSpeed at module level; tests import them when those exist.
 collect_ignore_glob = ["reference/*.py"]

@@ -7,12 +7,13 @@ from __future__ import annotations
 import warnings
 
 import pytest
-from conftest import require
 from hypothesis import given
 from hypothesis import strategies as st
 
 import jaxsched
 from jaxsched import parity
+
+from helpers import require
 
 lrs = require("deepspeed.runtime.lr_schedules")
 generate = pytest.importorskip("reference.generate_deepspeed")

@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import jaxsched
-from conftest import require
 from jaxsched import parity
+
+from helpers import require
 
 torch = require("torch")
 generate = pytest.importorskip("reference.generate_torch")
