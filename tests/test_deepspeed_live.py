@@ -182,3 +182,28 @@ def test_state_dict_from_here_resumes_in_deepspeed(cls, at):
         ref.step()
         ours.step()
         assert_same(opt, ours)
+
+
+@pytest.mark.parametrize("cls", sorted(CONFIGS))
+@given(data=st.data())
+def test_from_torch_on_deepspeed(cls, data):
+    """A live DeepSpeed scheduler at a random step becomes the same jaxsched adapter."""
+    n, optimizer, groups = data.draw(groups_and_optimizer())
+    kwargs, n_steps = data.draw(CONFIGS[cls](n))
+    at = data.draw(st.integers(0, n_steps))
+    opt = generate.make_optimizer(optimizer, groups)
+    ref = getattr(lrs, cls)(opt, **kwargs)
+    for _ in range(at):
+        ref.step()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "jaxsched.OneCycle: cycle_momentum is disabled")
+        ours = jaxsched.from_torch(ref)
+    assert ours.state_dict() == ref.state_dict()
+    for _ in range(10):
+        assert parity.compare(ours.get_last_lr(), [g["lr"] for g in opt.param_groups]).ok(
+            x64=True)
+        if ours.cycles_momentum:
+            assert parity.compare(ours.get_last_momentum(),
+                                  [g["betas"][0] for g in opt.param_groups]).ok(x64=True)
+        ref.step()
+        ours.step()
