@@ -48,6 +48,7 @@ from jaxsched.pytorch_adapters import (
     TorchAdapter,
 )
 from jaxsched.schedule import Schedule, per_group
+from jaxsched.training import per_epoch, scheduled
 
 __version__ = "0.1.0"
 
@@ -89,9 +90,11 @@ __all__ = [
     "multiplicative_lr",
     "one_cycle",
     "one_cycle_lr",
+    "per_epoch",
     "per_group",
     "polynomial_lr",
     "reduce_lr_on_plateau",
+    "scheduled",
     "sequential_lr",
     "step_lr",
     "warmup_cosine_lr",

@@ -196,6 +196,22 @@ class Adapter:
                 self._write_group_momentum(group, moms[g])
         return groups
 
+    def apply(self, state: Any) -> Any:
+        """``state`` with this adapter's lr (and momentum / beta1) in force now written into
+        its injected hyperparameters: an optax ``inject_hyperparams`` state (also inside a
+        chain or ``multi_transform``), a flax ``TrainState`` or an ``nnx.Optimizer`` (updated
+        in place). Dtypes, weak types and shardings are kept, so a jitted step taking the
+        state compiles once however often the lr changes.
+
+        Raises:
+            TypeError: if ``state`` holds no injected hyperparameters.
+            ValueError: if it holds a different number of them than param groups (>1).
+        """
+        from jaxsched.training import apply_hyperparams
+
+        return apply_hyperparams(f"{self._fn}.apply", state, self.get_last_lr(),
+                                 self.get_last_momentum())
+
     def _write_group_momentum(self, group: dict[str, Any], value: float) -> None:
         if "betas" in group:
             group["betas"] = (value, group["betas"][1])

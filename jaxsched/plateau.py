@@ -257,6 +257,13 @@ class ReduceLROnPlateau:
     def get_last_lr(self) -> list[float]:
         return [float(x) for x in jax.device_get(self._state.lr)]
 
+    def apply(self, state: Any) -> Any:
+        """``state`` with the lr in force written into its injected hyperparameters (see
+        ``jaxsched.Adapter.apply``)."""
+        from jaxsched.training import apply_hyperparams
+
+        return apply_hyperparams(f"{self._fn}.apply", state, self.get_last_lr(), None)
+
     @property
     def param_groups(self) -> list[dict[str, Any]]:
         groups = [dict(g) for g in self._groups]

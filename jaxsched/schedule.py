@@ -60,7 +60,7 @@ class Schedule:
         0.3
     """
 
-    __slots__ = ("_fn", "momentum", "name", "params")
+    __slots__ = ("__weakref__", "_fn", "momentum", "name", "params")  # jax.jit needs weakrefs
 
     def __init__(
         self,

@@ -35,3 +35,12 @@ def test_factories_return_schedules():
     assert isinstance(s, jaxsched.Schedule) and s.momentum is None
     assert isinstance(jaxsched.one_cycle(0.1, 1.0).momentum, jaxsched.Schedule)
     assert jaxsched.one_cycle(0.1, 1.0, cycle_momentum=False).momentum is None
+
+
+def test_schedule_jits_directly():
+    """jax.jit(s) itself, not only jax.jit(jax.vmap(s)): jit keeps a weak reference."""
+    import jax
+
+    s = jaxsched.step_lr(2, 0.5, lr=1.0)
+    assert float(jax.jit(s)(4)) == 0.25
+    assert float(jax.jit(s.__call__)(3)) == 0.5
