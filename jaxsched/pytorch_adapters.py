@@ -37,7 +37,8 @@ PROGRESS = frozenset({"last_epoch", "_step_count", "_last_lr", "_is_initial",
 
 def same(a: Any, b: Any) -> bool:
     """Equality of state-dict values, floats to 1e-12 relative."""
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
+    if isinstance(a, Mapping) and isinstance(b, Mapping):  # JSON turns int keys to str
+        a, b = ({str(k): v for k, v in m.items()} for m in (a, b))
         return set(a) == set(b) and all(same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
