@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from jaxsched import _checks as check
 from jaxsched.pytorch import int_power, traceable, x64
-from jaxsched.schedule import Schedule, to_float
+from jaxsched.schedule import Schedule, float_dtype, to_float
 
 __all__ = ["cosine_annealing_warm_restarts", "cyclic_lr", "one_cycle_lr"]
 
@@ -291,7 +291,7 @@ def one_cycle_lr(
                          f"have zero length; torch divides by zero), got pct_start={pct!r}, "
                          f"total_steps={total}")
 
-    def anneal(start: float, end: float, p: jax.Array) -> jax.Array:
+    def anneal(start: Any, end: Any, p: jax.Array) -> jax.Array:
         if x64():  # torch's own order of operations
             if anneal_strategy == "cos":
                 return end + (start - end) / 2.0 * (jnp.cos(math.pi * p) + 1)
@@ -301,24 +301,28 @@ def one_cycle_lr(
         w = (jnp.cos(math.pi * p) + 1) / 2 if anneal_strategy == "cos" else 1.0 - p
         return start * w + end * (1.0 - w)
 
+    # Per-phase constants, selected by the phase index, so one anneal (one cosine) is
+    # evaluated per step, not one per phase.
+    starts = [0.0] + [ph[0] for ph in phases[:-1]]
+    thresholds = [math.floor(ph[0]) for ph in phases[:-1]]
+    widths = [ph[0] - st if ph[0] - st != 0 else 1.0 for ph, st in zip(phases, starts,
+                                                                         strict=True)]
+    # torch's pct is exactly 1 at an integral phase end (and the phase's end value follows
+    # exactly); XLA's division may miss that by an ulp, so it is selected. A phase of zero
+    # width (only reachable at k = N, see the docstring) also takes its end value.
+    exact_ends = [int(ph[0]) if float(ph[0]).is_integer() and ph[0] - st != 0 else -1
+                  for ph, st in zip(phases, starts, strict=True)]
+    zero_width = [ph[0] - st == 0 for ph, st in zip(phases, starts, strict=True)]
+
     def curve(k: jax.Array, lr_values: bool) -> jax.Array:
-        out = jnp.asarray(floor if lr_values else m_hi)  # k > N: the final value
-        chosen = k > total
-        start_step = 0.0
-        for i, (end_step, lr0, lr1, m0, m1) in enumerate(phases):
-            last = i == len(phases) - 1
-            here = ~chosen & ((k <= math.floor(end_step)) | last)
-            width = end_step - start_step
-            p = (to_float(k) - start_step) / (width if width != 0 else 1.0)
-            # torch's pct is exactly 1 at an integral phase end (and the phase's end value
-            # follows exactly); XLA's division may miss that by an ulp, so select it.
-            at_end = (k == int(end_step)) if float(end_step).is_integer() else False
-            p = jnp.where(at_end | (width == 0), 1.0, p)  # width 0: only reachable at k = N
-            value = anneal(lr0, lr1, p) if lr_values else anneal(m0, m1, p)
-            out = jnp.where(here, value, out)
-            chosen = chosen | here
-            start_step = end_step
-        return out
+        i = sum((k > t).astype(jnp.int32) for t in thresholds) if thresholds else 0
+        pick = lambda values: jnp.asarray(values, float_dtype())[i]  # noqa: E731
+        at_end = (k == jnp.asarray(exact_ends, k.dtype)[i]) | jnp.asarray(zero_width)[i]
+        p = (to_float(k) - pick(starts)) / pick(widths)
+        p = jnp.where(at_end, 1.0, p)
+        a, b = (1, 2) if lr_values else (3, 4)
+        value = anneal(pick([ph[a] for ph in phases]), pick([ph[b] for ph in phases]), p)
+        return jnp.where(k > total, floor if lr_values else m_hi, value)
 
     params = dict(max_lr=peak, total_steps=total, pct_start=pct,
                   anneal_strategy=anneal_strategy, cycle_momentum=cycle_momentum,
