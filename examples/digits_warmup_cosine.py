@@ -16,7 +16,7 @@ from flax import nnx
 
 import jaxsched
 
-from common import MLP, accuracy, digits, loss_fn
+from common import MLP, accuracy, digits, make_train_step
 
 STEPS, BATCH = 400, 128
 
@@ -32,12 +32,7 @@ def main() -> int:
                                                         weight_decay=1e-4), wrt=nnx.Param)
     traces = []
 
-    @nnx.jit
-    def train_step(model, optimizer, xb, yb):
-        traces.append(1)
-        loss, grads = nnx.value_and_grad(loss_fn)(model, xb, yb)
-        optimizer.update(model, grads)
-        return loss
+    train_step = make_train_step(traces)
 
     key = jax.random.key(0)
     for step in range(STEPS):

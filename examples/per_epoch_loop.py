@@ -27,7 +27,7 @@ from flax import nnx
 
 import jaxsched
 
-from common import MLP, accuracy, digits, loss_fn
+from common import MLP, accuracy, digits, loss_fn, make_train_step
 
 EPOCHS, CYCLE_EPOCHS, BATCH = 16, 10, 64
 
@@ -41,12 +41,7 @@ def main() -> int:
     plateau = jaxsched.ReduceLROnPlateau(0.01, patience=1, factor=0.5)  # fine-tuning phase
     traces = []
 
-    @nnx.jit
-    def train_step(model, optimizer, xb, yb):
-        traces.append(1)
-        loss, grads = nnx.value_and_grad(loss_fn)(model, xb, yb)
-        optimizer.update(model, grads)
-        return loss
+    train_step = make_train_step(traces)
 
     steps_per_epoch = len(x) // BATCH
     for epoch in range(EPOCHS):

@@ -284,20 +284,11 @@ class ReduceLROnPlateau:
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Resumes torch's (or our) plateau state; a foreign dict raises, changing nothing."""
-        from jaxsched.pytorch_adapters import same
+        from jaxsched.pytorch_adapters import check_settings
 
         fn = f"{self._fn}.load_state_dict"
-        if not isinstance(state_dict, Mapping):
-            raise TypeError(f"{fn}: state_dict must be a dict, got {state_dict!r}")
-        ours = self.state_dict()
-        if set(state_dict) != set(ours):
-            raise ValueError(f"{fn}: state_dict is not a ReduceLROnPlateau's: expected keys "
-                             f"{sorted(ours)}, got {sorted(state_dict)}")
-        progress = {"last_epoch", "_last_lr", "best", "cooldown_counter", "num_bad_epochs"}
-        for key, value in ours.items():
-            if key not in progress and not same(state_dict[key], value):
-                raise ValueError(f"{fn}: state_dict has {key}={state_dict[key]!r} but this "
-                                 f"scheduler has {key}={value!r}")
+        check_settings(fn, "ReduceLROnPlateau", state_dict, self.state_dict(),
+                       {"last_epoch", "_last_lr", "best", "cooldown_counter", "num_bad_epochs"})
         lrs = state_dict["_last_lr"]
         if not isinstance(lrs, list) or len(lrs) != len(self._groups):
             raise ValueError(f"{fn}: _last_lr must list {len(self._groups)} lrs, got {lrs!r}")

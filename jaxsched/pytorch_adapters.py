@@ -51,6 +51,21 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+def check_settings(fn: str, kind: str, state_dict: Any, ours: Mapping[str, Any],
+                   progress: frozenset | set) -> None:
+    """Raises unless ``state_dict`` has our keys and, outside ``progress``, our settings."""
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"{fn}: state_dict must be a dict, got {state_dict!r}")
+    if set(state_dict) != set(ours):
+        raise ValueError(f"{fn}: state_dict is not a {kind}'s: expected keys {sorted(ours)}, "
+                         f"got {sorted(state_dict)}")
+    for key, value in ours.items():
+        if key not in progress and not same(state_dict[key], value):
+            raise ValueError(f"{fn}: state_dict has {key}={state_dict[key]!r} but this "
+                             f"scheduler has {key}={value!r}; build it with the saved "
+                             f"settings (or use jaxsched.from_torch)")
+
+
 class TorchAdapter(Adapter):
     """Base of the torch adapters: ``last_epoch`` is the step ``k``; torch's state dict."""
 
@@ -123,17 +138,7 @@ class TorchAdapter(Adapter):
         return state
 
     def _check_settings(self, fn: str, state_dict: Any, progress: frozenset = PROGRESS) -> None:
-        if not isinstance(state_dict, Mapping):
-            raise TypeError(f"{fn}: state_dict must be a dict, got {state_dict!r}")
-        ours = self.state_dict()
-        if set(state_dict) != set(ours):
-            raise ValueError(f"{fn}: state_dict is not a {type(self).__name__}'s: expected keys "
-                             f"{sorted(ours)}, got {sorted(state_dict)}")
-        for key, value in ours.items():
-            if key not in progress and not same(state_dict[key], value):
-                raise ValueError(f"{fn}: state_dict has {key}={state_dict[key]!r} but this "
-                                 f"scheduler has {key}={value!r}; build it with the saved "
-                                 f"settings (or use jaxsched.from_torch)")
+        check_settings(fn, type(self).__name__, state_dict, self.state_dict(), progress)
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Resumes from torch's (or our) state dict; a foreign or mismatched one raises and

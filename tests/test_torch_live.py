@@ -16,7 +16,7 @@ from jaxsched import parity
 from helpers import require
 
 torch = require("torch")
-generate = pytest.importorskip("reference.generate_torch")
+generate = pytest.importorskip("generate_torch")
 
 
 

@@ -20,23 +20,12 @@ import deepspeed
 import deepspeed.runtime.lr_schedules as lrs
 import torch
 
+from optimizers import make_optimizer, torch_groups
+
 TORCH_VERSION = "2.13.0"
 DEEPSPEED_VERSION = "0.19.8"
 OUT = pathlib.Path(__file__).resolve().parents[2] / "jaxsched" / "reference_data" / "deepspeed.json"
 FAR = [10**4, 10**5, 2**24 + 1, 2**31 - 2, 2**31 - 1]
-
-
-def torch_groups(optimizer: str, lrs_: list[float], moms: list[float]) -> list[dict]:
-    if optimizer == "SGD":
-        return [{"lr": lr, "momentum": m} for lr, m in zip(lrs_, moms, strict=False)]
-    return [{"lr": lr, "betas": (m, 0.999)} for lr, m in zip(lrs_, moms, strict=False)]
-
-
-def make_optimizer(optimizer: str, groups: list[dict]) -> torch.optim.Optimizer:
-    params = [dict(g, params=[torch.nn.Parameter(torch.zeros(1))]) for g in groups]
-    if optimizer == "SGD":
-        return torch.optim.SGD(params, lr=groups[0]["lr"], momentum=0.9)
-    return torch.optim.Adam(params, lr=groups[0]["lr"])
 
 
 def read(opt: torch.optim.Optimizer) -> tuple[list[float], list[float], list[float] | None]:

@@ -11,7 +11,6 @@ recorded step is kept too. Output: ``jaxsched/reference_data/torch.json``.
 from __future__ import annotations
 
 import json
-import math
 import pathlib
 import sys
 import warnings
@@ -19,23 +18,12 @@ import warnings
 import torch
 from torch.optim import lr_scheduler
 
-from jaxsched.parity import resolve_lambdas
+from jaxsched.parity import plain_state, resolve_lambdas
+
+from optimizers import make_optimizer, torch_groups
 
 TORCH_VERSION = "2.13.0"
 OUT = pathlib.Path(__file__).resolve().parents[2] / "jaxsched" / "reference_data" / "torch.json"
-
-
-def torch_groups(optimizer: str, lrs: list[float], moms: list[float]) -> list[dict]:
-    if optimizer == "SGD":
-        return [{"lr": lr, "momentum": m} for lr, m in zip(lrs, moms, strict=True)]
-    return [{"lr": lr, "betas": (m, 0.999)} for lr, m in zip(lrs, moms, strict=True)]
-
-
-def make_optimizer(optimizer: str, groups: list[dict]) -> torch.optim.Optimizer:
-    params = [dict(g, params=[torch.nn.Parameter(torch.zeros(1))]) for g in groups]
-    if optimizer == "SGD":
-        return torch.optim.SGD(params, lr=groups[0]["lr"], momentum=0.9)
-    return torch.optim.Adam(params, lr=groups[0]["lr"])
 
 
 def build(opt: torch.optim.Optimizer, cls: str, kwargs: dict, children: list | None):
@@ -57,19 +45,6 @@ def read(opt: torch.optim.Optimizer) -> tuple[list[float], list[float], list[flo
     return lr, [float(g["momentum"]) for g in opt.param_groups], None
 
 
-def plain(value):
-    """A state-dict value as JSON keeps it (Counter -> dict with int keys kept as pairs)."""
-    if isinstance(value, dict):
-        if value and all(isinstance(k, int) for k in value):
-            return {"__counter__": sorted([k, v] for k, v in value.items())}
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, float) and math.isinf(value):
-        return {"__float__": repr(value)}
-    return value
-
-
 def record(case: dict) -> dict:
     steps = sorted(set(case["steps"]))
     opt = make_optimizer(case["optimizer"], case["groups"])
@@ -85,7 +60,7 @@ def record(case: dict) -> dict:
     n = len(case["groups"])
     out = {"steps": steps, "lr": [[series[k][0][g] for k in steps] for g in range(n)],
            "momentum": [[series[k][1][g] for k in steps] for g in range(n)],
-           "state_dict": plain(sched.state_dict()), "state_step": steps[-1]}
+           "state_dict": plain_state(sched.state_dict()), "state_step": steps[-1]}
     if series[0][2] is not None:
         out["beta2"] = [[series[k][2][g] for k in steps] for g in range(n)]
     return out
