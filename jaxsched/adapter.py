@@ -21,44 +21,14 @@ import numpy as np
 from jaxsched import _checks as check
 from jaxsched.schedule import Schedule
 
-__all__ = ["Adapter", "find_injected_hyperparams", "parse_optimizer"]
-
-
-def find_injected_hyperparams(state: Any) -> list[Any]:
-    """Every ``optax.inject_hyperparams`` state inside ``state`` (a chain, a
-    ``multi_transform`` state, a flax ``TrainState`` or ``nnx.Optimizer``), in tree order."""
-    found: list[Any] = []
-    seen: set[int] = set()
-
-    def visit(node: Any) -> None:
-        if id(node) in seen or isinstance(node, (str, bytes, numbers.Number, jax.Array,
-                                                 np.ndarray)):
-            return
-        seen.add(id(node))
-        hyper = getattr(node, "hyperparams", None)
-        if isinstance(hyper, Mapping) and "learning_rate" in hyper:
-            found.append(node)
-            return
-        if isinstance(node, Mapping):
-            children = list(node.values())
-        elif isinstance(node, (tuple, list)):
-            children = list(node)
-        else:
-            children = [getattr(node, name) for name in ("opt_state", "inner_states", "inner_state")
-                        if hasattr(node, name)]
-            value = getattr(node, "value", None)  # an nnx.Variable holding the opt state
-            if value is not None and not children:
-                children = [value]
-        for child in children:
-            visit(child)
-
-    visit(state)
-    return found
+__all__ = ["Adapter", "parse_optimizer"]
 
 
 def _scalar(fn: str, name: str, value: Any) -> float:
+    from jaxsched.training import read_value
+
     try:
-        value = float(np.asarray(value))
+        value = float(np.asarray(read_value(value)))
     except (TypeError, ValueError):
         raise TypeError(f"{fn}: {name} must be a scalar, got {value!r}") from None
     return check.nonneg(fn, name, value)
@@ -79,7 +49,9 @@ def parse_optimizer(fn: str, optimizer: Any) -> list[dict[str, Any]]:
         return [{"lr": _scalar(fn, "optimizer", optimizer)}]
     if hasattr(optimizer, "param_groups") and not isinstance(optimizer, Adapter):
         return parse_optimizer(fn, list(optimizer.param_groups))
-    injected = find_injected_hyperparams(optimizer)
+    from jaxsched.training import injected_states
+
+    injected = injected_states(optimizer)
     if injected:
         hyper = injected[0].hyperparams
         group: dict[str, Any] = {"lr": _scalar(fn, "hyperparams['learning_rate']",

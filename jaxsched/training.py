@@ -113,10 +113,27 @@ def _like(old: Any, value: float) -> Any:
 
 def _set(hyper: dict, key: str, value: float) -> None:
     old = hyper[key]
-    if hasattr(old, "get_value") and not isinstance(old, jax.Array):  # a flax nnx Variable
+    if read_value(old) is not old:  # a flax nnx Variable: written in place
         old[...] = _like(old[...], value)
     else:
         hyper[key] = _like(old, value)
+
+
+def _is_injected(x: Any) -> bool:
+    return isinstance(x, INJECTED)
+
+
+def injected_states(state: Any) -> list[Any]:
+    """Every ``optax.inject_hyperparams`` state inside ``state`` (an optax state, also in a
+    chain or ``multi_transform``; a flax ``TrainState``; an ``nnx.Optimizer``), in tree
+    order."""
+    target = state.opt_state if _is_nnx_optimizer(state) else state
+    return [x for x in jax.tree.leaves(target, is_leaf=_is_injected) if _is_injected(x)]
+
+
+def read_value(x: Any) -> Any:
+    """A hyperparameter's value: an array, or what an nnx Variable holds."""
+    return x[...] if hasattr(x, "get_value") and not isinstance(x, jax.Array) else x
 
 
 def apply_hyperparams(fn: str, state: Any, lrs: Sequence[float],
@@ -124,16 +141,7 @@ def apply_hyperparams(fn: str, state: Any, lrs: Sequence[float],
     """Writes per-group ``lrs`` (and ``momenta``) into the injected hyperparameters of
     ``state``: the i-th ``inject_hyperparams`` state in tree order gets group i (one group
     serves them all). Returns the new state; a flax ``nnx.Optimizer`` is updated in place."""
-    nodes: list[Any] = []
-
-    def collect(x: Any) -> Any:
-        if isinstance(x, INJECTED):
-            nodes.append(x)
-        return x
-
-    is_injected = lambda x: isinstance(x, INJECTED)  # noqa: E731
-    target = getattr(state, "opt_state", None) if _is_nnx_optimizer(state) else state
-    jax.tree.map(collect, target, is_leaf=is_injected)
+    nodes = injected_states(state)
     if not nodes:
         raise TypeError(f"{fn}: state has no injected hyperparameters (build the optimizer "
                         f"with optax.inject_hyperparams or jaxsched.scheduled), got "
@@ -160,9 +168,9 @@ def apply_hyperparams(fn: str, state: Any, lrs: Sequence[float],
         return node._replace(hyperparams=hyper)
 
     if _is_nnx_optimizer(state):  # nnx Variables were written in place
-        jax.tree.map(write, state.opt_state, is_leaf=is_injected)
+        jax.tree.map(write, state.opt_state, is_leaf=_is_injected)
         return state
-    return jax.tree.map(write, state, is_leaf=is_injected)
+    return jax.tree.map(write, state, is_leaf=_is_injected)
 
 
 def _is_nnx_optimizer(state: Any) -> bool:

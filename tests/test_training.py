@@ -208,3 +208,13 @@ def test_optax_saturated_count(make):
         assert int(state.count) == 2**31 - 1
         assert float(state.hyperparams["learning_rate"]) == pytest.approx(float(s(2**31 - 1)))
         assert np.isfinite(float(state.hyperparams["learning_rate"]))
+
+
+def test_adapter_reads_an_nnx_optimizer():
+    model = nnx.Linear(2, 1, rngs=nnx.Rngs(0))
+    optimizer = nnx.Optimizer(model, optax.inject_hyperparams(optax.sgd)(
+        learning_rate=0.2, momentum=0.5), wrt=nnx.Param)
+    sched = jaxsched.WarmupLR(optimizer, warmup_num_steps=4, warmup_type="linear")
+    assert sched.param_groups[0]["momentum"] == 0.5
+    sched.step(10)
+    assert sched.get_last_lr() == [pytest.approx(0.2)]
