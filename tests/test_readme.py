@@ -14,7 +14,7 @@ def test_use_section_runs():
     blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
     assert len(blocks) == 1
     namespace: dict = {}
-    exec(compile(blocks[0], "README.md", "exec"), namespace)  # noqa: S102
+    exec(compile(blocks[0], "README.md", "exec"), namespace)
     sched = namespace["sched"]
     assert sched.state_dict() == {"last_batch_iteration": 5000}
     assert abs(float(namespace["oc"](1000)) - 1e-3) < 1e-9  # the peak, as the comment says
