@@ -384,7 +384,10 @@ def cosine_annealing_lr(T_max: int, eta_min: float = 0.0, *, lr: float) -> Sched
     cosine and returns to ``lr`` at ``2 * T_max``, with period ``2 * T_max``. That is what this
     returns; use ``optax.cosine_decay_schedule`` for a cosine that holds at the end. In float64
     the angle is ``(pi * k) / T_max`` as torch computes it; in float32 it is reduced modulo
-    ``2 * T_max`` in integers first, so it stays accurate at any count.
+    ``2 * T_max`` in integers first, so it stays accurate at any count. With ``eta_min`` far
+    above ``lr`` (annealing upward), torch's recursion computes the low values by cancelling
+    numbers near ``eta_min``: torch itself is then accurate to a few ulps of the curve's peak,
+    not of the value, and agreement with it is to that.
 
     Args:
         T_max: half period, a positive integer.
