@@ -168,26 +168,24 @@ def bench_adapter_step(n: int, rounds: int) -> list[dict]:
 def bench_traces(n: int) -> list[dict]:
     """Traces of a jitted step over n steps with the lr changing every step."""
     traces = {"pure": 0, "adapter": 0}
+
+    def counted_step(opt, path):
+        @jax.jit
+        def step(w, state):
+            traces[path] += 1
+            updates, state = opt.update(w, state, w)
+            return optax.apply_updates(w, updates), state
+        return step
+
     s = jaxsched.one_cycle_lr(0.1, total_steps=n)
     opt = jaxsched.scheduled(optax.sgd, s)
-
-    @jax.jit
-    def pure_step(w, state):
-        traces["pure"] += 1
-        updates, state = opt.update(w, state, w)
-        return optax.apply_updates(w, updates), state
-
+    pure_step = counted_step(opt, "pure")
     w, state = jnp.ones(3), opt.init(jnp.ones(3))
     for _ in range(n):
         w, state = pure_step(w, state)
     opt2 = optax.inject_hyperparams(optax.sgd)(learning_rate=0.0, momentum=0.0)
     sched = jaxsched.OneCycleLR([{"lr": 0.1, "momentum": 0.9}], 0.1, total_steps=n)
-
-    @jax.jit
-    def adapter_step(w, state):
-        traces["adapter"] += 1
-        updates, state = opt2.update(w, state, w)
-        return optax.apply_updates(w, updates), state
+    adapter_step = counted_step(opt2, "adapter")
 
     w, state = jnp.ones(3), opt2.init(jnp.ones(3))
     for _ in range(n - 1):

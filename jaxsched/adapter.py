@@ -20,13 +20,12 @@ import numpy as np
 
 from jaxsched import _checks as check
 from jaxsched.schedule import Schedule
+from jaxsched.training import apply_hyperparams, injected_states, read_value
 
 __all__ = ["Adapter", "parse_optimizer"]
 
 
 def _scalar(fn: str, name: str, value: Any) -> float:
-    from jaxsched.training import read_value
-
     try:
         value = float(np.asarray(read_value(value)))
     except (TypeError, ValueError):
@@ -49,8 +48,6 @@ def parse_optimizer(fn: str, optimizer: Any) -> list[dict[str, Any]]:
         return [{"lr": _scalar(fn, "optimizer", optimizer)}]
     if hasattr(optimizer, "param_groups") and not isinstance(optimizer, Adapter):
         return parse_optimizer(fn, list(optimizer.param_groups))
-    from jaxsched.training import injected_states
-
     injected = injected_states(optimizer)
     if injected:
         hyper = injected[0].hyperparams
@@ -179,8 +176,6 @@ class Adapter:
             TypeError: if ``state`` holds no injected hyperparameters.
             ValueError: if it holds a different number of them than param groups (>1).
         """
-        from jaxsched.training import apply_hyperparams
-
         return apply_hyperparams(f"{self._fn}.apply", state, self.get_last_lr(),
                                  self.get_last_momentum())
 

@@ -232,10 +232,11 @@ def state_mismatches(ours: Any, ref: Any, path: str = "", scale: float = 1.0) ->
                 or (math.isnan(ours) and math.isnan(ref))):
             return []
         return [f"{path}: {ours!r} vs {ref!r}"]
-    return [] if (ours == ref and type(ours) is type(ref)) or (
-        isinstance(ours, (int, float)) and isinstance(ref, (int, float))
-        and not isinstance(ours, bool) and not isinstance(ref, bool) and ours == ref
-    ) else [f"{path}: {ours!r} vs {ref!r}"]
+    # ints and floats compare by value (torch may keep 0 where we keep 0.0); anything else,
+    # bools included, must also have the same type
+    numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (ours, ref))
+    equal = ours == ref and (numbers or type(ours) is type(ref))
+    return [] if equal else [f"{path}: {ours!r} vs {ref!r}"]
 
 
 def case_peak(case: dict[str, Any]) -> float:

@@ -25,6 +25,9 @@ import optax
 from jax.typing import ArrayLike
 
 from jaxsched import _checks as check
+from jaxsched.adapter import parse_optimizer
+from jaxsched.pytorch_adapters import check_settings
+from jaxsched.training import apply_hyperparams
 
 __all__ = ["PlateauConfig", "PlateauState", "ReduceLROnPlateau", "reduce_lr_on_plateau"]
 
@@ -221,8 +224,6 @@ class ReduceLROnPlateau:
     def __init__(self, optimizer: Any, mode: str = "min", factor: float = 0.1,
                  patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
                  cooldown: int = 0, min_lr: Any = 0, eps: float = 1e-8) -> None:
-        from jaxsched.adapter import parse_optimizer
-
         fn = "jaxsched.ReduceLROnPlateau"
         self._fn = fn
         self._config = make_config(fn, mode, factor, patience, threshold, threshold_mode,
@@ -260,8 +261,6 @@ class ReduceLROnPlateau:
     def apply(self, state: Any) -> Any:
         """``state`` with the lr in force written into its injected hyperparameters (see
         ``jaxsched.Adapter.apply``)."""
-        from jaxsched.training import apply_hyperparams
-
         return apply_hyperparams(f"{self._fn}.apply", state, self.get_last_lr(), None)
 
     @property
@@ -284,8 +283,6 @@ class ReduceLROnPlateau:
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Resumes torch's (or our) plateau state; a foreign dict raises, changing nothing."""
-        from jaxsched.pytorch_adapters import check_settings
-
         fn = f"{self._fn}.load_state_dict"
         check_settings(fn, "ReduceLROnPlateau", state_dict, self.state_dict(),
                        {"last_epoch", "_last_lr", "best", "cooldown_counter", "num_bad_epochs"})

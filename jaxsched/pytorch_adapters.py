@@ -73,15 +73,22 @@ class TorchAdapter(Adapter):
     _counter_offset = 0
     _factory: Any = None
 
-    def _start(self, fn: str, optimizer: Any, last_epoch: int, kwargs: dict[str, Any], *,
-               takes_lr: bool = True, write_momentum: bool = False) -> None:
+    def _read_torch_groups(self, fn: str, optimizer: Any,
+                           last_epoch: int) -> tuple[list[dict[str, Any]], int]:
+        """The param groups, the validated ``last_epoch``, and torch's ``base_lrs`` (each
+        group's ``initial_lr``, else its ``lr``)."""
         groups = self._read_groups(fn, optimizer)
         le = check.integer(fn, "last_epoch", last_epoch, minimum=-1,
                            maximum=check.MAX_COUNT - 1)
+        self._base_lrs = [float(g.get("initial_lr", g["lr"])) for g in groups]
+        return groups, le
+
+    def _start(self, fn: str, optimizer: Any, last_epoch: int, kwargs: dict[str, Any], *,
+               takes_lr: bool = True, write_momentum: bool = False) -> None:
+        groups, le = self._read_torch_groups(fn, optimizer, last_epoch)
         if le != -1 and any("initial_lr" not in g for g in groups):
             raise ValueError(f"{fn}: resuming with last_epoch={le} needs 'initial_lr' in every "
                              f"param group (torch raises KeyError), got {groups!r}")
-        self._base_lrs = [float(g.get("initial_lr", g["lr"])) for g in groups]
         self._kwargs = dict(kwargs)
         if takes_lr:
             kwargs = dict(kwargs, lr=self._base_lrs)
@@ -323,9 +330,8 @@ class CosineAnnealingWarmRestarts(TorchAdapter):
 class _MomentumAdapter(TorchAdapter):
     """CyclicLR / OneCycleLR: momentum written to ``betas[0]`` or ``momentum``."""
 
-    def _momentum_keys(self, cycle_momentum: bool) -> None:
+    def _momentum_keys(self) -> None:
         self._use_beta1 = "betas" in self._groups[0]
-        self._cycle = cycle_momentum
 
     @property
     def param_groups(self) -> list[dict[str, Any]]:
@@ -353,10 +359,10 @@ class CyclicLR(_MomentumAdapter):
         self._start("jaxsched.CyclicLR", optimizer, last_epoch, kwargs, takes_lr=False,
                     write_momentum=bool(cycle_momentum))
         self._base_lrs = [s.params["base_lr"] for s in self.schedules]
-        self._momentum_keys(bool(cycle_momentum))
+        self._momentum_keys()
 
     def _extra_group_keys(self) -> list[dict[str, Any]]:
-        if not self._cycle:
+        if not self.cycles_momentum:
             return [{} for _ in self.schedules]
         return [{"max_momentum": s.params["max_momentum"],
                  "base_momentum": s.params["base_momentum"]} for s in self.schedules]
@@ -367,8 +373,8 @@ class CyclicLR(_MomentumAdapter):
         state: dict[str, Any] = {
             "max_lrs": [s.params["max_lr"] for s in self.schedules], "total_size": total,
             "step_ratio": p["step_size_up"] / total, "mode": p["mode"], "gamma": p["gamma"],
-            "scale_mode": p["scale_mode"], "cycle_momentum": self._cycle}
-        if self._cycle:
+            "scale_mode": p["scale_mode"], "cycle_momentum": self.cycles_momentum}
+        if self.cycles_momentum:
             state.update(use_beta1=self._use_beta1,
                          base_momentums=[s.params["base_momentum"] for s in self.schedules],
                          max_momentums=[s.params["max_momentum"] for s in self.schedules])
@@ -400,7 +406,7 @@ class OneCycleLR(_MomentumAdapter):
         self._start("jaxsched.OneCycleLR", optimizer, last_epoch, kwargs, takes_lr=False,
                     write_momentum=bool(cycle_momentum))
         self._base_lrs = [s.params["max_lr"] / s.params["div_factor"] for s in self.schedules]
-        self._momentum_keys(bool(cycle_momentum))
+        self._momentum_keys()
 
     @property
     def total_steps(self) -> int:
@@ -420,7 +426,7 @@ class OneCycleLR(_MomentumAdapter):
             initial = p["max_lr"] / p["div_factor"]
             extra = {"initial_lr": initial, "max_lr": p["max_lr"],
                      "min_lr": initial / p["final_div_factor"]}
-            if self._cycle:
+            if self.cycles_momentum:
                 extra.update(max_momentum=p["max_momentum"], base_momentum=p["base_momentum"])
             out.append(extra)
         return out
@@ -440,8 +446,8 @@ class OneCycleLR(_MomentumAdapter):
                    "end_momentum": d} for end, (a, b, c, d) in zip(ends, keys, strict=True)]
         state: dict[str, Any] = {"total_steps": p["total_steps"], "_schedule_phases": phases,
                                  "_anneal_func_type": p["anneal_strategy"],
-                                 "cycle_momentum": self._cycle}
-        if self._cycle:
+                                 "cycle_momentum": self.cycles_momentum}
+        if self.cycles_momentum:
             state["use_beta1"] = self._use_beta1
         return state
 
@@ -468,14 +474,11 @@ class SequentialLR(TorchAdapter):
     def __init__(self, optimizer: Any, schedulers: Sequence[TorchAdapter],
                  milestones: Sequence[int], last_epoch: int = -1) -> None:
         fn = "jaxsched.SequentialLR"
-        groups = self._read_groups(fn, optimizer)
-        le = check.integer(fn, "last_epoch", last_epoch, minimum=-1,
-                           maximum=check.MAX_COUNT - 1)
+        groups, le = self._read_torch_groups(fn, optimizer, last_epoch)
         per_group = _child_schedules(fn, schedulers, len(groups))
         schedules = [composite.sequential_lr(children, milestones) for children in per_group]
         self._children = list(schedulers)
         self._milestones = list(schedules[0].params["milestones"])
-        self._base_lrs = [float(g.get("initial_lr", g["lr"])) for g in groups]
         self._kwargs = {}
         self._setup(schedules, le + 1, write_momentum=all(c.cycles_momentum
                                                           for c in self._children))
