@@ -169,8 +169,11 @@ class Errors:
 NOISE = 4 * 2.0**-52
 
 
-def compare(ours: np.ndarray, ref: Any) -> Errors:
-    """``rel``, ``peak`` and ``noise`` errors of ``ours`` against ``ref`` (same shape)."""
+def compare(ours: np.ndarray, ref: Any, peak: float | None = None) -> Errors:
+    """``rel``, ``peak`` and ``noise`` errors of ``ours`` against ``ref`` (same shape).
+
+    ``peak`` is the curve's peak; by default ``max |ref|``. Pass it when ``ref`` is only a
+    window of the curve (a few steps far out), whose own maximum is not the curve's."""
     ours = np.asarray(ours, dtype=np.float64)
     ref = np.asarray(ref, dtype=np.float64)
     if ours.shape != ref.shape:
@@ -178,7 +181,8 @@ def compare(ours: np.ndarray, ref: Any) -> Errors:
     if not np.all(np.isfinite(ours)):
         return Errors(float("inf"), float("inf"), float("inf"))
     diff = np.abs(ours - ref)
-    peak = float(np.max(np.abs(ref), initial=0.0)) or 1.0
+    if peak is None:
+        peak = float(np.max(np.abs(ref), initial=0.0)) or 1.0
     small = np.abs(ref) <= NOISE * peak
     rel = np.where(small, 0.0, diff / np.where(small, 1.0, np.abs(ref)))
     return Errors(float(np.max(rel, initial=0.0)), float(np.max(diff, initial=0.0)) / peak,

@@ -266,11 +266,15 @@ def test_from_torch_every_class(cls, data):
         for i in range(at):
             ref.step(metrics[i]) if metrics else ref.step()
         ours = jaxsched.from_torch(ref)
+        got, want = [], []
         for i in range(at, min(at + 10, n_steps - 1)):
-            assert parity.compare(ours.get_last_lr(), [g["lr"] for g in opt.param_groups]) \
-                .rel <= parity.FLOAT64_REL_TOL
+            got.append(ours.get_last_lr())
+            want.append([g["lr"] for g in opt.param_groups])
             ref.step(metrics[i]) if metrics else ref.step()
             ours.step(metrics[i]) if metrics else ours.step()
+    # the window is a few steps of the curve: its peak is the run's starting lr at least
+    peak = max(g["lr"] for g in groups)
+    assert parity.compare(got, want, peak=peak).ok(x64=True)
 
 
 def test_from_torch_rejects_untraceable_lambda_and_foreign_objects():
