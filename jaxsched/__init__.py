@@ -1,5 +1,6 @@
 """jaxsched: torch and DeepSpeed learning-rate schedulers as exact, jit-safe optax schedules."""
 
+from jaxsched import presets
 from jaxsched.adapter import Adapter
 from jaxsched.composite import chained_scheduler, sequential_lr
 from jaxsched.cyclic import cosine_annealing_warm_restarts, cyclic_lr, one_cycle_lr
@@ -17,6 +18,7 @@ from jaxsched.deepspeed_adapters import (
     WarmupDecayLR,
     WarmupLR,
 )
+from jaxsched.huggingface import get_scheduler
 from jaxsched.interop import from_torch
 from jaxsched.plateau import ReduceLROnPlateau, reduce_lr_on_plateau
 from jaxsched.pytorch import (
@@ -83,6 +85,7 @@ __all__ = [
     "cyclic_lr",
     "exponential_lr",
     "from_torch",
+    "get_scheduler",
     "lambda_lr",
     "linear_lr",
     "lr_range_test",
@@ -93,6 +96,7 @@ __all__ = [
     "per_epoch",
     "per_group",
     "polynomial_lr",
+    "presets",
     "reduce_lr_on_plateau",
     "scheduled",
     "sequential_lr",

@@ -18,6 +18,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from importlib import resources
+from types import SimpleNamespace
 from typing import Any
 
 import jax
@@ -31,7 +32,7 @@ __all__ = ["Errors", "adapter_curves", "build", "compare", "load_cases", "pure_c
 
 FLOAT64_REL_TOL = 1e-12
 FLOAT32_PEAK_TOL = 2e-6
-FAMILIES = ("deepspeed", "torch")
+FAMILIES = ("deepspeed", "torch", "huggingface")
 
 # Named step functions for the lambda-taking schedulers. Plain arithmetic, so the same
 # function runs on torch's Python ints and on jaxsched's traced integer arrays.
@@ -56,7 +57,7 @@ def resolve_lambdas(value: Any) -> Any:
 
 
 def load_cases(family: str = "deepspeed") -> list[dict[str, Any]]:
-    """The stored reference cases of ``family`` (``"deepspeed"``)."""
+    """The stored reference cases of ``family`` (one of ``FAMILIES``)."""
     if family not in FAMILIES:
         raise ValueError(f"jaxsched.parity.load_cases: family must be one of {FAMILIES}, "
                          f"got {family!r}")
@@ -73,6 +74,9 @@ def build(case: dict[str, Any]) -> Any:
     """The jaxsched adapter for a case, constructed as the reference was."""
     groups = _groups(case)
     kwargs = resolve_lambdas(case["kwargs"])
+    if "hf" in case:  # transformers reads the torch optimizer's default lr: group 0's here
+        optimizer = SimpleNamespace(param_groups=groups, defaults={"lr": groups[0]["lr"]})
+        return jaxsched.get_scheduler(case["hf"], optimizer, **kwargs)
     if "children" in case:
         children = [getattr(jaxsched, c["class"])(groups, **resolve_lambdas(c["kwargs"]))
                     for c in case["children"]]

@@ -140,3 +140,42 @@ def group_schedules(fn: str, factory: Callable[..., Schedule], n_groups: int | N
         for g in range(n)
     ]
 
+
+
+_SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's splitter for float64
+
+
+def _split(a: Any) -> tuple[Any, Any]:
+    t = a * _SPLIT
+    hi = t - (t - a)
+    return hi, a - hi
+
+
+def divide(num: ArrayLike, den: int) -> jax.Array:
+    """``num / den`` for an integer array ``num`` and a positive Python int ``den``,
+    correctly rounded in float64 as Python's ``float(num) / float(den)`` is.
+
+    XLA:CPU divides by a constant with a reciprocal multiply, which is off by one ulp for
+    about 1 in 80 quotients; reference schedules that feed such a quotient to a periodic
+    function (a cosine past its end, a ``% 1.0``) would then differ at far steps. In float64
+    the three floats nearest the approximate quotient are tested with an exact residual
+    (Dekker's two-product), and the nearest to the true quotient wins. Both arguments must
+    be below 2**53. In float32 this is a plain division.
+    """
+    x = to_float(num)
+    d = float(den)
+    q = x / d
+    if float_dtype() != jnp.float64:
+        return q
+    d_hi, d_lo = _split(d)
+
+    def residual(c: jax.Array) -> jax.Array:  # x - c*d, exactly (Sterbenz: x - p is exact)
+        p = c * d
+        c_hi, c_lo = _split(c)
+        err = ((c_hi * d_hi - p) + c_hi * d_lo + c_lo * d_hi) + c_lo * d_lo
+        return jnp.abs((x - p) - err)
+
+    down, up = jnp.nextafter(q, -jnp.inf), jnp.nextafter(q, jnp.inf)
+    r_q, r_down, r_up = residual(q), residual(down), residual(up)
+    best = jnp.where(r_down < r_q, down, q)
+    return jnp.where(r_up < jnp.minimum(r_q, r_down), up, best)

@@ -1,0 +1,356 @@
+"""Hugging Face ``transformers`` schedules (``transformers.optimization``, 5.23.0) as pure
+functions, and ``get_scheduler`` over every ``SchedulerType``.
+
+Each ``transformers`` schedule is a ``torch.optim.lr_scheduler.LambdaLR`` whose lambda takes
+the step (``last_epoch``, the count of ``step()`` calls) and returns a factor of the lr; the lr
+in force at training step ``k`` is ``lr * factor(k)``. The factors here follow the lambdas'
+order of operations in float64 (quotients correctly rounded, see ``schedule.divide``); phase
+tests are integer comparisons on the count.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from fractions import Fraction
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxsched import _checks as check
+from jaxsched.adapter import parse_optimizer
+from jaxsched.plateau import ReduceLROnPlateau, reduce_lr_on_plateau
+from jaxsched.pytorch_adapters import LambdaLR
+from jaxsched.schedule import Schedule, divide, float_dtype, to_float
+
+__all__ = ["SCHEDULER_TYPES", "get_scheduler", "wsd_factor"]
+
+SCHEDULER_TYPES = (
+    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
+    "constant_with_warmup", "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr",
+    "cosine_warmup_with_min_lr", "warmup_stable_decay",
+)
+WSD_TYPES = ("linear", "cosine", "1-sqrt")
+Factor = Callable[[jax.Array], jax.Array]
+
+
+def _is_x64() -> bool:
+    return float_dtype() == jnp.float64
+
+
+def _warmup(k: jax.Array, w: int) -> jax.Array:
+    """``float(k) / float(max(1, w))``."""
+    return divide(k, max(1, w))
+
+
+def _cosine(progress: jax.Array, cycles: float) -> jax.Array:
+    """``0.5 * (1.0 + math.cos(math.pi * float(cycles) * 2.0 * progress))``."""
+    return 0.5 * (1.0 + jnp.cos(math.pi * float(cycles) * 2.0 * progress))
+
+
+def _cosine_factor(j: jax.Array, d: int, cycles: float, *, plus_one: bool = False
+                   ) -> jax.Array:
+    """``0.5 * (1 + cos(pi * cycles * 2.0 * progress))`` with ``progress = (j [+ 1]) / d``.
+
+    The cosine does not stop at the end of training (``transformers`` lets it rise again),
+    so it is periodic in ``j``. float64 follows ``transformers``' operations. In float32,
+    where ``j`` up to 2**31-1 would lose the phase, ``2 * cycles`` is written as a ratio
+    ``P / Q`` of small integers (exactly, to float64 precision) and the angle is reduced in
+    integers: ``pi * P * j / (Q d)`` modulo ``2 pi``. Where no such ratio exists, far steps
+    (beyond ~2**24 / (2 cycles)) keep float32's phase error.
+    """
+    if _is_x64():
+        return _cosine(divide(j + 1 if plus_one else j, d), cycles)
+    ratio = Fraction(2 * cycles).limit_denominator(64)
+    big_p, big_q = ratio.numerator, ratio.denominator
+    period = 2 * big_q * d
+    if (abs(float(ratio) - 2 * cycles) <= 1e-15 * max(1.0, abs(2 * cycles))
+            and period * max(1, abs(big_p)) <= check.MAX_COUNT):
+        r = jnp.remainder(j, period)
+        if plus_one:
+            r = jnp.where(r == period - 1, 0, r + 1)
+        m = jnp.remainder(r * big_p, period)
+        return 0.5 * (1.0 + jnp.cos((2 * math.pi / period) * to_float(m)))
+    return _cosine(divide(j, d) + (1.0 / d if plus_one else 0.0), cycles)
+
+
+def wsd_factor(k: jax.Array, *, warmup: int, stable: int, decay: int, warmup_type: str,
+               decay_type: str, min_lr_ratio: float, num_cycles: float) -> jax.Array:
+    """The factor of ``transformers``' warmup-stable-decay lambda at step ``k``.
+
+    Warmup ``p = k / max(1, warmup)``: linear ``p``, cosine ``(1 - cos(pi p)) / 2``, 1-sqrt
+    ``1 - sqrt(1 - p)``; stable 1; decay ``p = (k - warmup - stable) / max(1, decay)``:
+    linear ``1 - p``, cosine ``(1 + cos(2 pi cycles p)) / 2``, 1-sqrt ``1 - sqrt(p)``, or
+    (an extension, not in ``transformers``) exponential ``min_lr_ratio ** p``; warmup and
+    decay factors ``f`` become ``max(0, f * (1 - r) + r)``; after the decay, ``r``.
+    """
+    r = min_lr_ratio
+    p = _warmup(k, warmup)
+    if warmup_type == "linear":
+        up = p
+    elif warmup_type == "cosine":
+        up = 0.5 * (1.0 - jnp.cos(math.pi * p))
+    else:
+        up = 1.0 - jnp.sqrt(1.0 - jnp.minimum(p, 1.0))
+    i = jnp.maximum(k - warmup - stable, 0)
+    q = divide(i, max(1, decay))
+    if decay_type == "linear":
+        down = 1.0 - q
+    elif decay_type == "cosine":
+        down = _cosine(q, num_cycles)
+    elif decay_type == "1-sqrt":
+        down = 1.0 - jnp.sqrt(q)
+    else:  # exponential, from 1 to r
+        down = jnp.power(r, q)
+    if decay_type != "exponential":
+        down = jnp.maximum(0.0, down * (1.0 - r) + r)
+    factor = jnp.where(k < warmup + stable, 1.0, jnp.where(k < warmup + stable + decay,
+                                                            down, r))
+    return jnp.where(k < warmup, jnp.maximum(0.0, up * (1.0 - r) + r), factor)
+
+
+def _steps(fn: str, name: str, value: Any, minimum: int = 0) -> int:
+    if value is None:
+        raise ValueError(f"{fn}: this scheduler requires {name}, got None")
+    return check.integer(fn, name, value, minimum=minimum)
+
+
+def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any],
+            lr_init: Callable[[], float]) -> Factor:
+    """Validates one type's arguments eagerly and returns its jnp factor of the step."""
+
+    def take(key: str, default: Any) -> Any:
+        return kw.pop(key, default)
+
+    if name == "constant":
+        return lambda k: jnp.ones((), float_dtype())
+    if name == "constant_with_warmup":
+        w = _steps(fn, "num_warmup_steps", w)
+        return lambda k: jnp.where(k < w, _warmup(k, w), 1.0)
+    if name == "inverse_sqrt":
+        w = _steps(fn, "num_warmup_steps", w)
+        timescale = take("timescale", None)
+        if timescale is None:
+            timescale = w or 10_000
+        timescale = check.integer(fn, "timescale", timescale, minimum=1)
+        shift = timescale - w
+
+        def inverse_sqrt(k: jax.Array) -> jax.Array:
+            # k + shift overflows int32 near 2**31 - 1: add in floats there
+            shifted = divide(k + shift, timescale) if _is_x64() else (
+                (to_float(k) + shift) / timescale)
+            return jnp.where(k < w, _warmup(k, w), 1.0 / jnp.sqrt(shifted))
+
+        return inverse_sqrt
+    if name == "warmup_stable_decay":
+        w = _steps(fn, "num_warmup_steps", w)
+        decay = _steps(fn, "num_decay_steps", take("num_decay_steps", None))
+        stable = take("num_stable_steps", None)
+        if stable is None:
+            if t is None:
+                raise ValueError(f"{fn}: warmup_stable_decay requires num_training_steps or "
+                                 f"num_stable_steps, got neither")
+            t = _steps(fn, "num_training_steps", t)
+            stable = t - w - decay
+            if stable < 0:
+                raise ValueError(f"{fn}: num_training_steps ({t}) must be >= "
+                                 f"num_warmup_steps + num_decay_steps ({w + decay})")
+        stable = check.integer(fn, "num_stable_steps", stable, minimum=0)
+        wt = check.choice(fn, "warmup_type", take("warmup_type", "linear"), WSD_TYPES)
+        dt = check.choice(fn, "decay_type", take("decay_type", "cosine"), WSD_TYPES)
+        r = check.unit(fn, "min_lr_ratio", take("min_lr_ratio", 0.0))
+        cycles = check.real(fn, "num_cycles", take("num_cycles", 0.5))
+        return lambda k: wsd_factor(k, warmup=w, stable=stable, decay=decay, warmup_type=wt,
+                                    decay_type=dt, min_lr_ratio=r, num_cycles=cycles)
+    w = _steps(fn, "num_warmup_steps", w)
+    t = _steps(fn, "num_training_steps", t)
+    d = max(1, t - w)
+    if name == "linear":
+        return lambda k: jnp.where(k < w, _warmup(k, w),
+                                   jnp.maximum(0.0, divide(t - k, d)))
+    if name in ("cosine", "cosine_with_min_lr"):
+        cycles = check.real(fn, "num_cycles", take("num_cycles", 0.5))
+        rate = _min_lr_rate(fn, kw, lr_init) if name == "cosine_with_min_lr" else None
+
+        def cosine(k: jax.Array) -> jax.Array:
+            factor = _cosine_factor(k - w, d, cycles)
+            if rate is not None:
+                factor = factor * (1 - rate) + rate
+            return jnp.where(k < w, _warmup(k, w), jnp.maximum(0.0, factor))
+
+        return cosine
+    if name == "cosine_with_restarts":
+        cycles = check.integer(fn, "num_cycles", take("num_cycles", 1), minimum=1)
+        return _hard_restarts(w, d, cycles)
+    if name == "polynomial":
+        end = check.nonneg(fn, "lr_end", take("lr_end", 1e-7))
+        power = check.nonneg(fn, "power", take("power", 1.0))  # < 0: 0**power at step T
+        init = lr_init()
+        if not init > end:
+            raise ValueError(f"{fn}: lr_end ({end}) must be smaller than initial lr ({init})")
+        if t <= w:
+            # transformers divides by num_training_steps - num_warmup_steps = 0 at step t
+            raise ValueError(f"{fn}: polynomial needs num_training_steps ({t}) > "
+                             f"num_warmup_steps ({w})")
+        lr_range = init - end
+
+        def polynomial(k: jax.Array) -> jax.Array:
+            pct = 1 - divide(jnp.minimum(k, t) - w, t - w)
+            decay = (lr_range * jnp.power(jnp.maximum(pct, 0.0), power) + end) / init
+            return jnp.where(k < w, _warmup(k, w), jnp.where(k > t, end / init, decay))
+
+        return polynomial
+    # cosine_warmup_with_min_lr: transformers' "..._lr_rate" variant, everything in floats
+    cycles = check.real(fn, "num_cycles", take("num_cycles", 0.5))
+    rate = _min_lr_rate(fn, kw, lr_init)
+    wr = take("warmup_lr_rate", None)
+    wr = None if wr is None else check.real(fn, "warmup_lr_rate", wr)
+    decay_len = max(1.0, float(t) - float(w))  # float(num_training_steps - num_warmup_steps)
+
+    def cosine_lr_rate(k: jax.Array) -> jax.Array:
+        if wr is None:
+            up = (to_float(k) + 1.0) / max(1, w)
+        else:
+            up = wr + (1.0 - wr) * to_float(k) / max(1, w - 1)
+        factor = _cosine_factor(k - w, int(decay_len), cycles, plus_one=True)
+        factor = factor * (1 - rate) + rate
+        return jnp.where(k < w, up, jnp.maximum(0.0, factor))
+
+    return cosine_lr_rate
+
+
+def _min_lr_rate(fn: str, kw: dict[str, Any], lr_init: Callable[[], float]) -> float:
+    min_lr, rate = kw.pop("min_lr", None), kw.pop("min_lr_rate", None)
+    if min_lr is not None and rate is not None:
+        raise ValueError(f"{fn}: only one of min_lr or min_lr_rate may be set, got "
+                         f"min_lr={min_lr!r}, min_lr_rate={rate!r}")
+    if min_lr is not None:
+        return check.nonneg(fn, "min_lr", min_lr) / lr_init()
+    if rate is None:
+        raise ValueError(f"{fn}: one of min_lr or min_lr_rate must be set in "
+                         f"scheduler_specific_kwargs, got neither")
+    return check.real(fn, "min_lr_rate", rate)
+
+
+def _hard_restarts(w: int, d: int, cycles: int) -> Factor:
+    """``transformers``' cosine with hard restarts. Its ``(cycles * progress) % 1.0`` jumps
+    from ~0 to 1 at each restart, and whether the float product lands on the integer or
+    one ulp below decides which; in float64 that is reproduced by correctly rounded
+    arithmetic, in float32 by exact integer positions plus the restarts' float64 values."""
+    g = math.gcd(d, cycles)
+    period = d // g  # steps per cycle, as a fraction: (cycles // g) cycles every d // g steps
+    at_restart = [(cycles * ((m * period) / float(d))) % 1.0 for m in range(g)]
+    exact = cycles * d <= check.MAX_COUNT
+
+    def factor(k: jax.Array) -> jax.Array:
+        j = jnp.maximum(k - w, 0)
+        if _is_x64() or not exact:
+            frac = jnp.mod(cycles * divide(j, d), 1.0)
+        else:
+            r = jnp.remainder(jnp.minimum(j, d) * cycles, d)  # (cycles * j) mod d, exact
+            table = jnp.asarray(at_restart, float_dtype())
+            frac = jnp.where(r == 0, table[jnp.minimum(j // period, g - 1)], to_float(r) / d)
+        cosine = jnp.maximum(0.0, 0.5 * (1.0 + jnp.cos(math.pi * frac)))
+        return jnp.where(k < w, _warmup(k, w), jnp.where(j >= d, 0.0, cosine))
+
+    return factor
+
+
+def _lr_init(fn: str, optimizer: Any) -> Callable[[], float]:
+    """The optimizer's default lr (``optimizer.defaults["lr"]``), which ``transformers``
+    uses for ``polynomial``'s and ``cosine_with_min_lr``'s absolute lrs."""
+
+    def read() -> float:
+        if isinstance(optimizer, numbers.Real) and not isinstance(optimizer, bool):
+            return check.nonneg(fn, "optimizer", optimizer)
+        defaults = getattr(optimizer, "defaults", None)
+        if isinstance(defaults, Mapping) and "lr" in defaults:
+            return check.nonneg(fn, "optimizer.defaults['lr']", float(defaults["lr"]))
+        lrs = {g["lr"] for g in parse_optimizer(fn, optimizer)}
+        if len(lrs) != 1:
+            raise ValueError(f"{fn}: this scheduler reads the optimizer's default lr; param "
+                             f"groups with different lrs {sorted(lrs)} have none (pass a "
+                             f"torch optimizer, whose defaults hold it)")
+        return lrs.pop()
+
+    return read
+
+
+def get_scheduler(
+    name: str,
+    optimizer: Any,
+    num_warmup_steps: int | None = None,
+    num_training_steps: int | None = None,
+    scheduler_specific_kwargs: Mapping[str, Any] | None = None,
+) -> Any:
+    """``transformers.get_scheduler`` for JAX: any ``SchedulerType`` by name.
+
+    ``lr(k) = lr0 * factor(k)`` with ``transformers``' factor (W warmup, T training steps):
+    ``linear`` ``k/W`` then ``max(0, (T-k)/(T-W))``; ``cosine`` ``k/W`` then
+    ``max(0, (1 + cos(2 pi cycles (k-W)/(T-W))) / 2)`` (past ``T`` it rises again, as in
+    ``transformers``); ``cosine_with_restarts``, ``polynomial``, ``constant``,
+    ``constant_with_warmup``, ``inverse_sqrt`` (``1/sqrt((k + timescale - W)/timescale)``),
+    ``cosine_with_min_lr``, ``cosine_warmup_with_min_lr`` (warmup ``(k+1)/W``) and
+    ``warmup_stable_decay`` follow their ``transformers`` lambdas; ``reduce_lr_on_plateau``
+    is torch's ReduceLROnPlateau.
+
+    Args:
+        name: a ``transformers`` ``SchedulerType`` value (or the enum itself).
+        optimizer: a float lr, giving a pure ``Schedule`` (for ``reduce_lr_on_plateau``: the
+            optax transform ``jaxsched.reduce_lr_on_plateau``); or param groups / a torch
+            optimizer / an optax ``inject_hyperparams`` state, giving the torch-style adapter
+            (``jaxsched.LambdaLR``, or ``jaxsched.ReduceLROnPlateau``) whose ``state_dict``
+            matches the ``transformers`` scheduler's.
+        num_warmup_steps: required by all but ``constant`` and ``reduce_lr_on_plateau``.
+        num_training_steps: required by ``linear``, ``cosine``, ``cosine_with_restarts``,
+            ``polynomial`` and the min-lr cosines; ``warmup_stable_decay`` takes it or
+            ``num_stable_steps``.
+        scheduler_specific_kwargs: the type's extra arguments (``num_cycles``, ``power``,
+            ``lr_end``, ``timescale``, ``min_lr``/``min_lr_rate``, ``warmup_lr_rate``,
+            ``num_decay_steps``, ``num_stable_steps``, ``warmup_type``, ``decay_type``,
+            ``min_lr_ratio``, or ReduceLROnPlateau's).
+
+    Returns:
+        A ``Schedule``, an optax transform or an adapter, as described under ``optimizer``.
+
+    Raises:
+        ValueError: on an unknown name, a missing step count, or a bad or unknown argument;
+            also where ``transformers`` would fail later (``polynomial`` with
+            ``num_training_steps <= num_warmup_steps`` divides by zero at step ``T``).
+        TypeError: on arguments of the wrong type.
+
+    Example:
+        >>> import jaxsched
+        >>> s = jaxsched.get_scheduler("linear", 1.0, num_warmup_steps=2,
+        ...                            num_training_steps=6)
+        >>> [round(float(s(k)), 6) for k in range(8)]
+        [0.0, 0.5, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
+
+    Matches ``transformers.get_scheduler`` of transformers 5.23.0 (its ``greedy`` type, a
+    metric-driven scheduler outside torch's set, is not ported and raises).
+    """
+    fn = "jaxsched.get_scheduler"
+    name = getattr(name, "value", name)
+    if name not in SCHEDULER_TYPES:
+        raise ValueError(f"{fn}: name must be one of {SCHEDULER_TYPES}, got {name!r}")
+    kw = dict(scheduler_specific_kwargs or {})
+    pure = isinstance(optimizer, numbers.Real) and not isinstance(optimizer, bool)
+    if not pure:
+        parse_optimizer(fn, optimizer)  # a bad optimizer is named as get_scheduler's
+    if name == "reduce_lr_on_plateau":
+        if pure:
+            return reduce_lr_on_plateau(check.nonneg(fn, "optimizer", optimizer), **kw)
+        return ReduceLROnPlateau(optimizer, **kw)
+    factor = _factor(fn, name, num_warmup_steps, num_training_steps, kw,
+                     _lr_init(fn, optimizer))
+    if kw:
+        raise ValueError(f"{fn}: unknown scheduler_specific_kwargs for {name!r}: {sorted(kw)}")
+    params = dict(name=name, num_warmup_steps=num_warmup_steps,
+                  num_training_steps=num_training_steps, **dict(scheduler_specific_kwargs or {}))
+    if not pure:
+        return LambdaLR(optimizer, lr_lambda=factor)
+    base = check.nonneg(fn, "optimizer", optimizer)
+    return Schedule(lambda k: base * factor(k), name=f"{fn}({name!r})",
+                    params=dict(params, lr=base))
