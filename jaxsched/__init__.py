@@ -3,6 +3,7 @@
 from jaxsched import presets
 from jaxsched.adapter import Adapter
 from jaxsched.composite import chained_scheduler, sequential_lr
+from jaxsched.config import from_deepspeed_config
 from jaxsched.cyclic import cosine_annealing_warm_restarts, cyclic_lr, one_cycle_lr
 from jaxsched.deepspeed import (
     lr_range_test,
@@ -84,6 +85,7 @@ __all__ = [
     "cosine_annealing_warm_restarts",
     "cyclic_lr",
     "exponential_lr",
+    "from_deepspeed_config",
     "from_torch",
     "get_scheduler",
     "lambda_lr",

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from fractions import Fraction
 from collections.abc import Callable, Mapping
+from fractions import Fraction
 from typing import Any
 
 import jax

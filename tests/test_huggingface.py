@@ -90,7 +90,7 @@ def test_one_trace_for_every_type():
         s = jaxsched.get_scheduler(name, 0.1, num_warmup_steps=2, num_training_steps=10,
                                    scheduler_specific_kwargs=extra)
         traces = []
-        f = jax.jit(lambda k, s=s: (traces.append(1), s(k))[1])
+        f = jax.jit(lambda k, s=s, t=traces: (t.append(1), s(k))[1])
         for k in range(20):
             f(k)
         assert len(traces) == 1, name

@@ -109,7 +109,7 @@ def test_presets_are_schedules_with_one_trace():
               presets.inverse_sqrt(1e-3), presets.warmup_stable_decay(1e-3, 5000)):
         assert isinstance(s, jaxsched.Schedule)
         traces = []
-        f = jax.jit(lambda k, s=s: (traces.append(1), s(k))[1])
+        f = jax.jit(lambda k, s=s, t=traces: (t.append(1), s(k))[1])
         for k in range(0, 30_000, 997):
             f(k)
         assert len(traces) == 1
