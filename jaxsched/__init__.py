@@ -21,6 +21,7 @@ from jaxsched.deepspeed_adapters import (
 )
 from jaxsched.huggingface import get_scheduler
 from jaxsched.interop import from_torch
+from jaxsched.lr_finder import LRFinderResult, find_lr
 from jaxsched.plateau import ReduceLROnPlateau, reduce_lr_on_plateau
 from jaxsched.pytorch import (
     constant_lr,
@@ -63,6 +64,7 @@ __all__ = [
     "CosineAnnealingWarmRestarts",
     "CyclicLR",
     "ExponentialLR",
+    "LRFinderResult",
     "LRRangeTest",
     "LambdaLR",
     "LinearLR",
@@ -85,6 +87,7 @@ __all__ = [
     "cosine_annealing_warm_restarts",
     "cyclic_lr",
     "exponential_lr",
+    "find_lr",
     "from_deepspeed_config",
     "from_torch",
     "get_scheduler",

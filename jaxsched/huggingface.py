@@ -198,7 +198,10 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
 
         def polynomial(k: jax.Array) -> jax.Array:
             pct = 1 - divide(jnp.minimum(k, t) - w, t - w)
-            decay = (lr_range * jnp.power(jnp.maximum(pct, 0.0), power) + end) / init
+            pct = jnp.maximum(pct, 0.0)
+            # 0 ** power is 0 for any power > 0, also one that float32 rounds to 0
+            powered = jnp.where(pct == 0, 0.0 if power > 0 else 1.0, jnp.power(pct, power))
+            decay = (lr_range * powered + end) / init
             return jnp.where(k < w, _warmup(k, w), jnp.where(k > t, end / init, decay))
 
         return polynomial
