@@ -28,7 +28,8 @@ def error_table(cases: list[dict[str, Any]]) -> tuple[list[list[str]], bool]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             errors = parity.case_errors(case)
-        row = worst.setdefault(case["class"], {"cases": 0, "f64": 0.0, "f32": 0.0, "ad": 0.0})
+        name = f"hf:{case['hf']}" if "hf" in case else case["class"]
+        row = worst.setdefault(name, {"cases": 0, "f64": 0.0, "f32": 0.0, "ad": 0.0})
         row["cases"] += 1
         for label, e in errors.items():
             all_ok &= parity.within_tolerance(label, e)
@@ -81,7 +82,8 @@ def plot(cases: list[dict[str, Any]], path: pathlib.Path) -> None:
             twin.plot(steps[near], np.asarray(case["momentum"][0])[near], ".", ms=2, color="k")
             twin.set_ylabel("beta1", color="tab:red", fontsize=7)
             twin.tick_params(labelsize=6)
-        ax.set_title(f"{case['class']}: {case['name']}", fontsize=8)
+        title = f"hf:{case['hf']}" if "hf" in case else case["class"]
+        ax.set_title(f"{title}: {case['name']}", fontsize=8)
         ax.tick_params(labelsize=6)
     for ax in list(axes.flat)[len(shown):]:
         ax.axis("off")

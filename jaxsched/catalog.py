@@ -1,0 +1,221 @@
+"""Every schedule by name, with its origin: how to build it from ``key=value`` settings, and
+how to run the original library on the same settings (for ``jaxsched compare``).
+
+The originals (torch, DeepSpeed, transformers) are imported only inside ``reference_curve``,
+when a comparison asks for them; jaxsched itself never needs them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import jaxsched
+from jaxsched import huggingface, parity, presets
+from jaxsched.schedule import Schedule
+
+__all__ = ["ENTRIES", "Entry", "build", "lookup", "reference_curve"]
+
+TORCH = "torch 2.13.0"
+DEEPSPEED = "DeepSpeed 0.19.8"
+HF = "transformers 5.23.0"
+PRESET = "preset"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One named schedule: ``example`` is a working set of ``key=value`` settings."""
+
+    name: str
+    origin: str
+    example: str
+    cli: bool = True  # False: takes other schedulers or metrics, Python API only
+
+    @property
+    def lambdas(self) -> bool:
+        return self.name in ("LambdaLR", "MultiplicativeLR")
+
+
+ENTRIES: dict[str, Entry] = {e.name: e for e in [
+    Entry("LambdaLR", TORCH, "lr_lambda=pow095"),
+    Entry("MultiplicativeLR", TORCH, "lr_lambda=wobble"),
+    Entry("StepLR", TORCH, "step_size=100 gamma=0.5"),
+    Entry("MultiStepLR", TORCH, "milestones=[300,600,900] gamma=0.3"),
+    Entry("ConstantLR", TORCH, "factor=0.5 total_iters=200"),
+    Entry("LinearLR", TORCH, "start_factor=0.1 total_iters=300"),
+    Entry("ExponentialLR", TORCH, "gamma=0.997"),
+    Entry("PolynomialLR", TORCH, "total_iters=800 power=2.0"),
+    Entry("CosineAnnealingLR", TORCH, "T_max=500 eta_min=0.001"),
+    Entry("CosineAnnealingWarmRestarts", TORCH, "T_0=100 T_mult=2"),
+    Entry("CyclicLR", TORCH, "base_lr=0.01 max_lr=0.1 step_size_up=150"),
+    Entry("OneCycleLR", TORCH, "max_lr=0.1 total_steps=1000"),
+    Entry("SequentialLR", TORCH, "", cli=False),
+    Entry("ChainedScheduler", TORCH, "", cli=False),
+    Entry("ReduceLROnPlateau", TORCH, "", cli=False),
+    Entry("LRRangeTest", DEEPSPEED, "lr_range_test_min_lr=0.001 lr_range_test_step_size=100"),
+    Entry("OneCycle", DEEPSPEED, "cycle_min_lr=0.01 cycle_max_lr=0.1 "
+                                 "cycle_first_step_size=300 decay_step_size=100 "
+                                 "decay_lr_rate=0.1"),
+    Entry("WarmupLR", DEEPSPEED, "warmup_max_lr=0.1 warmup_num_steps=200"),
+    Entry("WarmupDecayLR", DEEPSPEED, "total_num_steps=1000 warmup_max_lr=0.1 "
+                                      "warmup_num_steps=200"),
+    Entry("WarmupCosineLR", DEEPSPEED, "total_num_steps=1000 warmup_num_steps=100"),
+    *[Entry(f"hf:{t}", HF, {
+        "linear": "num_warmup_steps=100 num_training_steps=1000",
+        "cosine": "num_warmup_steps=100 num_training_steps=1000",
+        "cosine_with_restarts": "num_warmup_steps=50 num_training_steps=1000 num_cycles=3",
+        "polynomial": "num_warmup_steps=100 num_training_steps=1000 power=2.0",
+        "constant": "",
+        "constant_with_warmup": "num_warmup_steps=100",
+        "inverse_sqrt": "num_warmup_steps=100",
+        "cosine_with_min_lr": "num_warmup_steps=100 num_training_steps=1000 min_lr_rate=0.1",
+        "cosine_warmup_with_min_lr": "num_warmup_steps=100 num_training_steps=1000 "
+                                     "min_lr_rate=0.1",
+        "warmup_stable_decay": "num_warmup_steps=100 num_training_steps=1000 "
+                               "num_decay_steps=200",
+        "reduce_lr_on_plateau": ""}[t], cli=t != "reduce_lr_on_plateau")
+      for t in huggingface.SCHEDULER_TYPES],
+    Entry("wsd", PRESET, "peak_lr=0.001 total_steps=1000 warmup_steps=50"),
+    Entry("deepseek-llm", PRESET, "total_steps=10000"),
+    Entry("deepseek-v3", PRESET, "total_steps=14800"),
+    Entry("inverse-sqrt", PRESET, "d_model=512"),
+]}
+
+PRESETS: dict[str, Callable[..., Schedule]] = {
+    "wsd": presets.warmup_stable_decay, "deepseek-llm": presets.deepseek_llm,
+    "deepseek-v3": presets.deepseek_v3, "inverse-sqrt": presets.inverse_sqrt}
+HF_STEPS = ("num_warmup_steps", "num_training_steps")
+DEFAULT_LR = 0.1
+
+
+def lookup(name: str) -> Entry:
+    """The entry of ``name``; ``ValueError`` naming the choices when there is none."""
+    if name not in ENTRIES:
+        raise ValueError(f"unknown schedule {name!r}; `jaxsched list` shows the "
+                         f"{len(ENTRIES)} names")
+    entry = ENTRIES[name]
+    if not entry.cli:
+        raise ValueError(f"{name} takes other schedulers or a metric each step, so it has no "
+                         f"curve of key=value settings; use it from Python "
+                         f"(jaxsched.{name.removeprefix('hf:')})")
+    return entry
+
+
+def _group(lr: float) -> list[dict[str, Any]]:
+    """One Adam-like param group, so momentum-cycling schedules cycle beta1."""
+    return [{"lr": lr, "betas": (0.9, 0.999)}]
+
+
+def _split(name: str, settings: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    settings = dict(settings)
+    lr = settings.pop("lr", DEFAULT_LR)
+    if ENTRIES[name].lambdas and isinstance(settings.get("lr_lambda"), str):
+        fn = settings["lr_lambda"]
+        if fn not in parity.LAMBDAS:
+            raise ValueError(f"lr_lambda must name one of {sorted(parity.LAMBDAS)}, got {fn!r}")
+        settings["lr_lambda"] = parity.LAMBDAS[fn]
+    return lr, settings
+
+
+def build(name: str, settings: dict[str, Any]) -> Schedule:
+    """The pure schedule ``name`` with ``settings`` (``lr`` is the optimizer's lr)."""
+    entry = lookup(name)
+    if entry.origin == PRESET:
+        return PRESETS[name](**settings)
+    lr, kwargs = _split(name, settings)
+    if entry.origin == HF:
+        steps = {k: kwargs.pop(k) for k in HF_STEPS if k in kwargs}
+        return huggingface.get_scheduler(name.removeprefix("hf:"), lr, **steps,
+                                         scheduler_specific_kwargs=kwargs)
+    try:
+        return getattr(jaxsched, name)(_group(lr), **kwargs).schedules[0]
+    except TypeError as err:
+        if str(err).startswith(f"{name}.__init__()"):  # a missing or unknown setting
+            raise TypeError(f"jaxsched.{err}") from None
+        raise
+
+
+def reference_curve(name: str, settings: dict[str, Any], steps: int,
+                    progress: Callable[[Iterable[int]], Iterable[int]] = iter
+                    ) -> dict[str, np.ndarray]:
+    """``{"lr": ..., "momentum": ...}`` over ``steps`` steps from the original library
+    (entry ``k`` after ``k`` calls of ``step()``). Raises ``ImportError`` without it and
+    ``LookupError`` for a preset, which has no original library."""
+    entry = lookup(name)
+    if entry.origin == PRESET:
+        raise LookupError(f"{name} is a jaxsched preset: there is no original library to "
+                          f"compare with")
+    import torch
+
+    lr, kwargs = _split(name, settings)
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.Adam([param], lr=lr)
+    if entry.origin == HF:
+        import transformers
+
+        steps_kw = {k: kwargs.pop(k) for k in HF_STEPS if k in kwargs}
+        sched = transformers.get_scheduler(name.removeprefix("hf:"), opt, **steps_kw,
+                                           scheduler_specific_kwargs=kwargs)
+    elif entry.origin == DEEPSPEED:
+        lr_schedules = import_deepspeed_schedules()
+
+        sched = getattr(lr_schedules, name)(opt, **kwargs)
+    else:
+        sched = getattr(torch.optim.lr_scheduler, name)(opt, **kwargs)
+    return walk(opt, sched, steps, progress)
+
+
+def import_deepspeed_schedules() -> Any:
+    """``deepspeed.runtime.lr_schedules``, without DeepSpeed's accelerator-detection and
+    read-before-step log lines (this process only needs its CPU schedulers)."""
+    os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    from deepspeed.runtime import lr_schedules
+
+    logging.getLogger("DeepSpeed").setLevel(logging.ERROR)
+    return lr_schedules
+
+
+def walk(opt: Any, sched: Any, steps: int,
+         progress: Callable[[Iterable[int]], Iterable[int]] = iter) -> dict[str, np.ndarray]:
+    """Steps a live torch-style scheduler, reading its optimizer's lr and beta1/momentum."""
+    lrs, moms = [], []
+
+    def read() -> None:
+        group = opt.param_groups[0]
+        lrs.append(float(group["lr"]))
+        moms.append(float(group["betas"][0]) if "betas" in group
+                    else float(group.get("momentum", np.nan)))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        read()
+        for _ in progress(range(1, steps)):
+            try:
+                sched.step()
+            except ValueError as err:  # e.g. torch's OneCycleLR past total_steps
+                print(f"the reference stopped after {len(lrs)} steps: {err}", file=sys.stderr)
+                break
+            read()
+    return {"lr": np.asarray(lrs), "momentum": np.asarray(moms)}
+
+
+def stored_case(name: str, settings: dict[str, Any]) -> dict[str, Any] | None:
+    """A stored reference case with exactly these settings and one group, if any."""
+    lr, kwargs = _split(name, settings)
+    for family in parity.FAMILIES:
+        for case in parity.load_cases(family):
+            cls = f"hf:{case['hf']}" if "hf" in case else case["class"]
+            if cls != name or len(case["groups"]) != 1 or case["groups"][0]["lr"] != lr:
+                continue
+            theirs = dict(case["kwargs"])
+            theirs.update(theirs.pop("scheduler_specific_kwargs", None) or {})
+            if parity.resolve_lambdas(theirs) == kwargs:
+                return case
+    return None

@@ -1,0 +1,191 @@
+"""The ``jaxsched`` command: every subcommand, its --help, its pictures and exit codes."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from jaxsched import catalog, cli, parity
+
+from helpers import require
+
+
+def run(*args, cwd=None):
+    """The installed console script, as a user runs it."""
+    script = pathlib.Path(sys.executable).with_name("jaxsched")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "jaxsched"]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_console_script_is_installed():
+    assert pathlib.Path(sys.executable).with_name("jaxsched").exists()
+
+
+@pytest.mark.parametrize("command", [[], ["list"], ["plot"], ["compare"], ["parity"]],
+                         ids=["top", "list", "plot", "compare", "parity"])
+def test_help_on_every_command(command):
+    out = run(*command, "--help")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("usage: jaxsched")
+
+
+def test_list_shows_every_schedule_with_its_origin(capsys):
+    assert cli.main(["list"]) == 0
+    text = capsys.readouterr().out
+    for name, entry in catalog.ENTRIES.items():
+        line = next(x for x in text.splitlines() if x.split()[:1] == [name])
+        assert entry.origin in line
+    for origin in (catalog.TORCH, catalog.DEEPSPEED, catalog.HF, catalog.PRESET):
+        assert origin in text
+
+
+def test_every_listed_example_plots(tmp_path):
+    """The example settings shown by `list` are valid for every CLI schedule."""
+    for name, entry in catalog.ENTRIES.items():
+        if entry.cli:
+            args = [a for a in entry.example.split() if a]
+            curve = cli.evaluate(catalog.build(name, dict(
+                (k, cli.parse_value(v)) for k, v in (a.split("=", 1) for a in args))), 50)
+            assert np.all(np.isfinite(curve["lr"])), name
+
+
+def test_plot_overlays_several_names(tmp_path):
+    out = run("plot", "OneCycleLR", "max_lr=0.1", "total_steps=500", "CosineAnnealingLR",
+              "T_max=500", "deepseek-llm", "total_steps=500", "warmup_steps=50",
+              "peak_lr=0.1", "--steps", "600", "-o", str(tmp_path / "c.png"))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "c.png").stat().st_size > 20_000
+    assert "OneCycleLR max_lr=0.1 total_steps=500: lr from" in out.stdout
+
+
+def test_plot_default_output_goes_to_out(tmp_path):
+    out = run("plot", "hf:linear", "num_warmup_steps=10", "num_training_steps=100",
+              cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "out" / "plot-hf-linear.png").exists()
+
+
+@pytest.mark.parametrize("spec", [
+    ["OneCycleLR", "max_lr=0.1", "total_steps=300"],
+    ["WarmupCosineLR", "total_num_steps=300", "warmup_num_steps=30", "lr=0.001"],
+    ["OneCycle", "cycle_min_lr=0.01", "cycle_max_lr=0.1", "cycle_first_step_size=100"],
+    ["hf:cosine_with_restarts", "num_warmup_steps=10", "num_training_steps=250",
+     "num_cycles=3"],
+    ["MultiStepLR", "milestones=[50,100]", "gamma=0.3"],
+], ids=["torch", "deepspeed", "deepspeed_momentum", "transformers", "list_value"])
+def test_compare_live_within_tolerance(spec, tmp_path):
+    require("torch")
+    require("deepspeed")
+    require("transformers")
+    out = run("compare", *spec, "--steps", "400", "-o", str(tmp_path / "cmp.png"))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "(live)" in out.stdout and "max abs err" in out.stdout
+    assert "tolerance: float64 rel <= 1e-12: within" in out.stdout
+    assert (tmp_path / "cmp.png").stat().st_size > 20_000
+    assert "WARNING" not in out.stderr
+
+
+def test_compare_float32(capsys, tmp_path):
+    require("torch")
+    status = cli.main(["compare", "CosineAnnealingLR", "T_max=100", "--steps", "1000",
+                       "--float32", "-o", str(tmp_path / "c.png")])
+    assert status == 0
+    assert "float32 <= 2e-06 of peak: within" in capsys.readouterr().out
+
+
+def test_compare_past_tolerance_exits_1(monkeypatch, capsys, tmp_path):
+    real = catalog.reference_curve
+
+    def off_by_a_ppm(*args, **kwargs):
+        curves = real(*args, **kwargs)
+        return {k: v * (1 + 1e-6) for k, v in curves.items()}
+
+    monkeypatch.setattr(catalog, "reference_curve", off_by_a_ppm)
+    status = cli.main(["compare", "StepLR", "step_size=10", "--steps", "50", "-o",
+                       str(tmp_path / "c.png")])
+    assert status == 1
+    assert "PAST TOLERANCE" in capsys.readouterr().out
+
+
+def test_compare_without_the_library_uses_a_stored_case(monkeypatch, capsys, tmp_path):
+    def missing(*args, **kwargs):
+        raise ImportError("No module named 'torch'")
+
+    monkeypatch.setattr(catalog, "reference_curve", missing)
+    case = next(c for c in parity.load_cases("torch") if c["name"] == "step")
+    settings = [f"{k}={json.dumps(v)}" for k, v in case["kwargs"].items()]
+    status = cli.main(["compare", "StepLR", *settings, f"lr={case['groups'][0]['lr']}",
+                       "-o", str(tmp_path / "c.png")])
+    out = capsys.readouterr()
+    assert status == 0, out.err
+    assert "reference: stored" in out.out
+    status = cli.main(["compare", "StepLR", "step_size=12345", "-o", str(tmp_path / "d.png")])
+    assert status == 2
+    assert "not installed and no stored reference case" in capsys.readouterr().err
+
+
+def test_compare_config(tmp_path):
+    require("deepspeed")
+    config = {"optimizer": {"type": "AdamW", "params": {"lr": 3e-4, "betas": [0.9, 0.95]}},
+              "scheduler": {"type": "WarmupDecayLR", "params": {
+                  "total_num_steps": 300, "warmup_max_lr": 3e-4, "warmup_num_steps": 30}}}
+    path = tmp_path / "ds_config.json"
+    path.write_text(json.dumps(config))
+    out = run("compare", "--config", str(path), "--steps", "350", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "ds_config.json: WarmupDecayLR" in out.stdout
+    assert (tmp_path / "out" / "compare-ds_config.png").exists()
+
+
+def test_compare_stored_case(capsys, tmp_path):
+    assert cli.main(["compare", "--case", "cosine_restarts_exact", "-o",
+                     str(tmp_path / "c.png")]) == 0
+    assert "stored case cosine_restarts_exact" in capsys.readouterr().out
+
+
+def test_parity_table(capsys):
+    assert cli.main(["parity", "--family", "deepspeed"]) == 0
+    text = capsys.readouterr().out
+    assert "deepspeed: 39 stored reference cases" in text and "all within tolerance" in text
+    for name in ("LRRangeTest", "OneCycle", "WarmupLR", "WarmupDecayLR", "WarmupCosineLR"):
+        assert name in text
+
+
+BAD = [
+    ("unknown_name", ["plot", "CosineLR"], "unknown schedule 'CosineLR'"),
+    ("setting_first", ["plot", "gamma=0.5"], "must follow a schedule name"),
+    ("bad_key", ["plot", "StepLR", "step size=3"], "is not a parameter name"),
+    ("bad_value", ["plot", "StepLR", "step_size=0"], r"jaxsched.step_lr: step_size must be in"),
+    ("missing_setting", ["plot", "StepLR"], "jaxsched.StepLR.__init__.. missing 1 required"),
+    ("unknown_setting", ["plot", "StepLR", "step_size=2", "gama=0.5"],
+     "unexpected keyword argument 'gama'"),
+    ("api_only", ["plot", "SequentialLR"], "takes other schedulers or a metric"),
+    ("preset_compare", ["compare", "wsd", "peak_lr=0.1", "total_steps=10"],
+     "no original library to compare with"),
+    ("two_compare", ["compare", "StepLR", "step_size=2", "ExponentialLR", "gamma=0.9"],
+     "compare takes one schedule"),
+    ("nothing", ["compare"], "give a schedule"),
+    ("unknown_case", ["compare", "--case", "nope"], "no stored case 'nope'"),
+    ("bad_lambda", ["plot", "LambdaLR", "lr_lambda=square"], "lr_lambda must name one of"),
+    ("bad_config", ["compare", "--config", "/nonexistent.json"], "cannot read config"),
+]
+
+
+@pytest.mark.parametrize("args,match", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_input_exits_2_with_a_message(args, match, capsys):
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"jaxsched {args[0]}: error: ")
+    assert pytest.importorskip("re").search(match, err), err
+
+
+def test_argparse_errors_exit_2():
+    out = run("plot", "StepLR", "step_size=2", "--steps", "0")
+    assert out.returncode == 2 and "--steps must be >= 1" in out.stderr
+    out = run("frobnicate")
+    assert out.returncode == 2 and "invalid choice" in out.stderr
