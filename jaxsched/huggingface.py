@@ -92,8 +92,9 @@ def wsd_factor(k: jax.Array, *, warmup: int, stable: int, decay: int, warmup_typ
         up = p
     elif warmup_type == "cosine":
         up = 0.5 * (1.0 - jnp.cos(math.pi * p))
-    else:
-        up = 1.0 - jnp.sqrt(1.0 - jnp.minimum(p, 1.0))
+    else:  # float32: 1 - p from integers, as sqrt magnifies its rounding near p = 1
+        rest = 1.0 - p if _is_x64() else to_float(jnp.maximum(warmup - k, 0)) / max(1, warmup)
+        up = 1.0 - jnp.sqrt(jnp.maximum(rest, 0.0))
     i = jnp.maximum(k - warmup - stable, 0)
     q = divide(i, max(1, decay))
     if decay_type == "linear":
@@ -197,7 +198,10 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
         lr_range = init - end
 
         def polynomial(k: jax.Array) -> jax.Array:
-            pct = 1 - divide(jnp.minimum(k, t) - w, t - w)
+            if _is_x64():  # transformers' 1 - (k - w) / (t - w)
+                pct = 1 - divide(jnp.minimum(k, t) - w, t - w)
+            else:  # exact at k = t, where a power < 1 magnifies float32's 1 - 29/29 != 0
+                pct = to_float(t - jnp.minimum(k, t)) / (t - w)
             pct = jnp.maximum(pct, 0.0)
             # 0 ** power is 0 for any power > 0, also one that float32 rounds to 0
             powered = jnp.where(pct == 0, 0.0 if power > 0 else 1.0, jnp.power(pct, power))
