@@ -1,6 +1,7 @@
-"""jaxsched: torch and DeepSpeed learning-rate schedulers as exact, jit-safe optax schedules."""
+"""jaxsched: torch, DeepSpeed and Hugging Face learning-rate schedules as exact, jit-safe optax
+schedules."""
 
-from jaxsched import presets
+from jaxsched import presets as presets  # the submodule, jaxsched.presets
 from jaxsched.adapter import Adapter
 from jaxsched.composite import chained_scheduler, sequential_lr
 from jaxsched.config import from_deepspeed_config
@@ -101,7 +102,6 @@ __all__ = [
     "per_epoch",
     "per_group",
     "polynomial_lr",
-    "presets",
     "reduce_lr_on_plateau",
     "scheduled",
     "sequential_lr",

@@ -44,7 +44,8 @@ def error_table(cases: list[dict[str, Any]]) -> tuple[list[list[str]], bool]:
     return rows, all_ok
 
 
-def print_table(rows: list[list[str]], out: Any = sys.stdout) -> None:
+def print_table(rows: list[list[str]], out: Any = None) -> None:
+    out = sys.stdout if out is None else out  # looked up per call (captured streams)
     head = ["schedule", "cases", "float64 max rel err", "float32 max err / peak",
             "adapter max rel err"]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]

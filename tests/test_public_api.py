@@ -23,9 +23,16 @@ def test_all_is_sorted_and_complete():
     assert list(jaxsched.__all__) == sorted(jaxsched.__all__)
 
 
+@pytest.mark.parametrize("name", jaxsched.presets.__all__)
+def test_preset_imports_and_is_documented(name):
+    obj = getattr(jaxsched.presets, name)
+    assert obj.__doc__ and "arXiv:" in obj.__doc__, f"{name} cites no paper"
+
+
 def test_import_does_not_import_torch_or_deepspeed():
-    code = ("import sys, jaxsched, jaxsched.parity; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'deepspeed')))")
+    code = ("import sys, jaxsched, jaxsched.parity, jaxsched.cli; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('torch', 'deepspeed', 'transformers', 'matplotlib')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
