@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxsched import _checks as check
-from jaxsched.schedule import Schedule, to_float
+from jaxsched.schedule import Schedule, cos_pi, to_float
 
 __all__ = ["lr_range_test", "one_cycle", "warmup_cosine_lr", "warmup_decay_lr", "warmup_lr"]
 
@@ -406,7 +406,7 @@ def warmup_cosine_lr(
     def lr_fn(k: jax.Array) -> jax.Array:
         warm = wmin + _warmup_fraction(k, n, warmup_type) * (1.0 - wmin)
         progress = jnp.minimum(1.0, to_float(jnp.maximum(k - n, 0)) / decay_len)
-        cosine = (1 + jnp.cos(math.pi * progress)) / 2
+        cosine = (1 + cos_pi(progress)) / 2
         cosine = jnp.maximum(0.0, cmin + (1.0 - cmin) * cosine)
         ratio = jnp.where(k <= n, warm, cosine)
         return jnp.where(k == 0, 0.0, base * ratio)

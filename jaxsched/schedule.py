@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -179,3 +180,12 @@ def divide(num: ArrayLike, den: int) -> jax.Array:
     r_q, r_down, r_up = residual(q), residual(down), residual(up)
     best = jnp.where(r_down < r_q, down, q)
     return jnp.where(r_up < jnp.minimum(r_q, r_down), up, best)
+
+
+def cos_pi(x: jax.Array) -> jax.Array:
+    """``cos(pi * x)``. float64 computes exactly that, following the references' operations;
+    float32 computes ``sin(pi/2 - pi * x)``, the same to float32 rounding and cheaper on
+    XLA:CPU, whose float32 sine is faster than its cosine."""
+    if float_dtype() == jnp.float64:
+        return jnp.cos(math.pi * x)
+    return jnp.sin(math.pi / 2 - math.pi * x)
