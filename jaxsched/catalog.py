@@ -25,7 +25,7 @@ __all__ = ["ENTRIES", "Entry", "build", "lookup", "reference_curve"]
 
 TORCH = "torch 2.13.0"
 DEEPSPEED = "DeepSpeed 0.19.8"
-HF = "transformers 5.23.0"
+HF = "Hugging Face transformers 5.23.0"
 PRESET = "preset"
 
 
