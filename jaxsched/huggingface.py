@@ -159,6 +159,12 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
                 raise ValueError(f"{fn}: num_training_steps ({t}) must be >= "
                                  f"num_warmup_steps + num_decay_steps ({w + decay})")
         stable = check.integer(fn, "num_stable_steps", stable, minimum=0)
+        if t is not None and _steps(fn, "num_training_steps", t) != w + stable + decay:
+            # transformers warns and uses num_stable_steps; the steps after the decay then
+            # sit at the floor (or the decay is cut short), which is never what was meant
+            raise ValueError(f"{fn}: num_training_steps ({t}) must equal num_warmup_steps + "
+                             f"num_stable_steps + num_decay_steps ({w + stable + decay}) when "
+                             f"both are given")
         wt = check.choice(fn, "warmup_type", take("warmup_type", "linear"), WSD_TYPES)
         dt = check.choice(fn, "decay_type", take("decay_type", "cosine"), WSD_TYPES)
         r = check.unit(fn, "min_lr_ratio", take("min_lr_ratio", 0.0))
@@ -325,8 +331,11 @@ def get_scheduler(
     Raises:
         ValueError: on an unknown name, a missing step count, or a bad or unknown argument;
             also where ``transformers`` would fail later (``polynomial`` with
-            ``num_training_steps <= num_warmup_steps`` divides by zero at step ``T``).
-        TypeError: on arguments of the wrong type.
+            ``num_training_steps <= num_warmup_steps`` divides by zero at step ``T``) or only
+            warns (``warmup_stable_decay`` given both ``num_training_steps`` and a
+            ``num_stable_steps`` that disagree).
+        TypeError: on arguments of the wrong type, including a fractional ``num_cycles`` for
+            ``cosine_with_restarts`` (documented as an int by ``transformers``).
 
     Example:
         >>> import jaxsched
