@@ -78,6 +78,17 @@ def test_params_are_not_modified_and_one_trace():
     assert len(calls) <= 3  # traced once (gradient + loss), not once per step
 
 
+def test_numpy_batches():
+    """Batches as plain numpy arrays (what a data pipeline hands over) work the same."""
+    batches, critical = least_squares(0, 10.0)
+    as_numpy = tuple(np.asarray(b) for b in batches)
+    kwargs = dict(start_lr=1e-3 * critical, end_lr=10 * critical, num_steps=200)
+    ours = jaxsched.find_lr(lsq_loss, np.zeros(10, np.float32), as_numpy, **kwargs)
+    ref = jaxsched.find_lr(lsq_loss, jnp.zeros(10), batches, **kwargs)
+    np.testing.assert_array_equal(ours.losses, ref.losses)
+    assert ours.divergence_lr == ref.divergence_lr
+
+
 class MLP(nnx.Module):
     def __init__(self, rngs):
         self.hidden = nnx.Linear(64, 32, rngs=rngs)
