@@ -144,13 +144,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config_reference(path: pathlib.Path, steps: int) -> dict[str, np.ndarray]:
+def _config_reference(config: dict[str, Any], group: dict[str, Any], steps: int
+                      ) -> dict[str, np.ndarray]:
+    """The config's scheduler run by DeepSpeed (or torch) on one torch param ``group``."""
     import torch
 
     lr_schedules = catalog.import_deepspeed_schedules()
 
-    config = json.loads(path.read_text())
-    group = catalog_group(config)
     param = torch.nn.Parameter(torch.zeros(1))
     if "betas" in group:
         opt = torch.optim.Adam([param], lr=group["lr"], betas=group["betas"])
@@ -162,11 +162,6 @@ def _config_reference(path: pathlib.Path, steps: int) -> dict[str, np.ndarray]:
     return catalog.walk(opt, cls(opt, **params), steps, _progress("DeepSpeed", steps - 1))
 
 
-def catalog_group(config: dict[str, Any]) -> dict[str, Any]:
-    """The param group ``from_deepspeed_config`` reads from a config."""
-    return jaxsched.from_deepspeed_config(config).param_groups[0]
-
-
 def _compare_curves(args: argparse.Namespace) -> tuple[str, dict, dict, np.ndarray, str]:
     """(title, ours, reference, steps, where the reference came from)."""
     x64 = not args.float32
@@ -176,19 +171,16 @@ def _compare_curves(args: argparse.Namespace) -> tuple[str, dict, dict, np.ndarr
         if case is None:
             names = sorted(c["name"] for f in parity.FAMILIES for c in parity.load_cases(f))
             raise UsageError(f"no stored case {args.case!r}; stored cases: {', '.join(names)}")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ours = {k: v[0] for k, v in parity.pure_curves(case, x64=x64).items()}
-        ref = {k: np.asarray(case[k][0], dtype=np.float64) for k in ours}
-        return f"stored case {case['name']}", ours, ref, np.asarray(case["steps"]), "stored"
+        return f"stored case {case['name']}", *_stored(case, x64), "stored"
     steps = np.arange(args.steps)
     if args.config:
         path = pathlib.Path(args.config)
-        adapter = jaxsched.from_deepspeed_config(path)
+        adapter = jaxsched.from_deepspeed_config(path)  # reads and checks the config
+        config = json.loads(path.read_text())
         ours = evaluate(adapter.schedules[0], args.steps, x64=x64)
-        title = f"{path.name}: {json.loads(path.read_text())['scheduler']['type']}"
+        title = f"{path.name}: {config['scheduler']['type']}"
         try:
-            ref = _config_reference(path, args.steps)
+            ref = _config_reference(config, adapter.param_groups[0], args.steps)
         except ImportError as err:
             raise UsageError(f"comparing a config needs torch and DeepSpeed ({err})") from None
         return title, ours, ref, steps, "DeepSpeed 0.19.8 / torch (live)"
