@@ -206,15 +206,13 @@ def find_lr(
     lrs = _sweep(start, end, n, mode)
     lr_table = jnp.asarray(lrs, dtype=jnp.float32)
     tx = optimizer(lambda count: lr_table[jnp.minimum(count, n - 1)])
-    losses, stop = _run(loss_fn, tx, params, batches, n, n_batches, beta, threshold)
-    losses = np.asarray(losses, dtype=np.float64)
+    curves, stop = _run(loss_fn, tx, params, batches, n, n_batches, beta, threshold)
     stop = int(stop)
-    done = losses[:stop]
+    done, smoothed = np.asarray(curves, dtype=np.float64)[:, :stop]
     lrs = lrs[:stop]
     diverged = stop < n or (stop > 0 and not np.isfinite(done[-1]))
     finite = np.isfinite(done)
     kept_lrs, kept = lrs[finite], done[finite]
-    smoothed = _smooth(done, beta)
     divergence_lr = _divergence(kept_lrs, kept) if diverged else None
     # suggestions come from the sweep below the divergence point only: the smoothed loss
     # lags, and slow directions can keep the raw loss falling a while past it
@@ -252,19 +250,11 @@ def _divergence(lrs: np.ndarray, losses: np.ndarray) -> float | None:
     return float(min(2.0 / lam, start_lr))
 
 
-def _smooth(losses: np.ndarray, beta: float) -> np.ndarray:
-    out = np.empty_like(losses)
-    avg = 0.0
-    for i, x in enumerate(losses):
-        avg = beta * avg + (1 - beta) * x
-        out[i] = avg / (1 - beta ** (i + 1))
-    return out
-
-
 def _run(loss_fn: Callable[[Any, Any], jax.Array], tx: optax.GradientTransformation,
          params: Any, batches: Any, n: int, n_batches: int, beta: float, threshold: float
          ) -> tuple[jax.Array, jax.Array]:
-    """The compiled sweep: ``losses[i]`` after update ``i``; stops on divergence."""
+    """The compiled sweep: row 0 of ``curves`` is the loss after update ``i``, row 1 the
+    smoothed loss that decides the stop; returns them and the number of updates made."""
     grad_fn = jax.value_and_grad(loss_fn)
 
     def batch(i: jax.Array) -> Any:
@@ -275,21 +265,21 @@ def _run(loss_fn: Callable[[Any, Any], jax.Array], tx: optax.GradientTransformat
         return jnp.logical_and(i < n, jnp.logical_not(stopped))
 
     def body(carry: tuple[Any, ...]) -> tuple[Any, ...]:
-        i, p, opt_state, losses, avg, best, stopped = carry
+        i, p, opt_state, curves, avg, best, stopped = carry
         _, grads = grad_fn(p, batch(i))
         updates, opt_state = tx.update(grads, opt_state, p)
         p = optax.apply_updates(p, updates)
         loss = jnp.asarray(loss_fn(p, batch(i + 1)), jnp.float32)
-        losses = losses.at[i].set(loss)
         avg = beta * avg + (1 - beta) * loss
         smooth = avg / (1 - beta ** (i + 1).astype(jnp.float32))
+        curves = curves.at[:, i].set(jnp.stack([loss, smooth]))
         best = jnp.minimum(best, smooth)
         stopped = jnp.logical_or(~jnp.isfinite(loss), smooth > threshold * best)
-        return i + 1, p, opt_state, losses, avg, best, stopped
+        return i + 1, p, opt_state, curves, avg, best, stopped
 
     @jax.jit
     def run(params: Any) -> tuple[jax.Array, jax.Array]:
-        init = (jnp.int32(0), params, tx.init(params), jnp.full((n,), jnp.nan, jnp.float32),
+        init = (jnp.int32(0), params, tx.init(params), jnp.full((2, n), jnp.nan, jnp.float32),
                 jnp.float32(0.0), jnp.float32(math.inf), jnp.bool_(False))
         i, *_ = out = jax.lax.while_loop(cond, body, init)
         return out[3], i
