@@ -25,7 +25,7 @@ import jax
 import numpy as np
 
 import jaxsched
-from jaxsched import catalog, parity
+from jaxsched import catalog, demo, oracle, parity
 
 __all__ = ["main"]
 
@@ -162,8 +162,20 @@ def _config_reference(config: dict[str, Any], group: dict[str, Any], steps: int
     return catalog.walk(opt, cls(opt, **params), steps, _progress("DeepSpeed", steps - 1))
 
 
-def _compare_curves(args: argparse.Namespace) -> tuple[str, dict, dict, np.ndarray, str]:
-    """(title, ours, reference, steps, where the reference came from)."""
+def _exact(schedule: jaxsched.Schedule, n: int, keys: Any) -> dict[str, np.ndarray]:
+    """The exact curves (``jaxsched.oracle``) over steps ``0..n-1``, where an oracle exists."""
+    out = {}
+    for key in keys:
+        fn = schedule if key == "lr" else schedule.momentum
+        values = None if fn is None else oracle.exact_values(fn, range(n))
+        if values is not None:
+            out[key] = values
+    return out
+
+
+def _compare_curves(args: argparse.Namespace
+                    ) -> tuple[str, dict, dict, dict, np.ndarray, str]:
+    """(title, ours, reference, exact, steps, where the reference came from)."""
     x64 = not args.float32
     if args.case:
         case = next((c for f in parity.FAMILIES for c in parity.load_cases(f)
@@ -171,7 +183,9 @@ def _compare_curves(args: argparse.Namespace) -> tuple[str, dict, dict, np.ndarr
         if case is None:
             names = sorted(c["name"] for f in parity.FAMILIES for c in parity.load_cases(f))
             raise UsageError(f"no stored case {args.case!r}; stored cases: {', '.join(names)}")
-        return f"stored case {case['name']}", *_stored(case, x64), "stored"
+        ours, ref, steps = _stored(case, x64)
+        exact = {k: v[0] for k, v in parity.case_exact(case).items() if k in ours}
+        return f"stored case {case['name']}", ours, ref, exact, steps, "stored"
     steps = np.arange(args.steps)
     if args.config:
         path = pathlib.Path(args.config)
@@ -183,12 +197,14 @@ def _compare_curves(args: argparse.Namespace) -> tuple[str, dict, dict, np.ndarr
             ref = _config_reference(config, adapter.param_groups[0], args.steps)
         except ImportError as err:
             raise UsageError(f"comparing a config needs torch and DeepSpeed ({err})") from None
-        return title, ours, ref, steps, "DeepSpeed 0.19.8 / torch (live)"
+        exact = _exact(adapter.schedules[0], args.steps, ours)
+        return title, ours, ref, exact, steps, "DeepSpeed 0.19.8 / torch (live)"
     specs = parse_specs(args.spec)
     if len(specs) != 1:
         raise UsageError(f"compare takes one schedule, got {[n for n, _ in specs]}")
     name, settings = specs[0]
-    ours = evaluate(catalog.build(name, settings), args.steps, x64=x64)
+    schedule = catalog.build(name, settings)
+    ours = evaluate(schedule, args.steps, x64=x64)
     try:
         ref = catalog.reference_curve(name, settings, args.steps,
                                       _progress(name, args.steps - 1))
@@ -201,10 +217,12 @@ def _compare_curves(args: argparse.Namespace) -> tuple[str, dict, dict, np.ndarr
             raise UsageError(f"the original library of {name} is not installed and no stored "
                              f"reference case has these settings; compare a stored one with "
                              f"--case (see `jaxsched parity`)") from None
-        return _label(name, settings), *_stored(case, x64), "stored"
+        ours, ref, steps = _stored(case, x64)
+        exact = {k: v[0] for k, v in parity.case_exact(case).items() if k in ours}
+        return _label(name, settings), ours, ref, exact, steps, "stored"
     if "momentum" not in ours:
         ref.pop("momentum", None)
-    return _label(name, settings), ours, ref, steps, where
+    return _label(name, settings), ours, ref, _exact(schedule, args.steps, ours), steps, where
 
 
 def _stored(case: dict[str, Any], x64: bool) -> tuple[dict, dict, np.ndarray]:
@@ -217,52 +235,77 @@ def _stored(case: dict[str, Any], x64: bool) -> tuple[dict, dict, np.ndarray]:
 def cmd_compare(args: argparse.Namespace) -> int:
     if sum(map(bool, (args.spec, args.config, args.case))) != 1:
         raise UsageError("give a schedule (NAME key=value ...), --config FILE or --case NAME")
-    title, ours, ref, steps, where = _compare_curves(args)
+    title, ours, ref, exact, steps, where = _compare_curves(args)
     n = min(len(ref["lr"]), len(steps))  # a reference may refuse to go further
-    ours, ref, steps = {k: v[:n] for k, v in ours.items()}, {k: v[:n] for k, v in ref.items()}, \
-        steps[:n]
+    cut = lambda d: {k: v[:n] for k, v in d.items()}  # noqa: E731
+    ours, ref, exact, steps = cut(ours), cut(ref), cut(exact), steps[:n]
     x64 = not args.float32
     print(f"{title}\nreference: {where}; ours: float{'64' if x64 else '32'} on "
-          f"{parity.default_backend()}, {len(steps)} steps")
+          f"{parity.default_backend()}, {len(steps)} steps; exact: the reference's formula "
+          f"in {oracle.DPS}-digit arithmetic")
+    unit = "rel" if x64 else "of peak"
     ok = True
     for key in ours:
-        errors = parity.compare(ours[key], ref[key])
-        diff = np.abs(ours[key] - ref[key])
-        good = errors.ok(x64=x64)
+        if key in exact:
+            v = parity.judge(ours[key], exact[key], ref[key], x64=x64, steps=steps)
+            good = v.ok
+            print(f"  {key}: ours vs exact {v.ours:.3e} {unit} (worst at step {v.worst_step}), "
+                  f"reference vs exact {v.ref:.3e} {unit}, ours vs reference "
+                  f"{v.ours_ref:.3e} {unit}  {'within tolerance' if good else 'PAST TOLERANCE'}")
+        else:
+            v = parity.judge(ours[key], ref[key], x64=x64, steps=steps)
+            good = v.ok
+            print(f"  {key}: ours vs reference {v.ours:.3e} {unit} (no exact oracle for "
+                  f"this schedule)  {'within tolerance' if good else 'PAST TOLERANCE'}")
         ok &= good
-        print(f"  {key}: max abs err {diff.max():.3e}, max rel err {errors.rel:.3e}, "
-              f"max err / peak {errors.peak:.3e}  {'ok' if good else 'PAST TOLERANCE'}")
-    tol = (f"float64 rel <= {parity.FLOAT64_REL_TOL:g}" if x64
-           else f"float32 <= {parity.FLOAT32_PEAK_TOL:g} of peak")
-    print(f"tolerance: {tol}: {'within' if ok else 'PAST TOLERANCE'}")
-    plt = _pyplot()
-    keys = list(ours)
-    fig, axes = plt.subplots(2, len(keys), squeeze=False, sharex=True,
-                             figsize=(7 * len(keys), 6), height_ratios=[3, 1.4])
-    for col, key in enumerate(keys):
-        top, bottom = axes[0, col], axes[1, col]
-        top.plot(steps, ours[key], lw=1.4, label="jaxsched")
-        top.plot(steps, ref[key], "k--" if len(steps) > 300 else "k.", lw=0.9, ms=3,
-                 label=f"reference ({where})")
-        top.set_ylabel(key)
-        top.legend(fontsize=7)
-        err = np.abs(ours[key] - ref[key])
-        nonzero = err > 0
-        bottom.semilogy(steps[nonzero], err[nonzero], ".", ms=2, color="tab:red")
-        bottom.set_title(f"|error| ({int((~nonzero).sum())} of {len(err)} steps exactly equal,"
-                         f" not drawn)", fontsize=8)
-        bottom.set_xlabel("training step")
-    fig.suptitle(title)
-    fig.tight_layout()
+    print(f"rule: {demo.RULE}\nverdict: {'within tolerance' if ok else 'PAST TOLERANCE'}")
     stem = (args.case or (pathlib.Path(args.config).stem if args.config
                           else args.spec[0].replace(":", "-")))
-    _save(fig, args.output or pathlib.Path("out") / f"compare-{stem}.png")
+    _save(_compare_figure(title, ours, ref, exact, steps, where, x64),
+          args.output or pathlib.Path("out") / f"compare-{stem}.png")
     return 0 if ok else 1
 
 
-def cmd_parity(args: argparse.Namespace) -> int:
-    from jaxsched import demo
+def _compare_figure(title: str, ours: dict, ref: dict, exact: dict, steps: np.ndarray,
+                    where: str, x64: bool) -> Any:
+    """Curves on top; underneath, each library's distance from the exact curve (or ours
+    from the reference, without an oracle) with the tolerance drawn as a line."""
+    plt = _pyplot()
+    keys = list(ours)
+    fig, axes = plt.subplots(2, len(keys), squeeze=False, sharex=True,
+                             figsize=(7.5 * len(keys), 6.5), height_ratios=[3, 2])
+    dots = len(steps) <= 300
+    for col, key in enumerate(keys):
+        top, bottom = axes[0, col], axes[1, col]
+        top.plot(steps, ours[key], lw=1.4, label="jaxsched")
+        top.plot(steps, ref[key], "k." if dots else "k--", lw=0.9, ms=3,
+                 label=f"reference: {where}")
+        top.set_ylabel("momentum / beta1" if key == "momentum" else "learning rate")
+        top.legend(fontsize=8)
+        truth = exact.get(key, ref[key])
+        peak = float(np.max(np.abs(truth))) or 1.0
+        series = [("jaxsched", ours[key], "tab:blue", ".")]
+        if key in exact:
+            series.append(("reference", ref[key], "k", "x"))
+        for label, curve, color, marker in series:
+            err = np.abs(curve - truth) / (np.maximum(np.abs(truth), parity.TINY) if x64
+                                           else peak)
+            shown = err > 0
+            bottom.semilogy(steps[shown], err[shown], marker, ms=3, color=color,
+                            label=f"{label} ({int((~shown).sum())} of {len(err)} steps exact,"
+                                  f" not drawn)")
+        tol = parity.FLOAT64_REL_TOL if x64 else parity.FLOAT32_PEAK_TOL
+        bottom.axhline(tol, color="tab:red", lw=1, ls="--", label=f"tolerance {tol:g}")
+        against = "exact" if key in exact else "the reference"
+        bottom.set_ylabel(f"{'relative' if x64 else 'error / peak'}\nerror vs {against}")
+        bottom.set_xlabel("training step")
+        bottom.legend(fontsize=7, loc="best")
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
 
+
+def cmd_parity(args: argparse.Namespace) -> int:
     print(f"JAX backend: {parity.default_backend()}")
     status = 0
     for family in args.family or parity.FAMILIES:

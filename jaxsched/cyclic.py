@@ -1,8 +1,10 @@
 """torch's cycling schedules (torch 2.13): CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR.
 
 Cycle and phase positions are found in integer arithmetic (restart tables, remainders,
-floored phase ends), so they are exact at any count; the float parts follow torch's order
-of operations in float64 and use integer remainders in float32 to stay accurate far out.
+floored phase ends), so they are exact at any count; positions within a cycle or phase and
+their complements are quotients of integers (``jaxsched.exact``), interpolations weighted
+sums of non-negative terms, cosines ``sin**2`` of the distance to their low point. Every
+value is within a few ulps of the exact value of torch's formula, in float64 and float32.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxsched import _checks as check
-from jaxsched.pytorch import int_power, traceable, x64
-from jaxsched.schedule import Schedule, float_dtype, to_float
+from jaxsched.exact import divide, float_dtype, half_cos, int_pow, mix, to_float
+from jaxsched.pytorch import traceable
+from jaxsched.schedule import Schedule
 
 __all__ = ["cosine_annealing_warm_restarts", "cyclic_lr", "one_cycle_lr"]
 
@@ -63,14 +66,18 @@ def cosine_annealing_warm_restarts(T_0: int, T_mult: int = 1, eta_min: float = 0
         starts.append(starts[-1] + lengths[-1])
         lengths.append(lengths[-1] * mult)
 
+    low, span = (eta, base - eta) if eta <= base else (base, eta - base)
+
     def lr_fn(k: jax.Array) -> jax.Array:
         if mult == 1:
-            t_cur, t_i = k % t0, jnp.asarray(float(t0))
+            t_cur, t_i = k % t0, t0
         else:
             n = jnp.sum(k[..., None] >= jnp.asarray(starts, k.dtype), axis=-1) - 1
             t_cur = k - jnp.asarray(starts, k.dtype)[n]
-            t_i = jnp.asarray([float(x) for x in lengths])[n]
-        return eta + (base - eta) * (1 + jnp.cos(math.pi * to_float(t_cur) / t_i)) / 2
+            t_i = jnp.asarray([float(x) for x in lengths], float_dtype())[n]
+        # (1 + cos(pi t / T)) / 2 = sin(pi (T - t) / (2T))**2: the distance to the low end
+        rest = (to_float(t_i) - to_float(t_cur)) if eta <= base else t_cur
+        return low + span * half_cos(rest, t_i)
 
     return Schedule(lr_fn, name=fn, params=dict(T_0=t0, T_mult=mult, eta_min=eta, lr=base))
 
@@ -98,8 +105,13 @@ def cyclic_lr(
     ``lr = base_lr + (max_lr - base_lr) * scale * f`` and ``momentum = max_momentum -
     (max_momentum - base_momentum) * scale * f``, with ``f = scale_fn(cycle)`` (scale_mode
     ``"cycle"``) or ``scale_fn(k)`` (``"iterations"``). Built-in modes: ``triangular``
-    (``f = 1``), ``triangular2`` (``f = 1 / 2**(cycle - 1)``; torch overflows past cycle 1024,
-    this gives 0) and ``exp_range`` (``f = gamma**k``). As in torch, a built-in mode sets
+    (``f = 1``), ``triangular2`` (``f = 1 / 2**(cycle - 1)``; torch raises ``OverflowError``
+    past cycle 1024, where ``2.0 ** 1024`` overflows: this goes on with the exact value,
+    which is below float64's range, so the lr is ``base_lr``) and ``exp_range``
+    (``f = gamma**k``). Positions are exact integer quotients (torch's float ``x`` loses
+    the low bits of ``k / T``: 1e-7 relative at counts of 10**6 with asymmetric phases), and
+    the momentum is a weighted sum of non-negative terms, relatively accurate down to a
+    ``base_momentum`` of 0. As in torch, a built-in mode sets
     ``scale_mode`` itself, and the lr at construction is ``base_lr`` whatever the optimizer's
     lr was.
 
@@ -152,35 +164,38 @@ def cyclic_lr(
     m_lo = check.unit(fn, "base_momentum", base_momentum)
     m_hi = check.unit(fn, "max_momentum", max_momentum)
     check.ordered(fn, "base_momentum", m_lo, "max_momentum", m_hi)
-    step_ratio = up / total
-    down_denominator = step_ratio - 1 if down > 0 else -1.0  # unused when down == 0
+    log_g = math.log(g)
 
-    def scale_and_factor(k: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def position(k: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+        """``(scale, 1 - scale, f, 1 - f)``: torch's ``x = 1 + k/T - cycle`` is
+        ``(k mod T) / T`` exactly, so ``scale`` is ``j / up`` rising and ``(T - j) / down``
+        falling, each a quotient of integers, as is its complement."""
         cycle = 1 + k // total
         j = k % total
-        if x64():  # torch's own order of operations
-            x = (1.0 + to_float(k) / total) - to_float(cycle)
-        else:  # exact remainder: float32 cannot hold k/T to the needed precision
-            x = to_float(j) / total
-        scale = jnp.where(j <= up, x / step_ratio, (x - 1) / down_denominator)
+        rising = j <= up
+        num = jnp.where(rising, j, total - j)
+        den = jnp.where(rising, up, max(down, 1))
+        scale, rest = divide(num, den), divide(den - num, den)
         arg = cycle if scale_mode == "cycle" else k
         if scale_fn is not None:
-            factor = scale_fn(to_float(arg))
-        elif mode == "triangular":
-            factor = jnp.ones_like(x)
-        elif mode == "triangular2":
-            factor = 1 / jnp.exp2(to_float(cycle - 1))
-        else:
-            factor = int_power(g, k)
-        return scale, factor
+            factor = jnp.asarray(scale_fn(to_float(arg)), float_dtype())
+            return scale, rest, factor, 1.0 - factor
+        if mode == "triangular":
+            return scale, rest, jnp.ones_like(scale), jnp.zeros_like(scale)
+        if mode == "triangular2":  # 1 / 2**(cycle - 1), exactly (0 past float's range)
+            factor = jnp.ldexp(jnp.ones_like(scale), -jnp.minimum(cycle - 1, 2000))
+            return scale, rest, factor, 1.0 - factor
+        factor = int_pow(g, k)  # exp_range: gamma**k; 1 - gamma**k without cancellation
+        return scale, rest, factor, -jnp.expm1(to_float(k) * log_g)
 
     def lr_fn(k: jax.Array) -> jax.Array:
-        scale, factor = scale_and_factor(k)
+        scale, _, factor, _ = position(k)
         return lo + (hi - lo) * scale * factor
 
     def mom_fn(k: jax.Array) -> jax.Array:
-        scale, factor = scale_and_factor(k)
-        return m_hi - (m_hi - m_lo) * scale * factor
+        # max - (max - base) s f = max (1 - s f) + base s f, with 1 - s f = (1 - s) + s (1 - f)
+        scale, rest, factor, rest_f = position(k)
+        return mix(m_hi, rest + scale * rest_f, m_lo, scale * factor)
 
     params = dict(base_lr=lo, max_lr=hi, step_size_up=up, step_size_down=down, mode=mode,
                   gamma=g, scale_fn=scale_fn, scale_mode=scale_mode,
@@ -223,12 +238,21 @@ def one_cycle_lr(
     (``end + (start - end) / 2 * (cos(pi * pct) + 1)``) or linear annealing. Momentum runs
     ``max_momentum -> base_momentum -> max_momentum``.
 
+    Each anneal is computed from the phase weights ``p`` and ``1 - p`` (each an exact
+    integer difference plus the fractional part of torch's float phase end, over the width):
+    ``start (1 - p) + end p`` (linear) or ``start sin(pi (1-p)/2)**2 + end sin(pi p/2)**2``
+    (cos), a weighted sum of non-negative terms. It is within a few ulps of the exact value
+    of torch's formula; torch's ``(end - start) * pct + start`` depends on whether the
+    multiply-add is fused (1e-9 relative, measured) and its cosine cancels near a small end.
+
     torch quirks and choices: the lr starts at ``max_lr / div_factor`` whatever the
     optimizer's lr; step ``N`` is allowed and extrapolates the last phase one step past its end
     (with linear annealing that can be below ``min_lr``, even negative); torch raises on the
     step after (the adapter ``jaxsched.OneCycleLR`` raises the same ``ValueError``), while
-    this function returns the final ``min_lr`` / ``max_momentum`` for every ``k > N``. A first
-    phase of zero length (``pct * N == 1``), a ``ZeroDivisionError`` in torch, raises here.
+    this function returns the final ``min_lr`` / ``max_momentum`` for every ``k > N``.
+    Configurations torch cannot step through raise here, eagerly: a first phase of zero
+    length (``pct * N == 1``) and a last phase of zero length (``pct_start=1.0``, or
+    three-phase with ``2 pct N - 2 == N - 1``), where torch divides by zero at a step.
 
     Args:
         max_lr: the peak lr, >= 0.
@@ -290,38 +314,45 @@ def one_cycle_lr(
         raise ValueError(f"{fn}: pct_start * total_steps must not be 1 (the warmup phase would "
                          f"have zero length; torch divides by zero), got pct_start={pct!r}, "
                          f"total_steps={total}")
+    if phases[-1][0] == phases[-2][0] and math.floor(phases[-2][0]) < total:
+        raise ValueError(f"{fn}: the last phase would have zero length, so torch divides by "
+                         f"zero at step {total} (pct_start={pct!r}, three_phase="
+                         f"{bool(three_phase)!r}, total_steps={total}); use pct_start < "
+                         f"{1.0 if not three_phase else (total + 1) / (2 * total)!r}")
 
-    def anneal(start: Any, end: Any, p: jax.Array) -> jax.Array:
-        if x64():  # torch's own order of operations
-            if anneal_strategy == "cos":
-                return end + (start - end) / 2.0 * (jnp.cos(math.pi * p) + 1)
-            return (end - start) * p + start
-        # float32: weights instead of differences, so a phase that never reaches a far-off
-        # end (a short cycle) keeps float32's relative precision at its start
-        w = (jnp.cos(math.pi * p) + 1) / 2 if anneal_strategy == "cos" else 1.0 - p
-        return start * w + end * (1.0 - w)
-
-    # Per-phase constants, selected by the phase index, so one anneal (one cosine) is
-    # evaluated per step, not one per phase.
+    # Per-phase constants, selected by the phase index, so one anneal is evaluated per step.
+    # Each float phase end e is split on the host into floor(e) and e - floor(e), so that
+    # k - start and end - k are an exact integer difference plus a fraction: the phase
+    # weights p and 1 - p are then accurate in float32 too, at any count.
     starts = [0.0] + [ph[0] for ph in phases[:-1]]
     thresholds = [math.floor(ph[0]) for ph in phases[:-1]]
-    widths = [ph[0] - st if ph[0] - st != 0 else 1.0 for ph, st in zip(phases, starts,
-                                                                         strict=True)]
-    # torch's pct is exactly 1 at an integral phase end (and the phase's end value follows
-    # exactly); XLA's division may miss that by an ulp, so it is selected. A phase of zero
-    # width (only reachable at k = N, see the docstring) also takes its end value.
-    exact_ends = [int(ph[0]) if float(ph[0]).is_integer() and ph[0] - st != 0 else -1
-                  for ph, st in zip(phases, starts, strict=True)]
-    zero_width = [ph[0] - st == 0 for ph, st in zip(phases, starts, strict=True)]
+
+    def split(values: list[float]) -> tuple[list[int], list[float]]:
+        ints = [math.floor(v) for v in values]
+        return ints, [v - i for v, i in zip(values, ints, strict=True)]
+
+    start_int, start_frac = split(starts)
+    end_int, end_frac = split([ph[0] for ph in phases])
+    widths = [ph[0] - st for ph, st in zip(phases, starts, strict=True)]
 
     def curve(k: jax.Array, lr_values: bool) -> jax.Array:
         i = sum((k > t).astype(jnp.int32) for t in thresholds) if thresholds else 0
-        pick = lambda values: jnp.asarray(values, float_dtype())[i]  # noqa: E731
-        at_end = (k == jnp.asarray(exact_ends, k.dtype)[i]) | jnp.asarray(zero_width)[i]
-        p = (to_float(k) - pick(starts)) / pick(widths)
-        p = jnp.where(at_end, 1.0, p)
+
+        def pick(values: list[Any]) -> jax.Array:
+            return jnp.asarray(values, float_dtype())[i]
+
+        kk = jnp.minimum(k, total)
+        width = pick(widths)
+        done = (to_float(kk - jnp.asarray(start_int, k.dtype)[i]) - pick(start_frac)) / width
+        left = (to_float(jnp.asarray(end_int, k.dtype)[i] - kk) + pick(end_frac)) / width
         a, b = (1, 2) if lr_values else (3, 4)
-        value = anneal(pick([ph[a] for ph in phases]), pick([ph[b] for ph in phases]), p)
+        start, end = pick([ph[a] for ph in phases]), pick([ph[b] for ph in phases])
+        if anneal_strategy == "cos":  # (1 + cos(pi p)) / 2 = sin(pi (1 - p) / 2)**2
+            w_start = jnp.sin((math.pi / 2) * left) ** 2
+            w_end = jnp.sin((math.pi / 2) * done) ** 2
+        else:
+            w_start, w_end = left, done
+        value = mix(start, w_start, end, w_end)
         return jnp.where(k > total, floor if lr_values else m_hi, value)
 
     params = dict(max_lr=peak, total_steps=total, pct_start=pct,

@@ -2,8 +2,11 @@
 
 The step convention: DeepSpeed's constructor writes a value without stepping, so at training
 step ``k`` its formulas see ``last_batch_iteration = k - 1``; the value written at construction
-is the one in force at step 0. Integer parts (floors, phase tests) are computed on the integer
-count; the float parts follow DeepSpeed's order of operations so float64 agrees to the ulp.
+is the one in force at step 0. Positions in a cycle, floors and remaining steps are computed on
+the integer count; floats enter only as quotients of integers (``jaxsched.exact``), so every
+value is within a few ulps of the exact value of DeepSpeed's formula at any count, in float64
+and float32, also where DeepSpeed itself is not (its ``(1 + k/T) - floor(1 + k/T)`` cycle
+position loses the low bits of ``k/T``; its cosine near a zero floor loses relative accuracy).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxsched import _checks as check
-from jaxsched.schedule import Schedule, cos_pi, to_float
+from jaxsched.exact import divide, half_cos, mix, to_float
+from jaxsched.schedule import Schedule
 
 __all__ = ["lr_range_test", "one_cycle", "warmup_cosine_lr", "warmup_decay_lr", "warmup_lr"]
 
@@ -59,7 +63,7 @@ def lr_range_test(
     staircase = check.boolean(fn, "lr_range_test_staircase", lr_range_test_staircase)
 
     def lr(k: jax.Array) -> jax.Array:
-        interval = to_float(k // size) if staircase else to_float(k) / size
+        interval = to_float(k // size) if staircase else divide(k, size)
         return min_lr * (1 + rate * interval)
 
     return Schedule(lr, name=fn, params=dict(
@@ -86,7 +90,9 @@ def one_cycle(
     With ``S1, S2`` the half-cycle lengths and ``T = S1 + S2``, for ``k <= T`` (the cycle):
     ``x = (1 + k/T) - cycle`` with ``cycle = 1 + k // T``; ``scale = x / (S1/T)`` on the way
     up (``k mod T <= S1``), ``(x - 1) / (S1/T - 1)`` on the way down, or, with a stair count
-    ``c`` for that half, ``floor(j * c / S) / c`` where ``j`` is the integer offset into it;
+    ``c`` for that half, ``floor(j * c / S) / c`` where ``j`` is the integer offset into it
+    (computed exactly as ``j / S1`` and ``(T - j) / S2``: DeepSpeed's float ``x`` cancels
+    and is up to 5e-4 of the peak off in float32 for long cycles);
     ``lr = min_lr + (max_lr - min_lr) * scale`` and ``mom = max_mom - (max_mom - min_mom) *
     scale``. For ``k > T`` (the decay, continuous, never floored): ``i = (k - T) /
     decay_step_size``, ``lr = min_lr / (1 + decay_lr_rate * i)`` and
@@ -160,35 +166,36 @@ def one_cycle(
     check.ordered(fn, "cycle_min_mom", min_mom, "cycle_max_mom", max_mom)
     mom_rate = check.nonneg(fn, "decay_mom_rate", decay_mom_rate)
 
-    step_ratio = s1 / total
-    down_denominator = step_ratio - 1 if s2 > 0 else -1.0  # unused when s2 == 0
-
-    def scale(k: jax.Array) -> jax.Array:
-        kc = jnp.minimum(k, total)  # the cycle formula only serves k <= total
-        cycle = 1 + kc // total
-        x = (1.0 + to_float(kc) / total) - to_float(cycle)
-        j = kc % total
+    def weights(k: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """``(scale, 1 - scale)``, each one quotient of integers: DeepSpeed's
+        ``x = (1 + k/T) - floor(1 + k/T)`` is ``(k mod T) / T`` exactly, its rising
+        ``x / (S1/T)`` is ``j / S1`` and its falling ``(x - 1) / (S1/T - 1)`` is
+        ``(T - j) / S2``; a stair count ``c`` floors ``j c / S`` in integers."""
+        j = jnp.minimum(k, total) % total  # the cycle formula only serves k <= total
         up = j <= s1
-        smooth = jnp.where(up, x / step_ratio, (x - 1) / down_denominator)
-        up_stair = to_float((j * c1) // s1) / max(c1, 1)
-        down_stair = to_float(((total - j) * c2) // max(s2, 1)) / max(c2, 1)
-        stair = jnp.where(up, up_stair, down_stair)
-        has_stairs = jnp.where(up, c1 > 0, c2 > 0)
-        return jnp.where(has_stairs, stair, smooth)
+        num = jnp.where(up, j, total - j)
+        den = jnp.where(up, s1, max(s2, 1))
+        stairs = jnp.where(up, c1, c2)
+        stair_num = (num * stairs) // den  # j * c <= S * c <= 2**31-1 (validated)
+        num = jnp.where(stairs > 0, stair_num, num)
+        den = jnp.where(stairs > 0, stairs, den)
+        return divide(num, den), divide(den - num, den)
 
     def decay_interval(k: jax.Array) -> jax.Array:
-        return to_float(jnp.maximum(k - total, 0)) / max(decay_size, 1)
+        return divide(jnp.maximum(k - total, 0), max(decay_size, 1))
 
     skip_lr_decay = decay_size == 0 or lr_rate == 0.0
     skip_mom_decay = decay_size == 0 or mom_rate == 0.0
 
     def lr(k: jax.Array) -> jax.Array:
-        cycle_lr = min_lr + (max_lr - min_lr) * scale(k)
+        scale, rest = weights(k)
+        cycle_lr = mix(min_lr, rest, max_lr, scale)
         decay_lr = min_lr if skip_lr_decay else min_lr / (1 + lr_rate * decay_interval(k))
         return jnp.where(k <= total, cycle_lr, decay_lr)
 
     def mom(k: jax.Array) -> jax.Array:
-        cycle_mom = max_mom - (max_mom - min_mom) * scale(k)
+        scale, rest = weights(k)
+        cycle_mom = mix(max_mom, rest, min_mom, scale)
         decay_mom = max_mom if skip_mom_decay else max_mom * (1 + mom_rate * decay_interval(k))
         in_force = jnp.where(k <= total, cycle_mom, decay_mom)
         return jnp.where(k == 0, min_mom, in_force)
@@ -212,7 +219,7 @@ def _warmup_fraction(k: jax.Array, n: int, warmup_type: str) -> jax.Array:
     """DeepSpeed's warmup gamma at ``last_batch_iteration = k - 1`` (for ``1 <= k <= n``)."""
     if warmup_type == "log":
         return (1.0 / math.log(n)) * jnp.log(to_float(jnp.maximum(k, 1)))
-    return to_float(jnp.maximum(k, 1) - 1) / n
+    return divide(jnp.maximum(k, 1) - 1, n)
 
 
 def _max_lr(fn: str, warmup_max_lr: float | None, lr: float | None) -> float:
@@ -334,11 +341,11 @@ def warmup_decay_lr(
     max_lr = _max_lr(fn, warmup_max_lr, lr)
     check.ordered(fn, "warmup_min_lr", min_lr, "warmup_max_lr", max_lr)
     delta = max_lr - min_lr
-    denominator = float(max(1.0, total - n))
+    denominator = max(1, total - n)
 
     def lr_fn(k: jax.Array) -> jax.Array:
         i = jnp.maximum(k, 1) - 1  # last_batch_iteration, >= 0
-        decay = jnp.maximum(0.0, to_float(total - i) / denominator)
+        decay = divide(jnp.maximum(total - i, 0), denominator)  # remaining steps, exact
         gamma = jnp.where(k <= n, _warmup_fraction(k, n, warmup_type), decay)
         return jnp.where(k == 0, min_lr, min_lr + delta * gamma)
 
@@ -362,6 +369,10 @@ def warmup_cosine_lr(
     ``0 <= i < n``, ``ratio = wmin + g * (1 - wmin)`` with ``g`` as in ``warmup_lr``; after,
     ``p = min(1, (i - n + 1) / max(1, total - n))`` and
     ``ratio = max(0, cmin + (1 - cmin) * (1 + cos(pi * p)) / 2)``; ``lr = lr0 * ratio``.
+
+    The cosine is computed as ``sin(pi/2 * r / D)**2`` from the remaining steps ``r`` (of
+    ``D = max(1, total - n)``), so it keeps its relative accuracy to the last step before a
+    zero floor, where DeepSpeed's ``1 + cos(pi p)`` cancels (1e-9 relative, measured).
 
     DeepSpeed quirks reproduced: the value at construction is 0 whatever
     ``warmup_min_ratio`` is; ``wmin * lr0`` serves step 1; with linear warmup the ratio never
@@ -405,9 +416,9 @@ def warmup_cosine_lr(
 
     def lr_fn(k: jax.Array) -> jax.Array:
         warm = wmin + _warmup_fraction(k, n, warmup_type) * (1.0 - wmin)
-        progress = jnp.minimum(1.0, to_float(jnp.maximum(k - n, 0)) / decay_len)
-        cosine = (1 + cos_pi(progress)) / 2
-        cosine = jnp.maximum(0.0, cmin + (1.0 - cmin) * cosine)
+        # (1 + cos(pi p)) / 2 from the remaining steps, exact to the last step
+        rest = jnp.clip(decay_len - (k - n), 0, decay_len)
+        cosine = cmin + (1.0 - cmin) * half_cos(rest, decay_len)
         ratio = jnp.where(k <= n, warm, cosine)
         return jnp.where(k == 0, 0.0, base * ratio)
 

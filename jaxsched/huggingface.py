@@ -3,9 +3,13 @@ functions, and ``get_scheduler`` over every ``SchedulerType``.
 
 Each ``transformers`` schedule is a ``torch.optim.lr_scheduler.LambdaLR`` whose lambda takes
 the step (``last_epoch``, the count of ``step()`` calls) and returns a factor of the lr; the lr
-in force at training step ``k`` is ``lr * factor(k)``. The factors here follow the lambdas'
-order of operations in float64 (quotients correctly rounded, see ``schedule.divide``); phase
-tests are integer comparisons on the count.
+in force at training step ``k`` is ``lr * factor(k)``. Phase tests are integer comparisons on
+the count, progress and remaining steps are quotients of integers (``jaxsched.exact``), and
+every cosine whose cycle count is a short binary fraction (``num_cycles`` 0.5, 1, 0.25, 1.5,
+...) is reduced in integers and written as ``sin(..)**2`` of the distance to its zero: exact to
+a few ulps at any count, including the last steps before a zero floor and the far counts
+where ``transformers``' own float phase has drifted by 1e-7. Any other cycle count (0.3) has
+its angle reduced in double-double arithmetic in float64, exact too.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ import jax.numpy as jnp
 
 from jaxsched import _checks as check
 from jaxsched.adapter import parse_optimizer
+from jaxsched.exact import divide, float_dtype, half_cos, half_cos_turns, is_x64, to_float
 from jaxsched.plateau import ReduceLROnPlateau, reduce_lr_on_plateau
 from jaxsched.pytorch_adapters import LambdaLR
-from jaxsched.schedule import Schedule, divide, float_dtype, to_float
+from jaxsched.schedule import Schedule
 
 __all__ = ["SCHEDULER_TYPES", "get_scheduler", "wsd_factor"]
 
@@ -36,10 +41,6 @@ WSD_TYPES = ("linear", "cosine", "1-sqrt")
 Factor = Callable[[jax.Array], jax.Array]
 
 
-def _is_x64() -> bool:
-    return float_dtype() == jnp.float64
-
-
 def _warmup(k: jax.Array, w: int) -> jax.Array:
     """``float(k) / float(max(1, w))``."""
     return divide(k, max(1, w))
@@ -50,30 +51,34 @@ def _cosine(progress: jax.Array, cycles: float) -> jax.Array:
     return 0.5 * (1.0 + jnp.cos(math.pi * float(cycles) * 2.0 * progress))
 
 
-def _cosine_factor(j: jax.Array, d: int, cycles: float, *, plus_one: bool = False
-                   ) -> jax.Array:
-    """``0.5 * (1 + cos(pi * cycles * 2.0 * progress))`` with ``progress = (j [+ 1]) / d``.
+def _cosine_factor(j: jax.Array, d: int, cycles: float, shift: int = 0) -> jax.Array:
+    """``0.5 * (1 + cos(pi * cycles * 2.0 * (j + shift) / d))`` for an integer ``j >= 0``
+    (``shift`` 0 or 1, added without overflowing an int32 ``j`` near 2**31-1).
 
     The cosine does not stop at the end of training (``transformers`` lets it rise again),
-    so it is periodic in ``j``. float64 follows ``transformers``' operations. In float32,
-    where ``j`` up to 2**31-1 would lose the phase, ``2 * cycles`` is written as a ratio
-    ``P / Q`` of small integers (exactly, to float64 precision) and the angle is reduced in
-    integers: ``pi * P * j / (Q d)`` modulo ``2 pi``. Where no such ratio exists, far steps
-    (beyond ~2**24 / (2 cycles)) keep float32's phase error.
+    so it is periodic in ``j``. Where ``2 * cycles`` is a ratio ``P / Q`` of small integers
+    exactly (a short binary fraction), the angle ``pi * P * j / (Q d)`` is reduced modulo
+    ``2 pi`` in integers and the factor is ``sin(pi n / (2 Q d))**2`` with ``n`` the integer
+    distance to the cosine's zero: exact at any count. Otherwise float64 reduces the angle in
+    double-double arithmetic (``jaxsched.exact.half_cos_turns``), also exact; float32 takes
+    the nearest ratio of small integers, whose phase is float32-exact near the start, and
+    keeps float32's phase error far out.
     """
-    if _is_x64():
-        return _cosine(divide(j + 1 if plus_one else j, d), cycles)
-    ratio = Fraction(2 * cycles).limit_denominator(64)
-    big_p, big_q = ratio.numerator, ratio.denominator
-    period = 2 * big_q * d
-    if (abs(float(ratio) - 2 * cycles) <= 1e-15 * max(1.0, abs(2 * cycles))
-            and period * max(1, abs(big_p)) <= check.MAX_COUNT):
-        r = jnp.remainder(j, period)
-        if plus_one:
-            r = jnp.where(r == period - 1, 0, r + 1)
-        m = jnp.remainder(r * big_p, period)
-        return 0.5 * (1.0 + jnp.cos((2 * math.pi / period) * to_float(m)))
-    return _cosine(divide(j, d) + (1.0 / d if plus_one else 0.0), cycles)
+    exact = Fraction(2 * cycles)
+    ratio = exact if exact.denominator <= 64 and abs(exact.numerator) <= 64 else None
+    near = exact.limit_denominator(64)
+    if ratio is None and not is_x64() and abs(float(near) - 2 * cycles) <= 1e-15 * max(
+            1.0, abs(2 * cycles)):
+        ratio = near
+    if ratio is not None and ratio.numerator != 0:
+        big_p, big_q = abs(ratio.numerator), ratio.denominator
+        half = big_q * d  # a half period of the angle, in units of pi / (Q d)
+        if 2 * half * big_p <= (2**62 if is_x64() else check.MAX_COUNT):
+            m = jnp.remainder((jnp.remainder(j, 2 * half) + shift) * big_p, 2 * half)
+            return half_cos(jnp.abs(half - m), half)
+    if is_x64():  # any other cycle count: the angle reduced in double-double arithmetic
+        return half_cos_turns(j + shift, d, 2 * cycles)
+    return _cosine((to_float(j) + shift) / d, cycles)
 
 
 def wsd_factor(k: jax.Array, *, warmup: int, stable: int, decay: int, warmup_type: str,
@@ -87,22 +92,22 @@ def wsd_factor(k: jax.Array, *, warmup: int, stable: int, decay: int, warmup_typ
     decay factors ``f`` become ``max(0, f * (1 - r) + r)``; after the decay, ``r``.
     """
     r = min_lr_ratio
-    p = _warmup(k, warmup)
     if warmup_type == "linear":
-        up = p
-    elif warmup_type == "cosine":
-        up = 0.5 * (1.0 - jnp.cos(math.pi * p))
-    else:  # float32: 1 - p from integers, as sqrt magnifies its rounding near p = 1
-        rest = 1.0 - p if _is_x64() else to_float(jnp.maximum(warmup - k, 0)) / max(1, warmup)
-        up = 1.0 - jnp.sqrt(jnp.maximum(rest, 0.0))
-    i = jnp.maximum(k - warmup - stable, 0)
+        up = _warmup(k, warmup)
+    elif warmup_type == "cosine":  # (1 - cos(pi p)) / 2 = sin(pi p / 2)**2
+        up = half_cos(jnp.clip(k, 0, warmup), max(1, warmup))
+    else:  # 1 - sqrt(1 - p) = p / (1 + sqrt(1 - p)), no cancellation near p = 0
+        up = _warmup(k, warmup) / (1.0 + jnp.sqrt(divide(jnp.maximum(warmup - k, 0),
+                                                           max(1, warmup))))
+    i = jnp.clip(k - warmup - stable, 0, max(decay, 0))
     q = divide(i, max(1, decay))
+    rest = divide(jnp.maximum(decay - i, 0), max(1, decay))  # 1 - q, from integers
     if decay_type == "linear":
-        down = 1.0 - q
+        down = rest
     elif decay_type == "cosine":
-        down = _cosine(q, num_cycles)
-    elif decay_type == "1-sqrt":
-        down = 1.0 - jnp.sqrt(q)
+        down = _cosine_factor(i, max(1, decay), num_cycles)
+    elif decay_type == "1-sqrt":  # 1 - sqrt(q) = (1 - q) / (1 + sqrt(q))
+        down = rest / (1.0 + jnp.sqrt(q))
     else:  # exponential, from 1 to r
         down = jnp.power(r, q)
     if decay_type != "exponential":
@@ -140,7 +145,7 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
 
         def inverse_sqrt(k: jax.Array) -> jax.Array:
             # k + shift overflows int32 near 2**31 - 1: add in floats there
-            shifted = divide(k + shift, timescale) if _is_x64() else (
+            shifted = divide(k + shift, timescale) if is_x64() else (
                 (to_float(k) + shift) / timescale)
             return jnp.where(k < w, _warmup(k, w), 1.0 / jnp.sqrt(shifted))
 
@@ -182,7 +187,7 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
         rate = _min_lr_rate(fn, kw, lr_init) if name == "cosine_with_min_lr" else None
 
         def cosine(k: jax.Array) -> jax.Array:
-            factor = _cosine_factor(k - w, d, cycles)
+            factor = _cosine_factor(jnp.maximum(k - w, 0), d, cycles)
             if rate is not None:
                 factor = factor * (1 - rate) + rate
             return jnp.where(k < w, _warmup(k, w), jnp.maximum(0.0, factor))
@@ -204,11 +209,9 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
         lr_range = init - end
 
         def polynomial(k: jax.Array) -> jax.Array:
-            if _is_x64():  # transformers' 1 - (k - w) / (t - w)
-                pct = 1 - divide(jnp.minimum(k, t) - w, t - w)
-            else:  # exact at k = t, where a power < 1 magnifies float32's 1 - 29/29 != 0
-                pct = to_float(t - jnp.minimum(k, t)) / (t - w)
-            pct = jnp.maximum(pct, 0.0)
+            # transformers' 1 - (k - w) / (t - w), from the remaining steps: exact at k = t,
+            # where a power < 1 magnifies any rounding, and relatively accurate before it
+            pct = divide(jnp.clip(t - k, 0, t - w), t - w)
             # 0 ** power is 0 for any power > 0, also one that float32 rounds to 0
             powered = jnp.where(pct == 0, 0.0 if power > 0 else 1.0, jnp.power(pct, power))
             decay = (lr_range * powered + end) / init
@@ -227,7 +230,7 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
             up = (to_float(k) + 1.0) / max(1, w)
         else:
             up = wr + (1.0 - wr) * to_float(k) / max(1, w - 1)
-        factor = _cosine_factor(k - w, int(decay_len), cycles, plus_one=True)
+        factor = _cosine_factor(jnp.maximum(k - w, 0), int(decay_len), cycles, shift=1)
         factor = factor * (1 - rate) + rate
         return jnp.where(k < w, up, jnp.maximum(0.0, factor))
 
@@ -248,24 +251,22 @@ def _min_lr_rate(fn: str, kw: dict[str, Any], lr_init: Callable[[], float]) -> f
 
 
 def _hard_restarts(w: int, d: int, cycles: int) -> Factor:
-    """``transformers``' cosine with hard restarts. Its ``(cycles * progress) % 1.0`` jumps
-    from ~0 to 1 at each restart, and whether the float product lands on the integer or
-    one ulp below decides which; in float64 that is reproduced by correctly rounded
-    arithmetic, in float32 by exact integer positions plus the restarts' float64 values."""
-    g = math.gcd(d, cycles)
-    period = d // g  # steps per cycle, as a fraction: (cycles // g) cycles every d // g steps
-    at_restart = [(cycles * ((m * period) / float(d))) % 1.0 for m in range(g)]
-    exact = cycles * d <= check.MAX_COUNT
+    """``transformers``' cosine with hard restarts, ``0.5 * (1 + cos(pi * ((cycles * p) %
+    1.0)))`` with ``p = j / d``, from the exact integer position ``(cycles * j) mod d``: at an
+    exact restart that is 0 and the factor 1, the intended restart to the full lr (the float
+    product in ``transformers`` lands on the integer or one ulp below it, and gives 1 or ~0
+    accordingly: a rounding accident not reproduced). Where ``cycles * d`` exceeds the
+    integer range (int32 without x64, past 2**31-1), the position is a float quotient."""
+    exact = cycles * d <= (2**62 if is_x64() else check.MAX_COUNT)
 
     def factor(k: jax.Array) -> jax.Array:
-        j = jnp.maximum(k - w, 0)
-        if _is_x64() or not exact:
-            frac = jnp.mod(cycles * divide(j, d), 1.0)
+        j = jnp.clip(k - w, 0, d)
+        if exact:
+            r = jnp.remainder(j * cycles, d)  # (cycles * j) mod d, exact
+            cosine = half_cos(d - r, d)
         else:
-            r = jnp.remainder(jnp.minimum(j, d) * cycles, d)  # (cycles * j) mod d, exact
-            table = jnp.asarray(at_restart, float_dtype())
-            frac = jnp.where(r == 0, table[jnp.minimum(j // period, g - 1)], to_float(r) / d)
-        cosine = jnp.maximum(0.0, 0.5 * (1.0 + jnp.cos(math.pi * frac)))
+            frac = jnp.mod(cycles * divide(j, d), 1.0)
+            cosine = jnp.maximum(0.0, 0.5 * (1.0 + jnp.cos(math.pi * frac)))
         return jnp.where(k < w, _warmup(k, w), jnp.where(j >= d, 0.0, cosine))
 
     return factor

@@ -27,8 +27,8 @@ import numpy as np
 
 import jaxsched
 
-__all__ = ["Errors", "adapter_curves", "build", "compare", "load_cases", "pure_curves",
-           "FLOAT64_REL_TOL", "FLOAT32_PEAK_TOL"]
+__all__ = ["Errors", "ThreeWay", "adapter_curves", "build", "compare", "judge", "load_cases",
+           "pure_curves", "FLOAT64_REL_TOL", "FLOAT32_PEAK_TOL"]
 
 FLOAT64_REL_TOL = 1e-12
 FLOAT32_PEAK_TOL = 2e-6
@@ -193,18 +193,151 @@ def compare(ours: np.ndarray, ref: Any, peak: float | None = None) -> Errors:
                   float(np.max(np.where(small, diff, 0.0), initial=0.0)) / peak)
 
 
-def case_errors(case: dict[str, Any]) -> dict[str, Errors]:
-    """Every comparison for one case: ``{"pure64.lr": Errors, "pure32.momentum": ...,
-    "adapter.lr": ...}``; momentum is compared where the adapter schedules it."""
-    out: dict[str, Errors] = {}
+# float64's smallest normal number. XLA flushes subnormal results to zero, so below it a
+# relative error means nothing: there the float64 rule is an absolute error of at most this.
+TINY = float(np.finfo(np.float64).tiny)
+
+
+def _relative(err: np.ndarray, to: np.ndarray, x64: bool, peak: float) -> np.ndarray:
+    """``err / |to|`` in float64, where a value below float64's smallest normal counts as
+    exact when ``err`` is at most that (XLA flushes subnormals to 0); ``err / peak`` in
+    float32."""
+    if not x64:
+        return err / peak
+    mag = np.abs(to)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(mag >= TINY, err / np.where(mag >= TINY, mag, 1.0),
+                        np.where(err <= TINY, 0.0, np.inf))
+
+
+@dataclass(frozen=True)
+class ThreeWay:
+    """One curve judged three ways against the exact value of the reference's formula.
+
+    ``ours`` and ``ref`` are the worst errors of jaxsched and of the reference against the
+    exact curve, ``ours_ref`` jaxsched's against the reference: relative
+    (``|x - exact| / |exact|``) in float64, in units of the curve's peak in float32. Exact
+    values below float64's smallest normal (``TINY``) are matched to within ``TINY``, since
+    XLA flushes subnormal results to zero. ``ok`` applies the rule per step:
+    float64 ``|ours - exact| <= 1e-12 |exact|``, or no further from exact than the reference
+    is at that step; float32 ``|ours - exact| <= 2e-6 peak``. ``worst_step`` is the step of
+    ``ours``. ``ref`` and ``ours_ref`` are ``None`` without a reference curve.
+    """
+
+    ours: float
+    ref: float | None
+    ours_ref: float | None
+    ok: bool
+    worst_step: int = -1
+    x64: bool = True
+
+    def describe(self) -> str:
+        unit = "rel" if self.x64 else "of peak"
+        ref = "n/a" if self.ref is None else f"{self.ref:.2e}"
+        ours_ref = "n/a" if self.ours_ref is None else f"{self.ours_ref:.2e}"
+        return (f"ours-exact {self.ours:.2e} {unit}, ref-exact {ref}, ours-ref {ours_ref}: "
+                f"{'within' if self.ok else 'PAST'} tolerance")
+
+
+def judge(ours: Any, exact: Any, ref: Any = None, *, x64: bool, peak: float | None = None,
+          steps: Any = None) -> ThreeWay:
+    """Judges ``ours`` against ``exact`` (and ``ref``, if given) by the three-way rule.
+
+    ``peak`` is the curve's peak (default ``max |exact|``); ``steps`` labels the entries for
+    ``worst_step``. A non-finite value of ours fails.
+    """
+    ours = np.asarray(ours, np.float64)
+    exact = np.asarray(exact, np.float64)
+    if ours.shape != exact.shape or (ref is not None and np.shape(ref) != exact.shape):
+        raise ValueError(f"jaxsched.parity.judge: shapes differ, ours {ours.shape}, exact "
+                         f"{exact.shape}, ref {None if ref is None else np.shape(ref)}")
+    if peak is None:
+        peak = float(np.max(np.abs(exact), initial=0.0)) or 1.0
+    err = np.abs(ours - exact)
+    rel = np.where(np.isfinite(ours), _relative(err, exact, x64, peak), np.inf)
+    ok = rel <= (FLOAT64_REL_TOL if x64 else FLOAT32_PEAK_TOL)
+    ref_rel = ours_ref = None
+    if ref is not None:
+        ref = np.asarray(ref, np.float64)
+        ref_err = np.abs(ref - exact)
+        if x64:
+            ok |= np.isfinite(ours) & (err <= ref_err)
+        ref_rel = float(np.max(_relative(ref_err, exact, x64, peak), initial=0.0))
+        ours_ref = float(np.max(_relative(np.abs(ours - ref), ref, x64, peak), initial=0.0))
+    worst = int(np.argmax(rel)) if rel.size else 0
+    label = int(np.ravel(steps)[worst]) if steps is not None and rel.size else worst
+    return ThreeWay(float(np.max(rel, initial=0.0)), ref_rel, ours_ref, bool(np.all(ok)),
+                    label, x64)
+
+
+def _judge_rows(ours: np.ndarray, exact: np.ndarray | None, ref: np.ndarray, *, x64: bool,
+                steps: Any) -> ThreeWay:
+    """``judge`` per param group (each against its own peak), merged to the worst. Without
+    an exact curve the reference stands in for it (a two-way comparison)."""
+    ours, ref = np.atleast_2d(ours), np.atleast_2d(np.asarray(ref, np.float64))
+    rows = [judge(o, r if exact is None else e, None if exact is None else r, x64=x64,
+                  steps=steps)
+            for o, r, e in zip(ours, ref, ref if exact is None else np.atleast_2d(exact),
+                               strict=True)]
+    worst = max(rows, key=lambda v: v.ours)
+    refs = [v.ref for v in rows if v.ref is not None]
+    ours_ref = [v.ours_ref for v in rows if v.ours_ref is not None]
+    return ThreeWay(worst.ours, max(refs) if refs else None,
+                    max(ours_ref) if ours_ref else None, all(v.ok for v in rows),
+                    worst.worst_step, x64)
+
+
+def case_exact(case: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The exact curves (``jaxsched.oracle``) of a stored case at its steps, per group, for
+    ``lr`` and ``momentum`` where an oracle exists (not for user lambdas or the plateau)."""
+    from jaxsched import oracle
+    from jaxsched.oracle import huggingface as hf_oracle
+
+    if case["class"] == "ReduceLROnPlateau":
+        return {}
+    steps = [int(k) for k in case["steps"]]
+    out: dict[str, list[np.ndarray]] = {"lr": [], "momentum": []}
+    with jax.enable_x64(True):
+        if "hf" in case:
+            kw = resolve_lambdas(case["kwargs"])
+            spec = dict(kw.pop("scheduler_specific_kwargs", None) or {})
+            lr_init = case["groups"][0]["lr"]
+            factor = hf_oracle.factor_oracle(case["hf"], kw.get("num_warmup_steps"),
+                                             kw.get("num_training_steps"), spec, lr_init)
+            with oracle.mpmath.workdps(oracle.DPS):
+                for g in case["groups"]:
+                    base = oracle.mpmath.mpf(g["lr"])
+                    out["lr"].append(np.asarray([float(base * factor(k)) for k in steps]))
+            return {"lr": np.stack(out["lr"])}
+        adapter = build(case)
+        for s in adapter.schedules:
+            lr = oracle.exact_values(s, steps)
+            if lr is None:
+                return {}
+            out["lr"].append(lr)
+            if adapter.cycles_momentum and s.momentum is not None:
+                out["momentum"].append(oracle.exact_values(s.momentum, steps))
+    return {k: np.stack(v) for k, v in out.items() if v}
+
+
+def case_errors(case: dict[str, Any]) -> dict[str, ThreeWay]:
+    """Every comparison for one case, judged three ways (``judge``): ``{"pure64.lr":
+    ThreeWay, "pure32.momentum": ..., "adapter.lr": ...}``; momentum is compared where the
+    adapter schedules it. Without an oracle (user lambdas, the plateau, DeepSpeed's fixed
+    beta2) the reference stands in for the exact curve."""
+    out: dict[str, ThreeWay] = {}
+    exact = case_exact(case)
+    steps = case["steps"]
     for x64 in (True, False) if "float64_only" not in case else (True,):
         label = "pure64" if x64 else "pure32"
         for key, curve in pure_curves(case, x64=x64).items():
-            out[f"{label}.{key}"] = compare(curve, case[key])
+            out[f"{label}.{key}"] = _judge_rows(curve, exact.get(key), case[key], x64=x64,
+                                                steps=steps)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "The epoch parameter")
         for key, curve in adapter_curves(case).items():
-            out[f"adapter.{key}"] = compare(curve, case[key])
+            out[f"adapter.{key}"] = _judge_rows(curve, exact.get(key), case[key], x64=True,
+                                                steps=steps)
     return out
 
 
@@ -263,7 +396,9 @@ def adapter_state(case: dict[str, Any]) -> dict[str, Any]:
     return plain_state(adapter.state_dict())
 
 
-def within_tolerance(label: str, errors: Errors) -> bool:
+def within_tolerance(label: str, errors: Errors | ThreeWay) -> bool:
+    if isinstance(errors, ThreeWay):
+        return errors.ok
     return errors.ok(x64=not label.startswith("pure32"))
 
 

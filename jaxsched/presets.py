@@ -15,8 +15,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxsched import _checks as check
+from jaxsched.exact import half_cos, to_float
 from jaxsched.huggingface import wsd_factor
-from jaxsched.schedule import Schedule, to_float
+from jaxsched.schedule import Schedule
 
 __all__ = ["deepseek_llm", "deepseek_v3", "inverse_sqrt", "warmup_stable_decay"]
 
@@ -236,8 +237,8 @@ def deepseek_v3(
 
     def lr(k: jax.Array) -> jax.Array:
         warm = peak * to_float(k) / max(1, w)
-        cosine = decayed + (peak - decayed) * 0.5 * (
-            1.0 + jnp.cos(math.pi * to_float(jnp.clip(k - b1, 0, span)) / span))
+        # (1 + cos(pi (k - b1) / span)) / 2 from the remaining steps b2 - k: exact near b2
+        cosine = decayed + (peak - decayed) * half_cos(jnp.clip(b2 - k, 0, span), span)
         return jnp.where(k < w, warm, jnp.where(k < b1, peak, jnp.where(
             k < b2, cosine, jnp.where(k < b3, decayed, final))))
 

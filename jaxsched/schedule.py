@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
+
+from jaxsched.exact import float_dtype, to_float  # noqa: F401  (re-exported)
 
 __all__ = ["Schedule", "per_group"]
 
@@ -27,16 +28,6 @@ def as_count(count: ArrayLike) -> jax.Array:
         # Clamp before the cast: float -> int of an out-of-range value is undefined.
         c = jnp.clip(c, 0, jnp.iinfo(int_dtype).max)
     return jnp.maximum(c.astype(int_dtype), 0)
-
-
-def float_dtype() -> Any:
-    """The dtype schedules compute in: float64 under ``jax_enable_x64``, else float32."""
-    return jnp.result_type(float)
-
-
-def to_float(x: ArrayLike) -> jax.Array:
-    """Casts an integer array to the schedule float dtype."""
-    return jnp.asarray(x).astype(float_dtype())
 
 
 class Schedule:
@@ -140,52 +131,3 @@ def group_schedules(fn: str, factory: Callable[..., Schedule], n_groups: int | N
         factory(**{k: (v[g] if k in lengths else v) for k, v in kwargs.items()})
         for g in range(n)
     ]
-
-
-
-_SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's splitter for float64
-
-
-def _split(a: Any) -> tuple[Any, Any]:
-    t = a * _SPLIT
-    hi = t - (t - a)
-    return hi, a - hi
-
-
-def divide(num: ArrayLike, den: int) -> jax.Array:
-    """``num / den`` for an integer array ``num`` and a positive Python int ``den``,
-    correctly rounded in float64 as Python's ``float(num) / float(den)`` is.
-
-    XLA:CPU divides by a constant with a reciprocal multiply, which is off by one ulp for
-    about 1 in 80 quotients; reference schedules that feed such a quotient to a periodic
-    function (a cosine past its end, a ``% 1.0``) would then differ at far steps. In float64
-    the three floats nearest the approximate quotient are tested with an exact residual
-    (Dekker's two-product), and the nearest to the true quotient wins. Both arguments must
-    be below 2**53. In float32 this is a plain division.
-    """
-    x = to_float(num)
-    d = float(den)
-    q = x / d
-    if float_dtype() != jnp.float64:
-        return q
-    d_hi, d_lo = _split(d)
-
-    def residual(c: jax.Array) -> jax.Array:  # x - c*d, exactly (Sterbenz: x - p is exact)
-        p = c * d
-        c_hi, c_lo = _split(c)
-        err = ((c_hi * d_hi - p) + c_hi * d_lo + c_lo * d_hi) + c_lo * d_lo
-        return jnp.abs((x - p) - err)
-
-    down, up = jnp.nextafter(q, -jnp.inf), jnp.nextafter(q, jnp.inf)
-    r_q, r_down, r_up = residual(q), residual(down), residual(up)
-    best = jnp.where(r_down < r_q, down, q)
-    return jnp.where(r_up < jnp.minimum(r_q, r_down), up, best)
-
-
-def cos_pi(x: jax.Array) -> jax.Array:
-    """``cos(pi * x)``. float64 computes exactly that, following the references' operations;
-    float32 computes ``sin(pi/2 - pi * x)``, the same to float32 rounding and cheaper on
-    XLA:CPU, whose float32 sine is faster than its cosine."""
-    if float_dtype() == jnp.float64:
-        return jnp.cos(math.pi * x)
-    return jnp.sin(math.pi / 2 - math.pi * x)

@@ -1,0 +1,172 @@
+"""Exact-arithmetic building blocks shared by every origin.
+
+Schedules compute phase positions, cycle indices and remaining steps on the integer count
+(``k mod T``, ``T - k``) and turn them into floats only as quotients of integers, so that:
+
+* a quotient is correctly rounded in float64 (``divide``). XLA:CPU divides by a constant
+  with a reciprocal multiply, one ulp off for about 1 quotient in 80 (measured:
+  ``bench/division.md``); through a ``floor``, a cycle count or a power that error grows.
+* a value that approaches zero is computed from the distance to its zero, never as a
+  difference of numbers near 1 (``half_cos``: ``(1 + cos(pi x)) / 2`` as
+  ``sin(pi (1 - x) / 2)**2`` with ``1 - x`` an integer quotient), so it keeps its relative
+  accuracy in the last steps of a decay to a zero floor.
+* interpolations are weighted sums of non-negative terms (``mix``), whose accuracy does not
+  depend on whether XLA contracts ``a*b + c`` into one fused multiply-add.
+* integer powers ``gamma**n`` are ``exp(n log gamma)`` with ``n log gamma`` formed exactly
+  (``int_pow``), a few ulps at any ``n`` up to 2**31-1.
+
+In float32 the same forms keep every result within a few float32 ulps of the exact value.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import mpmath
+from jax.typing import ArrayLike
+
+__all__ = ["divide", "half_cos", "half_cos_turns", "int_pow", "is_x64", "mix", "to_float"]
+
+
+def float_dtype() -> Any:
+    """The dtype schedules compute in: float64 under ``jax_enable_x64``, else float32."""
+    return jnp.result_type(float)
+
+
+def is_x64() -> bool:
+    return float_dtype() == jnp.float64
+
+
+def to_float(x: ArrayLike) -> jax.Array:
+    """Casts an integer array to the schedule float dtype."""
+    return jnp.asarray(x).astype(float_dtype())
+
+
+_SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's splitter for float64
+
+
+def _split(a: Any) -> tuple[Any, Any]:
+    t = a * _SPLIT
+    hi = t - (t - a)
+    return hi, a - hi
+
+
+def divide(num: ArrayLike, den: ArrayLike) -> jax.Array:
+    """``num / den`` for integer ``num`` and positive integer ``den`` (a Python int or an
+    integer array), correctly rounded in float64 as Python's ``float(num) / float(den)`` is.
+
+    The three floats nearest the approximate quotient are tested with an exact residual
+    (Dekker's two-product) and the nearest to the true quotient wins. Both arguments must be
+    below 2**53. In float32 this is a plain division (within a float32 ulp or two).
+    """
+    x = to_float(num)
+    d = float(den) if isinstance(den, int) else to_float(den)
+    q = x / d
+    if not is_x64():
+        return q
+    d_hi, d_lo = _split(d)
+
+    def residual(c: jax.Array) -> jax.Array:  # |x - c*d|, exactly (Sterbenz: x - p is exact)
+        p = c * d
+        c_hi, c_lo = _split(c)
+        err = ((c_hi * d_hi - p) + c_hi * d_lo + c_lo * d_hi) + c_lo * d_lo
+        return jnp.abs((x - p) - err)
+
+    down, up = jnp.nextafter(q, -jnp.inf), jnp.nextafter(q, jnp.inf)
+    r_q, r_down, r_up = residual(q), residual(down), residual(up)
+    best = jnp.where(r_down < r_q, down, q)
+    return jnp.where(r_up < jnp.minimum(r_q, r_down), up, best)
+
+
+def _two_prod_err(a: Any, b: Any, p: Any) -> Any:
+    """``a * b - p`` exactly, for ``p = fl(a * b)`` (Dekker; every partial product is exact,
+    so a fused multiply-add gives the same result)."""
+    a_hi, a_lo = _split(a)
+    b_hi, b_lo = _split(b)
+    return ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
+def half_cos_turns(j: ArrayLike, den: int, turns: float) -> jax.Array:
+    """``(1 + cos(pi * turns * j / den)) / 2`` for an integer array ``j >= 0``, a positive
+    int ``den`` and any float ``turns``, with the angle reduced modulo ``2 pi`` exactly.
+
+    float64: ``j / den`` as a double-double (correctly rounded quotient plus its exact
+    residual), times ``turns`` as a double-double (Dekker), reduced by an even integer
+    (exact), leaves the phase ``t`` in [-1, 1] to ~1e-30; the result is
+    ``sin(pi (1 - |t|) / 2)**2``, relatively accurate up to the cosine's zeros. Python's and
+    ``transformers``' ``cos(pi * turns * j / den)`` lose ``|angle| * 1e-16`` absolute, 1e-7 at
+    counts of 10**9. float32: the plain formula.
+    """
+    if not is_x64():
+        return 0.5 * (1.0 + jnp.cos(math.pi * turns * (to_float(j) / den)))
+    x = to_float(j)
+    d = float(den)
+    hi = divide(j, den)
+    p = hi * d
+    lo = ((x - p) - _two_prod_err(hi, d, p)) / d  # x - p is exact (Sterbenz)
+    big = turns * hi
+    small = _two_prod_err(turns, hi, big) + turns * lo
+    u = big - 2.0 * jnp.round(big / 2.0)  # exact: both are multiples of ulp(big) <= 1
+    sign = jnp.where(u < 0, -1.0, 1.0)
+    rest = (1.0 - sign * u) - sign * small  # 1 - |t|, without cancellation
+    s = jnp.sin((math.pi / 2) * rest)
+    return s * s
+
+
+def half_cos(rest: ArrayLike, den: ArrayLike) -> jax.Array:
+    """``(1 + cos(pi * x)) / 2`` for ``x = 1 - rest / den``, as ``sin(pi/2 * rest/den)**2``.
+
+    ``rest`` is the integer distance to the cosine's zero, so the result keeps its relative
+    accuracy as it approaches 0 (``rest`` -> 0), and is exactly 0 there. The quotient need
+    not be correctly rounded: an ulp in it is an ulp or two in the result.
+    """
+    s = jnp.sin((math.pi / 2) * (to_float(rest) / to_float(den)))
+    return s * s
+
+
+def mix(a: ArrayLike, wa: ArrayLike, b: ArrayLike, wb: ArrayLike) -> jax.Array:
+    """``a * wa + b * wb``: an interpolation from weights that were each computed from
+    integers (``wa + wb = 1`` exactly in value), so no term cancels for ``a, b >= 0``."""
+    return a * wa + b * wb
+
+
+def _log_parts(gamma: float) -> tuple[float, float]:
+    """``log(gamma)`` as ``hi + lo`` with ``hi`` of 21 significant bits (so ``n * hi`` is
+    exact for ``n < 2**31``) and ``lo`` the float64 nearest the rest."""
+    with mpmath.workdps(60):
+        exact = mpmath.log(mpmath.mpf(gamma))
+        mant, exp = math.frexp(float(exact))
+        hi = math.ldexp(round(mant * 2**21), exp - 21)
+        return hi, float(exact - hi)
+
+
+def int_pow(gamma: float, n: ArrayLike) -> jax.Array:
+    """``gamma ** n`` for a Python float ``gamma >= 0`` and an integer array ``n >= 0``.
+
+    float64: ``exp(n*hi + n*lo)`` with ``log(gamma) = hi + lo`` split on the host so that
+    ``n*hi`` is exact; the result is within ``|n log gamma| * 2**-53`` relative (below 1e-13
+    for any result above float64's underflow). float32: ``exp(n * log(gamma))`` with the log
+    from the host, within a float32 ulp of the curve's peak. ``gamma**0 = 1``, ``0**n = 0``.
+    """
+    n = jnp.asarray(n)
+    if gamma == 0.0:
+        return jnp.where(n == 0, 1.0, 0.0).astype(float_dtype())
+    if gamma == 1.0:
+        return jnp.ones(n.shape, float_dtype())
+    if not is_x64():
+        return jnp.exp(to_float(n) * math.log(gamma))
+    hi, lo = _log_parts(gamma)
+    x = to_float(n)
+    return jnp.exp(x * hi + x * lo)
+
+
+def cos_pi(x: jax.Array) -> jax.Array:
+    """``cos(pi * x)``. float64 computes exactly that; float32 computes
+    ``sin(pi/2 - pi * x)``, the same to float32 rounding and cheaper on XLA:CPU, whose float32
+    sine is faster than its cosine."""
+    if is_x64():
+        return jnp.cos(math.pi * x)
+    return jnp.sin(math.pi / 2 - math.pi * x)
