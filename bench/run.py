@@ -101,31 +101,35 @@ def bench_curves(n: int, n_torch: int, rounds: int) -> list[dict]:
     return rows
 
 
-def bench_in_step(n: int, rounds: int) -> list[dict]:
-    """A lax.scan of a tiny SGD update, where the schedule is most of the work."""
+def bench_in_step(shapes: list[tuple[tuple[int, ...], int]], rounds: int) -> list[dict]:
+    """A lax.scan of an SGD update on params of each shape, where the schedule is much of
+    the work: a scalar over many steps, and small vectors over the lengths people train."""
     rows = []
-    for name, ours, theirs, _ in pairs(n):
-        def scan_with(sched):
-            opt = optax.sgd(learning_rate=sched)
+    for shape, n in shapes:
+        for name, ours, theirs, _ in pairs(n):
+            def scan_with(sched, n=n):
+                opt = optax.sgd(learning_rate=sched)
 
-            @jax.jit
-            def run(w):
-                def body(carry, _):
-                    w, state = carry
-                    updates, state = opt.update(w, state, w)
-                    return (optax.apply_updates(w, updates), state), None
+                @jax.jit
+                def run(w):
+                    def body(carry, _):
+                        w, state = carry
+                        updates, state = opt.update(w, state, w)
+                        return (optax.apply_updates(w, updates), state), None
 
-                (w, _), _ = jax.lax.scan(body, (w, opt.init(w)), None, length=n)
-                return w
-            return run
+                    (w, _), _ = jax.lax.scan(body, (w, opt.init(w)), None, length=n)
+                    return w
+                return run
 
-        w0 = jnp.ones(())
-        runs = {"jaxsched": scan_with(ours), "optax": scan_with(theirs),
-                "constant": scan_with(0.1)}
-        t = interleaved({k: (lambda f=f, w=w0: ready(f(w))) for k, f in runs.items()}, rounds)
-        rows.append({"schedule": name, "steps": n, **{f"{k}_s": v for k, v in t.items()},
-                     "ratio_vs_optax": t["jaxsched"] / t["optax"],
-                     "overhead_vs_constant": t["jaxsched"] / t["constant"]})
+            w0 = jnp.ones(shape)
+            runs = {"jaxsched": scan_with(ours), "optax": scan_with(theirs),
+                    "constant": scan_with(0.1)}
+            t = interleaved({k: (lambda f=f, w=w0: ready(f(w))) for k, f in runs.items()},
+                            rounds)
+            rows.append({"schedule": name, "params": str(shape or "scalar"), "steps": n,
+                         **{f"{k}_s": v for k, v in t.items()},
+                         "ratio_vs_optax": t["jaxsched"] / t["optax"],
+                         "overhead_vs_constant": t["jaxsched"] / t["constant"]})
     return rows
 
 
@@ -246,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     q = args.quick
     sizes = dict(curve=10**5 if q else 10**6, torch=2 * 10**4 if q else 10**5,
-                 scan=10**4 if q else 4 * 10**5, adapter=2000 if q else 20000,
+                 scan=10**4 if q else 4 * 10**5, short=5000 if q else 2 * 10**4,
+                 adapter=2000 if q else 20000,
                  traces=10**3 if q else 10**4, flax=20 if q else 100, rounds=5 if q else 31)
     results = {
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
@@ -254,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
                     "backend": jax.default_backend(),
                     "device": str(jax.devices()[0].device_kind), "quick": q},
         "curve": bench_curves(sizes["curve"], sizes["torch"], sizes["rounds"]),
-        "in_step": bench_in_step(sizes["scan"], sizes["rounds"]),
+        "in_step": bench_in_step([((), sizes["scan"]), ((8,), sizes["short"]),
+                                  ((1024,), sizes["short"])], sizes["rounds"]),
         "adapter_step": bench_adapter_step(sizes["adapter"], sizes["rounds"]),
         "traces": bench_traces(sizes["traces"]),
         "flax_step": bench_flax(sizes["flax"], sizes["rounds"]),
@@ -283,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
           f"## A {sizes['curve']}-step curve, `jax.jit(jax.vmap(s))` (torch: its scheduler "
           f"stepped in a Python loop, {sizes['torch']} steps timed, scaled)", "",
           table(results["curve"]), "",
-          f"## In a jitted update: `lax.scan` of {sizes['scan']} tiny SGD steps", "",
+          "## In a jitted update: `lax.scan` of SGD steps on a scalar, 8 and 1024 params", "",
           table(results["in_step"]), "",
           "## `adapter.step()` vs torch's `scheduler.step()`", "",
           table(results["adapter_step"]), "",

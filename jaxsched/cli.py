@@ -306,7 +306,10 @@ def _compare_figure(title: str, ours: dict, ref: dict, exact: dict, steps: np.nd
 
 
 def cmd_parity(args: argparse.Namespace) -> int:
-    print(f"JAX backend: {parity.default_backend()}")
+    from jaxsched.oracle import sweep
+
+    backend = parity.default_backend()
+    print(f"JAX backend: {backend}\n{demo.RULE}")
     status = 0
     for family in args.family or parity.FAMILIES:
         cases = parity.load_cases(family)
@@ -314,6 +317,19 @@ def cmd_parity(args: argparse.Namespace) -> int:
         rows, ok = demo.error_table(_progress(family, len(cases))(cases))
         demo.print_table(rows)
         status |= 0 if ok else 1
+    if args.draws:
+        print(f"\nexact oracle at realistic scale: {args.draws} random configurations per "
+              f"schedule (phases 1..10^6 steps, counts to 2^31-1), float64 and float32")
+        rows = sweep.sweep(n_draws=args.draws, seed=args.seed,
+                           progress=lambda xs: _progress("oracle", len(xs))(xs))
+        text = sweep.table(rows, backend)
+        print(text)
+        if args.table:
+            args.table.parent.mkdir(parents=True, exist_ok=True)
+            args.table.write_text(f"# Parity against the exact oracle\n\n`jaxsched parity "
+                                  f"--draws {args.draws} --seed {args.seed}`\n\n{text}\n")
+            print(f"wrote {args.table}")
+        status |= 0 if all(r["ok"] for r in rows) else 1
     print("\nall within tolerance" if status == 0 else "\nPAST TOLERANCE")
     return status
 
@@ -349,12 +365,20 @@ def parser() -> argparse.ArgumentParser:
     compare.add_argument("--float32", action="store_true",
                          help="compare jaxsched in float32 (tolerance 2e-6 of the peak)")
     parity_cmd = sub.add_parser(
-        "parity", help="the stored reference suite on this JAX backend",
+        "parity", help="the whole parity suite on this JAX backend",
         description="Every stored reference curve (torch, DeepSpeed, transformers) against "
-        "jaxsched in float64, float32 and through the adapters, on the current JAX backend; "
-        "exit 1 if anything is past tolerance.")
+        "jaxsched in float64, float32 and through the adapters, judged three ways with the "
+        "exact oracle; then random configurations of every schedule at realistic scale "
+        "against the oracle, as a table per schedule and dtype. Runs on the current JAX "
+        "backend; exit 1 if anything is past tolerance.")
     parity_cmd.add_argument("--family", action="append", choices=parity.FAMILIES,
                             help="only this library's cases (repeatable)")
+    parity_cmd.add_argument("--draws", type=int, default=3, metavar="N",
+                            help="random realistic-scale configurations per schedule judged "
+                            "against the exact oracle (default 3; 0 skips)")
+    parity_cmd.add_argument("--seed", type=int, default=0, help="first seed of the draws")
+    parity_cmd.add_argument("--table", type=pathlib.Path, metavar="PATH",
+                            help="also write the oracle table as markdown to PATH")
     for cmd in (plot, compare):
         cmd.add_argument("--steps", type=int, default=1000, help="steps to draw (default 1000)")
         cmd.add_argument("-o", "--output", type=pathlib.Path, help="the PNG to write "

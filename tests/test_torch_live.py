@@ -166,7 +166,8 @@ def test_random_config_matches_torch(cls, data):
     bad = {k: e for k, e in errors.items() if not parity.within_tolerance(k, e)}
     assert not bad, (bad, kwargs, extra)
     mismatches = parity.state_mismatches(parity.adapter_state(case), case["state_dict"],
-                                        scale=parity.case_peak(case))
+                                        scale=parity.case_peak(case),
+                                        exact=parity.case_state_exact(case))
     assert not mismatches, mismatches
 
 
