@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import mpmath
+import numpy as np
 
 from jaxsched import _checks as check
-from jaxsched.exact import divide, float_dtype, half_cos, int_pow, mix, to_float
+from jaxsched.exact import divide, float_dtype, half_cos, int_pow, is_x64, mix, to_float
 from jaxsched.pytorch import traceable
 from jaxsched.schedule import Schedule
 
@@ -327,13 +330,36 @@ def one_cycle_lr(
     starts = [0.0] + [ph[0] for ph in phases[:-1]]
     thresholds = [math.floor(ph[0]) for ph in phases[:-1]]
 
-    def split(values: list[float]) -> tuple[list[int], list[float]]:
+    def split(values: list[float]) -> tuple[list[int], list[float], list[float]]:
+        """``v = i + hi + lo``: the integer part, and the fraction as a float32 ``hi`` plus
+        the rest (0 in float64), so a phase a fraction of a step wide keeps its width's
+        precision in float32 too."""
         ints = [math.floor(v) for v in values]
-        return ints, [v - i for v, i in zip(values, ints, strict=True)]
+        fracs = [v - i for v, i in zip(values, ints, strict=True)]
+        his = fracs if is_x64() else [float(np.float32(f)) for f in fracs]
+        return ints, his, [f - h for f, h in zip(fracs, his, strict=True)]
 
-    start_int, start_frac = split(starts)
-    end_int, end_frac = split([ph[0] for ph in phases])
+    start_int, start_hi, start_lo = split(starts)
+    end_int, end_hi, end_lo = split([ph[0] for ph in phases])
     widths = [ph[0] - st for ph, st in zip(phases, starts, strict=True)]
+
+    last = sum(1 for t in thresholds if total > t)  # the phase step N falls in
+
+    def extrapolated(a: float, b: float) -> float:
+        """The anneal at step ``N`` (usually one step past the last phase's end), exactly:
+        there ``pct = 1 + 1 / width`` can be huge (a last phase a fraction of a step wide),
+        and no float evaluation of the cosine keeps its phase."""
+        frac = (Fraction(total) - Fraction(starts[last])) / (Fraction(phases[last][0])
+                                                             - Fraction(starts[last]))
+        with mpmath.workdps(40):
+            pct = mpmath.mpf(frac.numerator) / frac.denominator
+            a_, b_ = mpmath.mpf(a), mpmath.mpf(b)
+            if anneal_strategy == "cos":
+                return float(b_ + (a_ - b_) / 2 * (mpmath.cospi(pct) + 1))
+            return float((b_ - a_) * pct + a_)
+
+    at_total = (extrapolated(phases[last][1], phases[last][2]),
+                extrapolated(phases[last][3], phases[last][4]))
 
     def curve(k: jax.Array, lr_values: bool) -> jax.Array:
         i = sum((k > t).astype(jnp.int32) for t in thresholds) if thresholds else 0
@@ -343,8 +369,10 @@ def one_cycle_lr(
 
         kk = jnp.minimum(k, total)
         width = pick(widths)
-        done = (to_float(kk - jnp.asarray(start_int, k.dtype)[i]) - pick(start_frac)) / width
-        left = (to_float(jnp.asarray(end_int, k.dtype)[i] - kk) + pick(end_frac)) / width
+        done = ((to_float(kk - jnp.asarray(start_int, k.dtype)[i]) - pick(start_hi))
+                - pick(start_lo)) / width
+        left = ((to_float(jnp.asarray(end_int, k.dtype)[i] - kk) + pick(end_hi))
+                + pick(end_lo)) / width
         a, b = (1, 2) if lr_values else (3, 4)
         start, end = pick([ph[a] for ph in phases]), pick([ph[b] for ph in phases])
         if anneal_strategy == "cos":  # (1 + cos(pi p)) / 2 = sin(pi (1 - p) / 2)**2
@@ -353,6 +381,7 @@ def one_cycle_lr(
         else:
             w_start, w_end = left, done
         value = mix(start, w_start, end, w_end)
+        value = jnp.where(k == total, at_total[0 if lr_values else 1], value)
         return jnp.where(k > total, floor if lr_values else m_hi, value)
 
     params = dict(max_lr=peak, total_steps=total, pct_start=pct,

@@ -147,12 +147,3 @@ def int_pow(gamma: float, n: ArrayLike) -> jax.Array:
     if not is_x64():
         return jnp.exp(to_float(n) * math.log(gamma))
     return jnp.where(n == 0, 1.0, jnp.power(gamma, to_float(n)))
-
-
-def cos_pi(x: jax.Array) -> jax.Array:
-    """``cos(pi * x)``. float64 computes exactly that; float32 computes
-    ``sin(pi/2 - pi * x)``, the same to float32 rounding and cheaper on XLA:CPU, whose float32
-    sine is faster than its cosine."""
-    if is_x64():
-        return jnp.cos(math.pi * x)
-    return jnp.sin(math.pi / 2 - math.pi * x)

@@ -23,20 +23,11 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxsched import _checks as check
-from jaxsched.exact import float_dtype, half_cos, int_pow, is_x64, to_float
+from jaxsched.exact import float_dtype, half_cos, int_pow, to_float
 from jaxsched.schedule import Schedule
 
 __all__ = ["constant_lr", "cosine_annealing_lr", "exponential_lr", "lambda_lr", "linear_lr",
            "multi_step_lr", "multiplicative_lr", "polynomial_lr", "step_lr"]
-
-
-def x64() -> bool:
-    return is_x64()
-
-
-def int_power(gamma: float, n: jax.Array) -> jax.Array:
-    """``gamma ** n`` for an integer array ``n >= 0`` (``jaxsched.exact.int_pow``)."""
-    return int_pow(gamma, n)
 
 
 def table_lookup(table: list[float], index: jax.Array) -> jax.Array:
@@ -154,7 +145,7 @@ def step_lr(step_size: int, gamma: float = 0.1, *, lr: float) -> Schedule:
     size = check.integer(fn, "step_size", step_size, minimum=1)
     g = check.nonneg(fn, "gamma", gamma)
     base = check.nonneg(fn, "lr", lr)
-    return Schedule(lambda k: base * int_power(g, k // size), name=fn,
+    return Schedule(lambda k: base * int_pow(g, k // size), name=fn,
                     params=dict(step_size=size, gamma=g, lr=base))
 
 
@@ -319,7 +310,7 @@ def exponential_lr(gamma: float, *, lr: float) -> Schedule:
     fn = "jaxsched.exponential_lr"
     g = check.nonneg(fn, "gamma", gamma)
     base = check.nonneg(fn, "lr", lr)
-    return Schedule(lambda k: base * int_power(g, k), name=fn, params=dict(gamma=g, lr=base))
+    return Schedule(lambda k: base * int_pow(g, k), name=fn, params=dict(gamma=g, lr=base))
 
 
 def polynomial_lr(total_iters: int = 5, power: float = 1.0, *, lr: float) -> Schedule:
@@ -353,7 +344,9 @@ def polynomial_lr(total_iters: int = 5, power: float = 1.0, *, lr: float) -> Sch
     base = check.nonneg(fn, "lr", lr)
 
     def lr_fn(k: jax.Array) -> jax.Array:  # 1 - m / T from the remaining steps: exact at T
-        return base * (to_float(total - jnp.minimum(k, total)) / total) ** p
+        rest = to_float(total - jnp.minimum(k, total)) / total
+        # 0 ** p is 0 for any p > 0, also a p that float32 rounds to 0
+        return base * jnp.where(rest == 0, 0.0 if p > 0 else 1.0, rest**p)
 
     return Schedule(lr_fn, name=fn, params=dict(total_iters=total, power=p, lr=base))
 

@@ -108,6 +108,8 @@ def config(draw, cls, n, lr_min=1.0):
                   "three_phase": draw(st.booleans())}
         if kwargs["three_phase"] and (2 * pct * total - 2 == total - 1):
             kwargs["three_phase"] = False
+        if not kwargs["three_phase"] and float(pct * total) - 1 == total - 1:
+            kwargs["pct_start"] = 0.5  # a zero-length last phase: torch divides by zero at N
         return kwargs, total, {}  # steps 0..total-1; step total checked in the fixtures
     if cls == "ReduceLROnPlateau":
         n_steps = 40
@@ -287,3 +289,21 @@ def test_from_torch_rejects_untraceable_lambda_and_foreign_objects():
         jaxsched.from_torch(ref)
     with pytest.raises(TypeError, match=r"jaxsched\.from_torch: scheduler must be"):
         jaxsched.from_torch(object())
+
+
+@pytest.mark.parametrize(("kwargs", "step"), [
+    (dict(total_steps=10, pct_start=1.0), 10),
+    (dict(total_steps=9, pct_start=5 / 9, three_phase=True), 9),  # 2 pct N - 2 == N - 1
+], ids=["pct_start=1", "three_phase_zero_last"])
+def test_one_cycle_refuses_what_torch_cannot_step_through(kwargs, step):
+    """torch divides by zero at step N on a zero-length last phase; we refuse eagerly."""
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([param], lr=0.1, momentum=0.9)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, **kwargs)
+    with pytest.raises(ZeroDivisionError), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's step-order warning
+        for _ in range(step):
+            sched.step()
+    with pytest.raises(ValueError, match=r"jaxsched.one_cycle_lr: the last phase would have "
+                                         r"zero length, so torch divides by zero at step"):
+        jaxsched.one_cycle_lr(0.1, **kwargs)

@@ -125,8 +125,9 @@ def _torch_cyclic(rng: np.random.Generator) -> tuple[Schedule, list[int]]:
 def _torch_one_cycle(rng: np.random.Generator) -> tuple[Schedule, list[int]]:
     while True:
         n = phase(rng, 2, 10**6)
-        pct = float(rng.uniform(0.001, 0.999)) if rng.integers(3) else float(
-            10 ** rng.uniform(-6, 0))
+        pick = rng.integers(4)  # uniform, tiny, or a last phase a fraction of a step wide
+        pct = (float(rng.uniform(0.001, 0.999)) if pick < 2 else float(10 ** rng.uniform(-6, 0))
+               if pick == 2 else float(1 - 10 ** rng.uniform(-7, -1)))
         three = bool(rng.integers(2))
         try:
             s = jaxsched.one_cycle_lr(lr(rng), total_steps=n, pct_start=min(pct, 1.0),
