@@ -109,7 +109,8 @@ def config(draw, cls, n, lr_min=1.0):
         if kwargs["three_phase"] and (2 * pct * total - 2 == total - 1):
             kwargs["three_phase"] = False
         if not kwargs["three_phase"] and float(pct * total) - 1 == total - 1:
-            kwargs["pct_start"] = 0.5  # a zero-length last phase: torch divides by zero at N
+            # a zero-length last phase: torch divides by zero at step N
+            kwargs["pct_start"] = 0.5 if total != 2 else 0.3
         return kwargs, total, {}  # steps 0..total-1; step total checked in the fixtures
     if cls == "ReduceLROnPlateau":
         n_steps = 40
