@@ -3,9 +3,10 @@
 Schedules compute phase positions, cycle indices and remaining steps on the integer count
 (``k mod T``, ``T - k``) and turn them into floats only as quotients of integers, so that:
 
-* a quotient is correctly rounded in float64 (``divide``). XLA:CPU divides by a constant
-  with a reciprocal multiply, one ulp off for about 1 quotient in 80 (measured:
-  ``bench/division.md``); through a ``floor``, a cycle count or a power that error grows.
+* a quotient is correctly rounded in float64 (``divide``) where it is amplified. XLA:CPU
+  divides by a constant with a reciprocal multiply, one ulp off for about 1 quotient in 5
+  (measured: ``bench/division.md``); through a ``floor``, a cycle count or a far phase that
+  error grows. ``divide`` costs about 3x a plain division; it is used only there.
 * a value that approaches zero is computed from the distance to its zero, never as a
   difference of numbers near 1 (``half_cos``: ``(1 + cos(pi x)) / 2`` as
   ``sin(pi (1 - x) / 2)**2`` with ``1 - x`` an integer quotient), so it keeps its relative
