@@ -243,10 +243,14 @@ def one_cycle_lr(
 
     Each anneal is computed from the phase weights ``p`` and ``1 - p`` (each an exact
     integer difference plus the fractional part of torch's float phase end, over the width):
-    ``start (1 - p) + end p`` (linear) or ``start sin(pi (1-p)/2)**2 + end sin(pi p/2)**2``
-    (cos), a weighted sum of non-negative terms. It is within a few ulps of the exact value
-    of torch's formula; torch's ``(end - start) * pct + start`` depends on whether the
+    ``start (1 - p) + end p`` (linear) or, for cos, the larger endpoint's weight as
+    ``sin(pi d / 2)**2`` of its own distance ``d`` and the smaller's as one minus that (one
+    sine per step; float32, whose tolerance is of the peak, uses ``(1 + cos(pi p)) / 2``):
+    a weighted sum of non-negative terms. It is within a few ulps of the exact value of
+    torch's formula; torch's ``(end - start) * pct + start`` depends on whether the
     multiply-add is fused (1e-9 relative, measured) and its cosine cancels near a small end.
+    Step ``N``'s extrapolated value is computed exactly on the host (for a last phase a
+    fraction of a step wide, torch's ``pct`` there is in the tens of thousands).
 
     torch quirks and choices: the lr starts at ``max_lr / div_factor`` whatever the
     optimizer's lr; step ``N`` is allowed and extrapolates the last phase one step past its end

@@ -5,10 +5,13 @@ data, so the comparison runs where torch and DeepSpeed are absent. One fixture c
 reference class, its keyword arguments, the param groups before construction, the steps, and
 the lr / momentum (SGD ``momentum`` or Adam ``betas[0]``) / beta2 in force at each step.
 
-Metrics: ``rel`` is the largest ``|ours - ref| / |ref|`` over reference values above rounding
-noise; ``peak`` is the largest ``|ours - ref|`` over the curve's peak ``max |ref|``; ``noise``
-is the largest ``|ours - ref| / peak`` where ``|ref| <= 4 ulps of the peak``. The contract:
-float64 ``rel <= 1e-12`` and ``noise <= 4 ulps``; float32 ``peak <= 2e-6``.
+The contract is ``judge``'s three-way rule, per step, against the exact value of the
+reference's formula (``jaxsched.oracle``): float64 ``|ours - exact| <= 1e-12 |exact|`` or no
+further from exact than the reference is; float32 ``|ours - exact| <= 2e-6`` of the peak.
+``case_errors`` applies it to every stored case (the reference stands in for the exact curve
+where there is no oracle: user lambdas). ``compare`` / ``Errors`` remain the plain
+two-way metrics (``rel`` over values above rounding noise, ``peak``, ``noise``) for comparing
+two curves where no exact curve is at hand.
 """
 
 from __future__ import annotations
@@ -289,13 +292,22 @@ def _judge_rows(ours: np.ndarray, exact: np.ndarray | None, ref: np.ndarray, *, 
 
 def case_exact(case: dict[str, Any]) -> dict[str, np.ndarray]:
     """The exact curves (``jaxsched.oracle``) of a stored case at its steps, per group, for
-    ``lr`` and ``momentum`` where an oracle exists (not for user lambdas or the plateau)."""
+    ``lr`` and ``momentum`` where an oracle exists (not for user lambdas)."""
     from jaxsched import oracle
     from jaxsched.oracle import huggingface as hf_oracle
 
-    if case["class"] == "ReduceLROnPlateau":
-        return {}
     steps = [int(k) for k in case["steps"]]
+    if case["class"] == "ReduceLROnPlateau":
+        from jaxsched.oracle import torch as torch_oracle
+
+        kw = resolve_lambdas(case["kwargs"])
+        min_lr = kw.pop("min_lr", 0.0)
+        with oracle.mpmath.workdps(oracle.DPS):
+            rows = [torch_oracle.reduce_lr_on_plateau(
+                g["lr"], case["metrics"][:max(steps)],
+                min_lr=min_lr[i] if isinstance(min_lr, list) else min_lr, **kw)
+                for i, g in enumerate(case["groups"])]
+            return {"lr": np.asarray([[float(r[k]) for k in steps] for r in rows])}
     out: dict[str, list[np.ndarray]] = {"lr": [], "momentum": []}
     with jax.enable_x64(True):
         if "hf" in case:
@@ -323,8 +335,8 @@ def case_exact(case: dict[str, Any]) -> dict[str, np.ndarray]:
 def case_errors(case: dict[str, Any]) -> dict[str, ThreeWay]:
     """Every comparison for one case, judged three ways (``judge``): ``{"pure64.lr":
     ThreeWay, "pure32.momentum": ..., "adapter.lr": ...}``; momentum is compared where the
-    adapter schedules it. Without an oracle (user lambdas, the plateau, DeepSpeed's fixed
-    beta2) the reference stands in for the exact curve."""
+    adapter schedules it. Without an oracle (user lambdas, DeepSpeed's fixed beta2) the
+    reference stands in for the exact curve."""
     out: dict[str, ThreeWay] = {}
     exact = case_exact(case)
     steps = case["steps"]

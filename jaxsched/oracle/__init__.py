@@ -8,7 +8,8 @@ It is the third party in every parity judgement: ours vs the reference, the refe
 exact, ours vs exact (see ``jaxsched.parity``).
 
 Oracles are looked up from a ``jaxsched.Schedule``'s ``name`` and validated ``params``, so an
-adapter's schedules, a composite's children and a pure schedule all find theirs. Where an
+adapter's schedules, a composite's children and a pure schedule all find theirs;
+ReduceLROnPlateau's (``jaxsched.oracle.torch.reduce_lr_on_plateau``) takes its metrics. Where an
 oracle would only restate user code (``lambda_lr``, ``multiplicative_lr``, a custom
 ``scale_fn``), there is none: those are compared with the reference directly.
 """

@@ -151,3 +151,39 @@ ORACLES = {
     "jaxsched.cyclic_lr": cyclic_lr,
     "jaxsched.one_cycle_lr": one_cycle_lr,
 }
+
+
+def reduce_lr_on_plateau(lr: float, metrics: list[float], *, mode: str = "min",
+                         factor: float = 0.1, patience: int = 10, threshold: float = 1e-4,
+                         threshold_mode: str = "rel", cooldown: int = 0, min_lr: float = 0.0,
+                         eps: float = 1e-8) -> list[Any]:
+    """torch's ReduceLROnPlateau, exactly: the lr in force before each of ``len(metrics) + 1``
+    updates when ``step(metrics[i])`` follows update ``i``. The improvement tests and the cut
+    ``max(lr * factor, min_lr)`` (applied when it changes the lr by more than ``eps``) are
+    evaluated in exact arithmetic, NaN never improving."""
+    t, f, floor, e = mp(threshold), mp(factor), mp(min_lr), mp(eps)
+    best = mpmath.inf if mode == "min" else -mpmath.inf
+    bad = cool = 0
+    current = mp(lr)
+    out = [current]
+    for metric in metrics:
+        m = mp(metric)
+        if mpmath.isnan(m):
+            better = False
+        elif mode == "min":
+            better = m < (best * (1 - t) if threshold_mode == "rel" else best - t)
+        else:
+            better = m > (best * (1 + t) if threshold_mode == "rel" else best + t)
+        if better:
+            best, bad = m, 0
+        else:
+            bad += 1
+        if cool > 0:
+            cool, bad = cool - 1, 0
+        if bad > patience:
+            new = max(current * f, floor)
+            if current - new > e:
+                current = new
+            cool, bad = cooldown, 0
+        out.append(current)
+    return out
