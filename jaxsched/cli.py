@@ -162,17 +162,6 @@ def _config_reference(config: dict[str, Any], group: dict[str, Any], steps: int
     return catalog.walk(opt, cls(opt, **params), steps, _progress("DeepSpeed", steps - 1))
 
 
-def _exact(schedule: jaxsched.Schedule, n: int, keys: Any) -> dict[str, np.ndarray]:
-    """The exact curves (``jaxsched.oracle``) over steps ``0..n-1``, where an oracle exists."""
-    out = {}
-    for key in keys:
-        fn = schedule if key == "lr" else schedule.momentum
-        values = None if fn is None else oracle.exact_values(fn, range(n))
-        if values is not None:
-            out[key] = values
-    return out
-
-
 def _compare_curves(args: argparse.Namespace
                     ) -> tuple[str, dict, dict, dict, np.ndarray, str]:
     """(title, ours, reference, exact, steps, where the reference came from)."""
@@ -183,9 +172,7 @@ def _compare_curves(args: argparse.Namespace
         if case is None:
             names = sorted(c["name"] for f in parity.FAMILIES for c in parity.load_cases(f))
             raise UsageError(f"no stored case {args.case!r}; stored cases: {', '.join(names)}")
-        ours, ref, steps = _stored(case, x64)
-        exact = {k: v[0] for k, v in parity.case_exact(case).items() if k in ours}
-        return f"stored case {case['name']}", ours, ref, exact, steps, "stored"
+        return f"stored case {case['name']}", *_stored(case, x64), "stored"
     steps = np.arange(args.steps)
     if args.config:
         path = pathlib.Path(args.config)
@@ -197,7 +184,7 @@ def _compare_curves(args: argparse.Namespace
             ref = _config_reference(config, adapter.param_groups[0], args.steps)
         except ImportError as err:
             raise UsageError(f"comparing a config needs torch and DeepSpeed ({err})") from None
-        exact = _exact(adapter.schedules[0], args.steps, ours)
+        exact = oracle.exact_curves(adapter.schedules[0], steps, momentum="momentum" in ours)
         return title, ours, ref, exact, steps, "DeepSpeed 0.19.8 / torch (live)"
     specs = parse_specs(args.spec)
     if len(specs) != 1:
@@ -217,19 +204,21 @@ def _compare_curves(args: argparse.Namespace
             raise UsageError(f"the original library of {name} is not installed and no stored "
                              f"reference case has these settings; compare a stored one with "
                              f"--case (see `jaxsched parity`)") from None
-        ours, ref, steps = _stored(case, x64)
-        exact = {k: v[0] for k, v in parity.case_exact(case).items() if k in ours}
-        return _label(name, settings), ours, ref, exact, steps, "stored"
+        return _label(name, settings), *_stored(case, x64), "stored"
     if "momentum" not in ours:
         ref.pop("momentum", None)
-    return _label(name, settings), ours, ref, _exact(schedule, args.steps, ours), steps, where
+    exact = oracle.exact_curves(schedule, steps, momentum="momentum" in ours)
+    return _label(name, settings), ours, ref, exact, steps, where
 
 
-def _stored(case: dict[str, Any], x64: bool) -> tuple[dict, dict, np.ndarray]:
+def _stored(case: dict[str, Any], x64: bool) -> tuple[dict, dict, dict, np.ndarray]:
+    """(ours, the stored reference, exact, steps) for group 0 of a stored case."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ours = {k: v[0] for k, v in parity.pure_curves(case, x64=x64).items()}
-    return ours, {k: np.asarray(case[k][0], np.float64) for k in ours}, np.asarray(case["steps"])
+    exact = {k: v[0] for k, v in parity.case_exact(case).items() if k in ours}
+    return (ours, {k: np.asarray(case[k][0], np.float64) for k in ours}, exact,
+            np.asarray(case["steps"]))
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ def error_table(cases: list[dict[str, Any]]) -> tuple[list[list[str]], bool]:
     """Rows of worst errors per (library, class), judged three ways (ours vs the exact value
     of the reference's formula, the reference vs exact, ours vs the reference), and whether
     all are within tolerance. float64 errors are relative, float32 in units of the peak;
-    ``n/a`` where there is no oracle (user lambdas, the plateau: the reference stands in)."""
+    ``n/a`` where there is no oracle (user lambdas: the reference stands in)."""
     worst: dict[str, dict[str, Any]] = {}
     all_ok = True
     for case in cases:

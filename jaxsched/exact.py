@@ -54,6 +54,14 @@ def _split(a: Any) -> tuple[Any, Any]:
     return hi, a - hi
 
 
+def _two_prod_err(a: Any, b: Any, p: Any) -> Any:
+    """``a * b - p`` exactly, for ``p = fl(a * b)`` (Dekker; every partial product is exact,
+    so a fused multiply-add gives the same result)."""
+    a_hi, a_lo = _split(a)
+    b_hi, b_lo = _split(b)
+    return ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
 def divide(num: ArrayLike, den: ArrayLike) -> jax.Array:
     """``num / den`` for integer ``num`` and positive integer ``den`` (a Python int or an
     integer array), correctly rounded in float64 as Python's ``float(num) / float(den)`` is.
@@ -67,26 +75,15 @@ def divide(num: ArrayLike, den: ArrayLike) -> jax.Array:
     q = x / d
     if not is_x64():
         return q
-    d_hi, d_lo = _split(d)
 
     def residual(c: jax.Array) -> jax.Array:  # |x - c*d|, exactly (Sterbenz: x - p is exact)
         p = c * d
-        c_hi, c_lo = _split(c)
-        err = ((c_hi * d_hi - p) + c_hi * d_lo + c_lo * d_hi) + c_lo * d_lo
-        return jnp.abs((x - p) - err)
+        return jnp.abs((x - p) - _two_prod_err(c, d, p))
 
     down, up = jnp.nextafter(q, -jnp.inf), jnp.nextafter(q, jnp.inf)
     r_q, r_down, r_up = residual(q), residual(down), residual(up)
     best = jnp.where(r_down < r_q, down, q)
     return jnp.where(r_up < jnp.minimum(r_q, r_down), up, best)
-
-
-def _two_prod_err(a: Any, b: Any, p: Any) -> Any:
-    """``a * b - p`` exactly, for ``p = fl(a * b)`` (Dekker; every partial product is exact,
-    so a fused multiply-add gives the same result)."""
-    a_hi, a_lo = _split(a)
-    b_hi, b_lo = _split(b)
-    return ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
 
 
 def half_cos_turns(j: ArrayLike, den: int, turns: float) -> jax.Array:

@@ -234,13 +234,6 @@ class ThreeWay:
     worst_step: int = -1
     x64: bool = True
 
-    def describe(self) -> str:
-        unit = "rel" if self.x64 else "of peak"
-        ref = "n/a" if self.ref is None else f"{self.ref:.2e}"
-        ours_ref = "n/a" if self.ours_ref is None else f"{self.ours_ref:.2e}"
-        return (f"ours-exact {self.ours:.2e} {unit}, ref-exact {ref}, ours-ref {ours_ref}: "
-                f"{'within' if self.ok else 'PAST'} tolerance")
-
 
 def judge(ours: Any, exact: Any, ref: Any = None, *, x64: bool, peak: float | None = None,
           steps: Any = None) -> ThreeWay:
@@ -293,6 +286,8 @@ def _judge_rows(ours: np.ndarray, exact: np.ndarray | None, ref: np.ndarray, *, 
 def case_exact(case: dict[str, Any]) -> dict[str, np.ndarray]:
     """The exact curves (``jaxsched.oracle``) of a stored case at its steps, per group, for
     ``lr`` and ``momentum`` where an oracle exists (not for user lambdas)."""
+    import mpmath
+
     from jaxsched import oracle
     from jaxsched.oracle import huggingface as hf_oracle
 
@@ -302,7 +297,7 @@ def case_exact(case: dict[str, Any]) -> dict[str, np.ndarray]:
 
         kw = resolve_lambdas(case["kwargs"])
         min_lr = kw.pop("min_lr", 0.0)
-        with oracle.mpmath.workdps(oracle.DPS):
+        with mpmath.workdps(oracle.DPS):
             rows = [torch_oracle.reduce_lr_on_plateau(
                 g["lr"], case["metrics"][:max(steps)],
                 min_lr=min_lr[i] if isinstance(min_lr, list) else min_lr, **kw)
@@ -316,19 +311,18 @@ def case_exact(case: dict[str, Any]) -> dict[str, np.ndarray]:
             lr_init = case["groups"][0]["lr"]
             factor = hf_oracle.factor_oracle(case["hf"], kw.get("num_warmup_steps"),
                                              kw.get("num_training_steps"), spec, lr_init)
-            with oracle.mpmath.workdps(oracle.DPS):
+            with mpmath.workdps(oracle.DPS):
                 for g in case["groups"]:
-                    base = oracle.mpmath.mpf(g["lr"])
+                    base = mpmath.mpf(g["lr"])
                     out["lr"].append(np.asarray([float(base * factor(k)) for k in steps]))
             return {"lr": np.stack(out["lr"])}
         adapter = build(case)
         for s in adapter.schedules:
-            lr = oracle.exact_values(s, steps)
-            if lr is None:
+            curves = oracle.exact_curves(s, steps, momentum=adapter.cycles_momentum)
+            if "lr" not in curves:
                 return {}
-            out["lr"].append(lr)
-            if adapter.cycles_momentum and s.momentum is not None:
-                out["momentum"].append(oracle.exact_values(s.momentum, steps))
+            for key, values in curves.items():
+                out[key].append(values)
     return {k: np.stack(v) for k, v in out.items() if v}
 
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import jaxsched
 from jaxsched import parity
-from jaxsched.oracle import draws, exact_values
+from jaxsched.oracle import draws, exact_curves
 
 from helpers import require
 
@@ -34,11 +34,8 @@ STEPS = 150
 def reference_vs_exact(schedule):
     ref = live.curve(schedule, STEPS)
     steps = list(range(len(ref["lr"])))
-    out = {}
-    for key, fn in (("lr", schedule), ("momentum", schedule.momentum)):
-        if fn is not None:
-            out[key] = (np.asarray(ref[key]), exact_values(fn, steps))
-    return out
+    return {key: (np.asarray(ref[key]), exact)
+            for key, exact in exact_curves(schedule, steps).items()}
 
 
 @pytest.mark.parametrize("name", NAMES)

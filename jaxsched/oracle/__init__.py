@@ -25,7 +25,7 @@ import numpy as np
 from jaxsched.oracle import deepspeed, huggingface, presets, torch
 from jaxsched.oracle.common import DPS, Curve
 
-__all__ = ["DPS", "Curve", "exact", "exact_values", "has_oracle", "oracle_for"]
+__all__ = ["DPS", "Curve", "exact", "exact_curves", "exact_values", "has_oracle", "oracle_for"]
 
 _FAMILIES = (deepspeed.ORACLES, torch.ORACLES, huggingface.ORACLES, presets.ORACLES)
 
@@ -69,6 +69,16 @@ def exact_values(schedule: Any, steps: Iterable[int]) -> np.ndarray | None:
     """``exact`` rounded to float64 (correctly rounded, 0.5 ulp)."""
     values = exact(schedule, steps)
     return None if values is None else np.asarray([float(v) for v in values], np.float64)
+
+
+def exact_curves(schedule: Any, steps: Iterable[int],
+                 momentum: bool = True) -> dict[str, np.ndarray]:
+    """``{"lr": ..., "momentum": ...}``: ``exact_values`` of a schedule and of its momentum
+    (when it has one and ``momentum``), each only where an oracle exists."""
+    steps = list(steps)
+    fns = {"lr": schedule, "momentum": schedule.momentum if momentum else None}
+    out = {k: exact_values(f, steps) for k, f in fns.items() if f is not None}
+    return {k: v for k, v in out.items() if v is not None}
 
 
 # ----- torch's composites, over their children's oracles -----

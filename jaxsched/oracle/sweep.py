@@ -10,7 +10,7 @@ import jax
 import numpy as np
 
 from jaxsched import parity
-from jaxsched.oracle import draws, exact_values
+from jaxsched.oracle import draws, exact_curves
 
 __all__ = ["judge_draw", "sweep", "table"]
 
@@ -22,8 +22,7 @@ def judge_draw(name: str, seed: int, x64: bool) -> dict[str, parity.ThreeWay]:
     (XLA may round the two forms differently), and judged against the exact curve."""
     with jax.enable_x64(True):
         schedule, steps = draws.draw(name, seed)
-        fns = {"lr": schedule, "momentum": schedule.momentum}
-        exact = {k: exact_values(f, steps) for k, f in fns.items() if f is not None}
+        exact = exact_curves(schedule, steps)
     out = {}
     with jax.enable_x64(x64):
         schedule, steps = draws.draw(name, seed)

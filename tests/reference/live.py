@@ -10,6 +10,8 @@ import torch
 
 from jaxsched import catalog
 
+from optimizers import make_optimizer, torch_groups
+
 DEEPSPEED = {"jaxsched.lr_range_test": "LRRangeTest", "jaxsched.one_cycle": "OneCycle",
              "jaxsched.warmup_lr": "WarmupLR", "jaxsched.warmup_decay_lr": "WarmupDecayLR",
              "jaxsched.warmup_cosine_lr": "WarmupCosineLR"}
@@ -22,10 +24,9 @@ TORCH = {"jaxsched.step_lr": "StepLR", "jaxsched.multi_step_lr": "MultiStepLR",
 
 
 def optimizer(lr: float, adam: bool) -> torch.optim.Optimizer:
-    param = [torch.nn.Parameter(torch.zeros(1))]
-    if adam:
-        return torch.optim.Adam(param, lr=lr, betas=(0.9, 0.999))
-    return torch.optim.SGD(param, lr=lr, momentum=0.9)
+    """One group at ``lr``: Adam with betas (0.9, 0.999), or SGD with momentum 0.9."""
+    kind = "Adam" if adam else "SGD"
+    return make_optimizer(kind, torch_groups(kind, [lr], [0.9]))
 
 
 def scheduler(schedule: Any, opt: Any = None) -> tuple[Any, Any] | None:
