@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxsched import _checks as check
-from jaxsched.exact import divide, half_cos, mix, to_float
+from jaxsched.exact import divide, half_cos, idiv, imod, mix, to_float
 from jaxsched.schedule import Schedule
 
 __all__ = ["lr_range_test", "one_cycle", "warmup_cosine_lr", "warmup_decay_lr", "warmup_lr"]
@@ -63,7 +63,7 @@ def lr_range_test(
     staircase = check.boolean(fn, "lr_range_test_staircase", lr_range_test_staircase)
 
     def lr(k: jax.Array) -> jax.Array:
-        interval = to_float(k // size) if staircase else divide(k, size)
+        interval = to_float(idiv(k, size)) if staircase else divide(k, size)
         return min_lr * (1 + rate * interval)
 
     return Schedule(lr, name=fn, params=dict(
@@ -171,12 +171,12 @@ def one_cycle(
         ``x = (1 + k/T) - floor(1 + k/T)`` is ``(k mod T) / T`` exactly, its rising
         ``x / (S1/T)`` is ``j / S1`` and its falling ``(x - 1) / (S1/T - 1)`` is
         ``(T - j) / S2``; a stair count ``c`` floors ``j c / S`` in integers."""
-        j = jnp.minimum(k, total) % total  # the cycle formula only serves k <= total
+        j = imod(jnp.minimum(k, total), total)  # the cycle formula only serves k <= total
         up = j <= s1
         num = jnp.where(up, j, total - j)
         den = jnp.where(up, s1, max(s2, 1))
         stairs = jnp.where(up, c1, c2)
-        stair_num = (num * stairs) // den  # j * c <= S * c <= 2**31-1 (validated)
+        stair_num = idiv(num * stairs, den)  # j * c <= S * c <= 2**31-1 (validated)
         num = jnp.where(stairs > 0, stair_num, num)
         den = jnp.where(stairs > 0, stairs, den)
         return divide(num, den), divide(den - num, den)
