@@ -6,11 +6,33 @@ import math
 import numbers
 from typing import Any
 
+import jax
+import numpy as np
+
 MAX_COUNT = 2**31 - 1  # optax's int32 count saturates here
 
 
+def scalar(fn: str, name: str, value: Any) -> Any:
+    """``value`` as a Python number when it is a 0-d array or tensor of a real, non-boolean
+    dtype (a jnp / numpy scalar, ``torch.as_tensor(0.1)``), as torch takes them; a traced
+    value raises (a schedule's settings must be concrete: build it outside ``jit``)."""
+    if isinstance(value, (numbers.Number, str, bytes)) or not hasattr(value, "shape"):
+        return value
+    if isinstance(value, jax.core.Tracer):
+        raise TypeError(f"{fn}: {name} must be a concrete number, got a traced value "
+                        f"{value!r} (build schedules outside jax.jit)")
+    try:
+        arr = np.asarray(value)
+    except Exception:
+        return value
+    if arr.shape != () or arr.dtype.kind not in "iuf":
+        return value
+    return arr.item()
+
+
 def real(fn: str, name: str, value: Any) -> float:
-    """A finite real number (not a bool)."""
+    """A finite real number (not a bool); a 0-d array or tensor is taken as its value."""
+    value = scalar(fn, name, value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{fn}: {name} must be a real number, got {value!r}")
     value = float(value)
@@ -26,16 +48,22 @@ def nonneg(fn: str, name: str, value: Any) -> float:
     return value
 
 
-def unit(fn: str, name: str, value: Any) -> float:
-    """A real number in [0, 1] (momentum, beta1, a ratio)."""
+def unit(fn: str, name: str, value: Any, why: str = "") -> float:
+    """A real number in [0, 1] (momentum, beta1, a ratio, a decay factor); ``why`` is added
+    to the message (e.g. what the reference would do with the value)."""
     value = real(fn, name, value)
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{fn}: {name} must be in [0, 1], got {value!r}")
+        raise ValueError(f"{fn}: {name} must be in [0, 1], got {value!r}{why}")
     return value
 
 
+GROWTH = " (torch accepts a growth factor > 1 silently; its lr overflows to inf)"
+
+
 def integer(fn: str, name: str, value: Any, *, minimum: int, maximum: int = MAX_COUNT) -> int:
-    """An integer in [minimum, maximum]; an integral float (as JSON configs give) is accepted."""
+    """An integer in [minimum, maximum]; an integral float (as JSON configs give) and a 0-d
+    integer array are accepted."""
+    value = scalar(fn, name, value)
     if isinstance(value, bool):
         raise TypeError(f"{fn}: {name} must be an integer, got {value!r}")
     if isinstance(value, numbers.Integral):
@@ -55,14 +83,48 @@ def boolean(fn: str, name: str, value: Any) -> bool:
     return value
 
 
+def did_you_mean(word: Any, options: Any) -> str:
+    """`` (did you mean 'x'?)`` for a misspelt name close to one of ``options``, else ''."""
+    import difflib
+
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, [str(o) for o in options], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def choice(fn: str, name: str, value: Any, options: tuple[str, ...]) -> str:
-    if value not in options:
-        raise ValueError(f"{fn}: {name} must be one of {options}, got {value!r}")
+    if isinstance(value, bool) or value not in options:
+        raise ValueError(f"{fn}: {name} must be one of {options}, got "
+                         f"{value!r}{did_you_mean(value, options)}")
     return value
 
 
-def ordered(fn: str, low_name: str, low: float, high_name: str, high: float) -> None:
+def known_keywords(fn: str, given: Any, allowed: Any, what: str = "parameter") -> None:
+    """Refuses a keyword ``fn`` does not take, suggesting the closest and listing all."""
+    allowed = sorted(allowed)
+    for key in given:
+        if key not in allowed:
+            raise TypeError(f"{fn}: unknown {what} {key!r}{did_you_mean(key, allowed)}; "
+                            f"valid: {', '.join(allowed)}")
+
+
+def ordered(fn: str, low_name: str, low: float, high_name: str, high: float,
+            why: str = "") -> None:
     if low > high:
         raise ValueError(
-            f"{fn}: {low_name} ({low!r}) must not exceed {high_name} ({high!r})"
+            f"{fn}: {low_name} ({low!r}) must not exceed {high_name} ({high!r}){why}"
         )
+
+
+ANNEAL_UP = " (a floor above the lr would anneal upward; torch accepts it silently)"
+
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def finite_at_end(fn: str, what: str, value: float) -> None:
+    """Refuses a growing curve whose value at count 2**31-1 is past float32's range (it
+    would turn inf there; the references accept it silently)."""
+    if not value <= FLOAT32_MAX:
+        raise ValueError(f"{fn}: {what} reaches {value:.3g} at count 2**31-1, past float32's "
+                         f"largest value {FLOAT32_MAX:.3g}; use a smaller rate")

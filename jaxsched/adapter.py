@@ -26,6 +26,8 @@ __all__ = ["Adapter", "parse_optimizer"]
 
 
 def _scalar(fn: str, name: str, value: Any) -> float:
+    if isinstance(value, (str, bytes, bool)):
+        raise TypeError(f"{fn}: {name} must be a real number, got {value!r}")
     try:
         value = float(np.asarray(read_value(value)))
     except (TypeError, ValueError):
@@ -67,7 +69,8 @@ def parse_optimizer(fn: str, optimizer: Any) -> list[dict[str, Any]]:
         for i, g in enumerate(optimizer):
             if isinstance(g, Mapping):
                 if "lr" not in g:
-                    raise ValueError(f"{fn}: param group {i} has no 'lr', got {dict(g)!r}")
+                    raise ValueError(f"{fn}: optimizer[{i}] (a param group) has no 'lr', got "
+                                     f"{dict(g)!r}")
                 group = {k: v for k, v in g.items() if k != "params"}
                 group["lr"] = _scalar(fn, f"optimizer[{i}]['lr']", g["lr"])
                 if g.get("momentum") is not None:
@@ -187,6 +190,10 @@ class Adapter:
 
     def _step_to(self, counter: int | None) -> None:
         if counter is None:
+            if self._count >= check.MAX_COUNT:  # the top of the int32 count range
+                raise OverflowError(f"{self._fn}.step: the step count is at 2**31-1, the last "
+                                    f"one a schedule defines (optax's count saturates there); "
+                                    f"it stays there")
             self._count += 1
         else:
             counter = check.integer(f"{self._fn}.step", self._counter_name, counter,

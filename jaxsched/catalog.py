@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 import jaxsched
+from jaxsched import _checks as check
 from jaxsched import huggingface, parity, presets
 from jaxsched.schedule import Schedule
 
@@ -98,8 +99,8 @@ DEFAULT_LR = 0.1
 def lookup(name: str) -> Entry:
     """The entry of ``name``; ``ValueError`` naming the choices when there is none."""
     if name not in ENTRIES:
-        raise ValueError(f"unknown schedule {name!r}; `jaxsched list` shows the "
-                         f"{len(ENTRIES)} names")
+        raise ValueError(f"unknown schedule {name!r}{check.did_you_mean(name, ENTRIES)}; "
+                         f"`jaxsched list` shows the {len(ENTRIES)} names")
     entry = ENTRIES[name]
     if not entry.cli:
         raise ValueError(f"{name} takes other schedulers or a metric each step, so it has no "
@@ -124,12 +125,22 @@ def _split(name: str, settings: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     return lr, settings
 
 
+def _parameters(f: Callable[..., Any]) -> list[str]:
+    import inspect
+
+    return list(inspect.signature(f).parameters)
+
+
 def build(name: str, settings: dict[str, Any]) -> Schedule:
     """The pure schedule ``name`` with ``settings`` (``lr`` is the optimizer's lr)."""
     entry = lookup(name)
     if entry.origin == PRESET:
+        check.known_keywords(name, settings, _parameters(PRESETS[name]), "setting")
         return PRESETS[name](**settings)
     lr, kwargs = _split(name, settings)
+    if entry.origin != HF:
+        check.known_keywords(name, kwargs, set(_parameters(getattr(jaxsched, name))) - {
+            "optimizer", "last_epoch", "last_batch_iteration"} | {"lr"}, "setting")
     if entry.origin == HF:
         steps = {k: kwargs.pop(k) for k in HF_STEPS if k in kwargs}
         return huggingface.get_scheduler(name.removeprefix("hf:"), lr, **steps,

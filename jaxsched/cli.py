@@ -19,7 +19,7 @@ import pathlib
 import sys
 import warnings
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import jax
 import numpy as np
@@ -178,10 +178,13 @@ def _compare_curves(args: argparse.Namespace
         path = pathlib.Path(args.config)
         adapter = jaxsched.from_deepspeed_config(path)  # reads and checks the config
         config = json.loads(path.read_text())
+        if not isinstance(adapter, jaxsched.Adapter):
+            raise UsageError(f"{path.name}: {config['scheduler']['type']} follows a metric, "
+                             f"not the step count, so it has no curve to compare")
         ours = evaluate(adapter.schedules[0], args.steps, x64=x64)
         title = f"{path.name}: {config['scheduler']['type']}"
-        try:
-            ref = _config_reference(config, adapter.param_groups[0], args.steps)
+        try:  # the optimizer as the config builds it (not with the lr in force at step 0)
+            ref = _config_reference(config, adapter._groups[0], args.steps)
         except ImportError as err:
             raise UsageError(f"comparing a config needs torch and DeepSpeed ({err})") from None
         exact = oracle.exact_curves(adapter.schedules[0], steps, momentum="momentum" in ours)
@@ -323,8 +326,15 @@ def cmd_parity(args: argparse.Namespace) -> int:
     return status
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors in one line (no usage block): exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = _Parser(
         prog="jaxsched", description="torch, DeepSpeed and Hugging Face learning-rate "
         "schedules as exact JAX/optax schedules.", epilog="`jaxsched COMMAND --help` "
         "describes each command.")
@@ -375,6 +385,7 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+MAX_STEPS = 10_000_000
 COMMANDS = {"list": cmd_list, "plot": cmd_plot, "compare": cmd_compare, "parity": cmd_parity}
 
 
@@ -382,12 +393,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
     p = parser()
     args = p.parse_args(argv)
-    if getattr(args, "steps", 1) < 1:
-        p.error(f"--steps must be >= 1, got {args.steps}")
+    if not 1 <= getattr(args, "steps", 1) <= MAX_STEPS:
+        p.error(f"--steps must be in [1, {MAX_STEPS}] (curves are drawn step by step; use "
+                f"the Python API for far counts), got {args.steps}")
+    if not 0 <= getattr(args, "draws", 0) <= 1000 or getattr(args, "seed", 0) < 0:
+        p.error(f"--draws must be in [0, 1000] and --seed >= 0, got --draws {args.draws} "
+                f"--seed {args.seed}")
     try:
         return COMMANDS[args.command](args)
-    except (UsageError, ValueError, TypeError) as err:
-        print(f"jaxsched {args.command}: error: {err}", file=sys.stderr)
+    except (UsageError, ValueError, TypeError, OSError, LookupError) as err:
+        text = " ".join(str(err).split())  # one line
+        print(f"jaxsched {args.command}: error: {text}", file=sys.stderr)
         return 2
 
 

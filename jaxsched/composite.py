@@ -115,7 +115,10 @@ def chained_scheduler(schedules: Sequence[Schedule]) -> Schedule:
     ``linear_lr``, ``exponential_lr``, ``polynomial_lr``, ``multiplicative_lr``, and chains of
     them) that is the product ``lr * prod_i(s_i(k) / lr)``, which this returns. Others
     (cosine, cyclic, one-cycle, lambda) set or shift the lr from their own state, so in a
-    torch chain their result depends on the whole history of the others: they raise here.
+    torch chain their result depends on the whole history of the others (torch's chainable
+    cosine, for one, rescales whatever lr it finds by a ratio of cosines): they are refused
+    deliberately, since that curve has no closed form in the step count. Compose them with
+    ``sequential_lr``, or write the product as a ``lambda_lr``.
 
     Args:
         schedules: the schedules, all built on the same optimizer ``lr``.

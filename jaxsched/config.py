@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jaxsched
+from jaxsched import _checks as check
 
 __all__ = ["from_deepspeed_config"]
 
@@ -42,9 +43,16 @@ def _no_auto(fn: str, where: str, params: Mapping[str, Any]) -> None:
                          f"Hugging Face's Trainer, so give the numbers here")
 
 
-def _groups(fn: str, config: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One param group from the config's ``optimizer`` section."""
+SETS_OWN_LR = ("LRRangeTest", "OneCycle", "WarmupLR", "WarmupDecayLR", "CyclicLR", "OneCycleLR")
+
+
+def _groups(fn: str, config: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
+    """One param group from the config's ``optimizer`` section. Without one, a scheduler
+    that sets the lr from its own params (all of DeepSpeed's but WarmupCosineLR, torch's
+    CyclicLR and OneCycleLR) gets one SGD-like group whose lr it overwrites at once."""
     section = config.get("optimizer")
+    if section is None and name in SETS_OWN_LR:
+        return [{"lr": 0.0, "momentum": 0.0}]
     if not isinstance(section, Mapping) or not isinstance(section.get("params"), Mapping):
         raise ValueError(f"{fn}: no optimizer= given and the config has no "
                          f"\"optimizer\": {{\"params\": {{\"lr\": ...}}}} to read the lr from, "
@@ -74,7 +82,9 @@ def from_deepspeed_config(config: Any, optimizer: Any = None) -> Any:
         optimizer: what the adapter schedules (an lr, param groups, a torch optimizer or an
             optax ``inject_hyperparams`` state); by default one group made from the config's
             ``optimizer.params`` (``lr``, and ``betas`` for Adam-like types, else
-            ``momentum``).
+            ``momentum``); a config without an ``optimizer`` section works for the
+            schedulers that take their lr from their own params (all but WarmupCosineLR of
+            DeepSpeed's, torch's CyclicLR and OneCycleLR).
 
     Returns:
         The jaxsched adapter of that class (its ``schedules`` are the pure functions).
@@ -108,13 +118,14 @@ def from_deepspeed_config(config: Any, optimizer: Any = None) -> Any:
     name = section["type"]
     if name not in DEEPSPEED_TYPES + TORCH_TYPES:
         raise ValueError(f"{fn}: scheduler type must be one of DeepSpeed's {DEEPSPEED_TYPES} "
-                         f"or torch's {TORCH_TYPES}, got {name!r}")
+                         f"or torch's {TORCH_TYPES}, got "
+                         f"{name!r}{check.did_you_mean(name, DEEPSPEED_TYPES + TORCH_TYPES)}")
     params = section.get("params")
     if not isinstance(params, Mapping):
         raise ValueError(f"{fn}: scheduler {name!r} needs a \"params\" dict (DeepSpeed calls "
                          f"{name}(optimizer, **params)), got {params!r}")
     _no_auto(fn, "scheduler.params", params)
-    groups = _groups(fn, config) if optimizer is None else optimizer
+    groups = _groups(fn, config, name) if optimizer is None else optimizer
     try:
         return getattr(jaxsched, name)(groups, **params)
     except TypeError as err:

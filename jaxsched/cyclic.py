@@ -20,7 +20,7 @@ import mpmath
 import numpy as np
 
 from jaxsched import _checks as check
-from jaxsched.exact import divide, float_dtype, half_cos, int_pow, is_x64, mix, to_float
+from jaxsched.exact import divide, float_dtype, half_cos, idiv, imod, int_pow, is_x64, mix, to_float
 from jaxsched.pytorch import traceable
 from jaxsched.schedule import Schedule
 
@@ -41,15 +41,16 @@ def cosine_annealing_warm_restarts(T_0: int, T_mult: int = 1, eta_min: float = 0
     Args:
         T_0: length of the first cycle, a positive integer.
         T_mult: growth factor of the cycle length, an integer >= 1.
-        eta_min: the lr at the end of each cycle.
+        eta_min: the lr at the end of each cycle, in ``[0, lr]`` (torch accepts an
+            ``eta_min`` above ``lr`` and anneals upward; refused here).
         lr: the optimizer's lr (the lr at each restart).
 
     Returns:
         A ``Schedule``.
 
     Raises:
-        TypeError, ValueError: on a non-integer or out-of-range ``T_0`` / ``T_mult``, or a
-            non-finite ``eta_min``.
+        TypeError, ValueError: on a non-integer or out-of-range ``T_0`` / ``T_mult``, or an
+            ``eta_min`` outside ``[0, lr]``.
 
     Example:
         >>> import jaxsched
@@ -62,25 +63,25 @@ def cosine_annealing_warm_restarts(T_0: int, T_mult: int = 1, eta_min: float = 0
     fn = "jaxsched.cosine_annealing_warm_restarts"
     t0 = check.integer(fn, "T_0", T_0, minimum=1)
     mult = check.integer(fn, "T_mult", T_mult, minimum=1)
-    eta = check.real(fn, "eta_min", eta_min)
+    eta = check.nonneg(fn, "eta_min", eta_min)
     base = check.nonneg(fn, "lr", lr)
+    check.ordered(fn, "eta_min", eta, "lr", base, check.ANNEAL_UP)
     starts, lengths = [0], [t0]
     while mult > 1 and starts[-1] + lengths[-1] <= check.MAX_COUNT:
         starts.append(starts[-1] + lengths[-1])
         lengths.append(lengths[-1] * mult)
 
-    low, span = (eta, base - eta) if eta <= base else (base, eta - base)
+    low, span = eta, base - eta
 
     def lr_fn(k: jax.Array) -> jax.Array:
         if mult == 1:
-            t_cur, t_i = k % t0, t0
+            t_cur, t_i = imod(k, t0), t0
         else:
             n = jnp.sum(k[..., None] >= jnp.asarray(starts, k.dtype), axis=-1) - 1
             t_cur = k - jnp.asarray(starts, k.dtype)[n]
             t_i = jnp.asarray([float(x) for x in lengths], float_dtype())[n]
         # (1 + cos(pi t / T)) / 2 = sin(pi (T - t) / (2T))**2: the distance to the low end
-        rest = (to_float(t_i) - to_float(t_cur)) if eta <= base else t_cur
-        return low + span * half_cos(rest, t_i)
+        return low + span * half_cos(to_float(t_i) - to_float(t_cur), t_i)
 
     return Schedule(lr_fn, name=fn, params=dict(T_0=t0, T_mult=mult, eta_min=eta, lr=base))
 
@@ -124,7 +125,8 @@ def cyclic_lr(
         step_size_up: steps of the rising half, a positive integer.
         step_size_down: steps of the falling half (>= 0); ``None`` means ``step_size_up``.
         mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"``; ignored with ``scale_fn``.
-        gamma: ``exp_range``'s base, > 0.
+        gamma: ``exp_range``'s base, in (0, 1] (a growth factor > 1, which torch accepts
+            and whose lr overflows, is refused).
         scale_fn: a custom jnp-traceable ``f`` of the (float) cycle or step.
         scale_mode: ``"cycle"`` or ``"iterations"``, used with ``scale_fn``.
         cycle_momentum: whether the schedule has a ``momentum`` curve.
@@ -154,15 +156,15 @@ def cyclic_lr(
     down = up if step_size_down is None else check.integer(
         fn, "step_size_down", step_size_down, minimum=0)
     total = check.integer(fn, "step_size_up + step_size_down", up + down, minimum=1)
-    g = check.real(fn, "gamma", gamma)
+    g = check.unit(fn, "gamma", gamma, check.GROWTH)
     if g <= 0:
-        raise ValueError(f"{fn}: gamma must be > 0, got {gamma!r}")
+        raise ValueError(f"{fn}: gamma must be in (0, 1], got {gamma!r}")
+    check.choice(fn, "mode", mode, CYCLIC_MODES)
+    check.choice(fn, "scale_mode", scale_mode, ("cycle", "iterations"))
     if scale_fn is None:
-        check.choice(fn, "mode", mode, CYCLIC_MODES)
         scale_mode = "iterations" if mode == "exp_range" else "cycle"
     else:
         traceable(fn, "scale_fn", scale_fn)
-        check.choice(fn, "scale_mode", scale_mode, ("cycle", "iterations"))
     cycle_momentum = check.boolean(fn, "cycle_momentum", cycle_momentum)
     m_lo = check.unit(fn, "base_momentum", base_momentum)
     m_hi = check.unit(fn, "max_momentum", max_momentum)
@@ -173,8 +175,8 @@ def cyclic_lr(
         """``(scale, 1 - scale, f, 1 - f)``: torch's ``x = 1 + k/T - cycle`` is
         ``(k mod T) / T`` exactly, so ``scale`` is ``j / up`` rising and ``(T - j) / down``
         falling, each a quotient of integers, as is its complement."""
-        cycle = 1 + k // total
-        j = k % total
+        cycle = 1 + idiv(k, total)
+        j = imod(k, total)
         rising = j <= up
         num = jnp.where(rising, j, total - j)
         den = jnp.where(rising, up, max(down, 1))
@@ -271,8 +273,10 @@ def one_cycle_lr(
         cycle_momentum: whether the schedule has a ``momentum`` curve.
         base_momentum: momentum at the peak lr, in [0, 1].
         max_momentum: momentum at the ends, in [0, 1].
-        div_factor: ``initial_lr = max_lr / div_factor``, > 0.
-        final_div_factor: ``min_lr = initial_lr / final_div_factor``, > 0.
+        div_factor: ``initial_lr = max_lr / div_factor``, >= 1 (torch accepts any value;
+            below 1 the warmup would go down).
+        final_div_factor: ``min_lr = initial_lr / final_div_factor``, >= 1 (torch accepts
+            any value; below 1 the final lr would exceed the initial).
         three_phase: use torch's three-phase variant.
 
     Returns:
@@ -309,11 +313,16 @@ def one_cycle_lr(
     cycle_momentum = check.boolean(fn, "cycle_momentum", cycle_momentum)
     m_lo = check.unit(fn, "base_momentum", base_momentum)
     m_hi = check.unit(fn, "max_momentum", max_momentum)
+    check.ordered(fn, "base_momentum", m_lo, "max_momentum", m_hi)
+    three_phase = check.boolean(fn, "three_phase", three_phase)
     div = check.real(fn, "div_factor", div_factor)
     final_div = check.real(fn, "final_div_factor", final_div_factor)
     for name, value in (("div_factor", div), ("final_div_factor", final_div)):
-        if value <= 0:
-            raise ValueError(f"{fn}: {name} must be > 0, got {value!r}")
+        if value < 1:
+            raise ValueError(f"{fn}: {name} must be >= 1, got {value!r} (below 1 the "
+                             f"{'initial' if name == 'div_factor' else 'final'} lr would "
+                             f"exceed the {'peak' if name == 'div_factor' else 'initial'} "
+                             f"lr; torch accepts it silently)")
     initial = peak / div
     floor = initial / final_div
     phases = one_cycle_phases(total, pct, three_phase, initial, peak, floor, m_lo, m_hi)

@@ -61,6 +61,8 @@ def lr_range_test(
     size = check.integer(fn, "lr_range_test_step_size", lr_range_test_step_size, minimum=1)
     rate = check.nonneg(fn, "lr_range_test_step_rate", lr_range_test_step_rate)
     staircase = check.boolean(fn, "lr_range_test_staircase", lr_range_test_staircase)
+    check.finite_at_end(fn, "lr_range_test_min_lr * (1 + lr_range_test_step_rate * k / "
+                        "lr_range_test_step_size)", min_lr * (1 + rate * check.MAX_COUNT / size))
 
     def lr(k: jax.Array) -> jax.Array:
         interval = to_float(idiv(k, size)) if staircase else divide(k, size)
@@ -165,6 +167,8 @@ def one_cycle(
     max_mom = check.unit(fn, "cycle_max_mom", cycle_max_mom)
     check.ordered(fn, "cycle_min_mom", min_mom, "cycle_max_mom", max_mom)
     mom_rate = check.nonneg(fn, "decay_mom_rate", decay_mom_rate)
+    check.finite_at_end(fn, "the momentum cycle_max_mom * (1 + decay_mom_rate * i)",
+                        max_mom * (1 + mom_rate * check.MAX_COUNT / max(decay_size, 1)))
 
     def weights(k: jax.Array) -> tuple[jax.Array, jax.Array]:
         """``(scale, 1 - scale)``, each one quotient of integers: DeepSpeed's

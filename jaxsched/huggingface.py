@@ -117,6 +117,12 @@ def wsd_factor(k: jax.Array, *, warmup: int, stable: int, decay: int, warmup_typ
     return jnp.where(k < warmup, jnp.maximum(0.0, up * (1.0 - r) + r), factor)
 
 
+SPECIFIC_KWARGS = ("num_cycles", "power", "lr_end", "timescale", "min_lr", "min_lr_rate",
+                   "warmup_lr_rate", "num_decay_steps", "num_stable_steps", "warmup_type",
+                   "decay_type", "min_lr_ratio", "mode", "factor", "patience", "threshold",
+                   "threshold_mode", "cooldown", "eps")
+
+
 def _steps(fn: str, name: str, value: Any, minimum: int = 0) -> int:
     if value is None:
         raise ValueError(f"{fn}: this scheduler requires {name}, got None")
@@ -173,17 +179,21 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
         wt = check.choice(fn, "warmup_type", take("warmup_type", "linear"), WSD_TYPES)
         dt = check.choice(fn, "decay_type", take("decay_type", "cosine"), WSD_TYPES)
         r = check.unit(fn, "min_lr_ratio", take("min_lr_ratio", 0.0))
-        cycles = check.real(fn, "num_cycles", take("num_cycles", 0.5))
+        cycles = check.nonneg(fn, "num_cycles", take("num_cycles", 0.5))
         return lambda k: wsd_factor(k, warmup=w, stable=stable, decay=decay, warmup_type=wt,
                                     decay_type=dt, min_lr_ratio=r, num_cycles=cycles)
     w = _steps(fn, "num_warmup_steps", w)
     t = _steps(fn, "num_training_steps", t)
+    if w > t:  # transformers accepts it: the warmup never reaches the peak, then drops
+        raise ValueError(f"{fn}: num_warmup_steps ({w}) must not exceed num_training_steps "
+                         f"({t}) for {name!r} (transformers accepts it silently; the lr "
+                         f"would never reach its peak)")
     d = max(1, t - w)
     if name == "linear":
         return lambda k: jnp.where(k < w, _warmup(k, w),
                                    jnp.maximum(0.0, divide(t - k, d)))
     if name in ("cosine", "cosine_with_min_lr"):
-        cycles = check.real(fn, "num_cycles", take("num_cycles", 0.5))
+        cycles = check.nonneg(fn, "num_cycles", take("num_cycles", 0.5))
         rate = _min_lr_rate(fn, kw, lr_init) if name == "cosine_with_min_lr" else None
 
         def cosine(k: jax.Array) -> jax.Array:
@@ -219,10 +229,10 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
 
         return polynomial
     # cosine_warmup_with_min_lr: transformers' "..._lr_rate" variant, everything in floats
-    cycles = check.real(fn, "num_cycles", take("num_cycles", 0.5))
+    cycles = check.nonneg(fn, "num_cycles", take("num_cycles", 0.5))
     rate = _min_lr_rate(fn, kw, lr_init)
     wr = take("warmup_lr_rate", None)
-    wr = None if wr is None else check.real(fn, "warmup_lr_rate", wr)
+    wr = None if wr is None else check.unit(fn, "warmup_lr_rate", wr)
     decay_len = max(1.0, float(t) - float(w))  # float(num_training_steps - num_warmup_steps)
 
     def cosine_lr_rate(k: jax.Array) -> jax.Array:
@@ -243,11 +253,15 @@ def _min_lr_rate(fn: str, kw: dict[str, Any], lr_init: Callable[[], float]) -> f
         raise ValueError(f"{fn}: only one of min_lr or min_lr_rate may be set, got "
                          f"min_lr={min_lr!r}, min_lr_rate={rate!r}")
     if min_lr is not None:
-        return check.nonneg(fn, "min_lr", min_lr) / lr_init()
+        floor, init = check.nonneg(fn, "min_lr", min_lr), lr_init()
+        if not 0 < init or floor > init:  # transformers divides by the lr: 0 raises
+            raise ValueError(f"{fn}: min_lr ({floor!r}) must be in [0, lr] for an lr > 0, got "
+                             f"lr={init!r}")
+        return floor / init
     if rate is None:
         raise ValueError(f"{fn}: one of min_lr or min_lr_rate must be set in "
                          f"scheduler_specific_kwargs, got neither")
-    return check.real(fn, "min_lr_rate", rate)
+    return check.unit(fn, "min_lr_rate", rate)
 
 
 def _hard_restarts(w: int, d: int, cycles: int) -> Factor:
@@ -337,6 +351,10 @@ def get_scheduler(
             ``num_stable_steps`` that disagree).
         TypeError: on arguments of the wrong type, including a fractional ``num_cycles`` for
             ``cosine_with_restarts`` (documented as an int by ``transformers``).
+        ValueError: on values out of range, and where ``transformers`` accepts nonsense
+            silently: ``num_warmup_steps > num_training_steps`` (the lr never reaches its
+            peak), a negative ``num_cycles``, ``min_lr_rate`` outside [0, 1] or ``min_lr``
+            above the lr.
 
     Example:
         >>> import jaxsched
@@ -351,7 +369,12 @@ def get_scheduler(
     fn = "jaxsched.get_scheduler"
     name = getattr(name, "value", name)
     if name not in SCHEDULER_TYPES:
-        raise ValueError(f"{fn}: name must be one of {SCHEDULER_TYPES}, got {name!r}")
+        raise ValueError(f"{fn}: name must be one of {SCHEDULER_TYPES}, got "
+                         f"{name!r}{check.did_you_mean(name, SCHEDULER_TYPES)}")
+    if scheduler_specific_kwargs is not None and not isinstance(scheduler_specific_kwargs,
+                                                                Mapping):
+        raise TypeError(f"{fn}: scheduler_specific_kwargs must be a dict or None, got "
+                        f"{scheduler_specific_kwargs!r}")
     kw = dict(scheduler_specific_kwargs or {})
     pure = isinstance(optimizer, numbers.Real) and not isinstance(optimizer, bool)
     if not pure:
@@ -363,7 +386,9 @@ def get_scheduler(
     factor = _factor(fn, name, num_warmup_steps, num_training_steps, kw,
                      _lr_init(fn, optimizer))
     if kw:
-        raise ValueError(f"{fn}: unknown scheduler_specific_kwargs for {name!r}: {sorted(kw)}")
+        key = sorted(kw)[0]
+        raise ValueError(f"{fn}: unknown scheduler_specific_kwargs for {name!r}: "
+                         f"{sorted(kw)}{check.did_you_mean(key, SPECIFIC_KWARGS)}")
     params = dict(name=name, num_warmup_steps=num_warmup_steps,
                   num_training_steps=num_training_steps, **dict(scheduler_specific_kwargs or {}))
     if not pure:

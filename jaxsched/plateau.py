@@ -26,7 +26,7 @@ from jax.typing import ArrayLike
 
 from jaxsched import _checks as check
 from jaxsched.adapter import parse_optimizer
-from jaxsched.pytorch_adapters import check_settings
+from jaxsched.torch_state import check_settings
 from jaxsched.training import apply_hyperparams
 
 __all__ = ["PlateauConfig", "PlateauState", "ReduceLROnPlateau", "reduce_lr_on_plateau"]
@@ -112,7 +112,25 @@ def plateau_step(state: PlateauState, metric: ArrayLike, config: PlateauConfig) 
         lr=lr, min_lr=state.min_lr, best=best,
         num_bad_epochs=jnp.where(reduce, 0, bad).astype(jnp.int32),
         cooldown_counter=jnp.where(reduce, config.cooldown, cooldown_counter).astype(jnp.int32),
-        last_epoch=state.last_epoch + 1)
+        # the count saturates at 2**31-1, as optax's does (no wrap to -2**31)
+        last_epoch=jnp.where(state.last_epoch < check.MAX_COUNT, state.last_epoch + 1,
+                             state.last_epoch).astype(jnp.int32))
+
+
+FLOOR_ABOVE = " (the lr would never be cut; torch accepts it silently)"
+
+
+def metric_shape(fn: str, name: str, metric: Any) -> None:
+    """Refuses, at trace time or eagerly, a metric that is not one real number: a vector
+    would give a vector lr (and torch's ``float(metric)`` raises)."""
+    if isinstance(metric, (bool, str, bytes)) or not (
+            isinstance(metric, (int, float)) or hasattr(metric, "dtype")):
+        raise TypeError(f"{fn}: {name} must be a real scalar (a float or a 0-d array), got "
+                        f"{metric!r}")
+    if jnp.ndim(metric) != 0 or not (jnp.issubdtype(jnp.result_type(metric), jnp.floating)
+                                     or jnp.issubdtype(jnp.result_type(metric), jnp.integer)):
+        raise TypeError(f"{fn}: {name} must be a real scalar (a float or a 0-d array), got "
+                        f"shape {jnp.shape(metric)} dtype {jnp.result_type(metric)}")
 
 
 class ReduceLROnPlateauState(NamedTuple):
@@ -152,7 +170,8 @@ def reduce_lr_on_plateau(
         threshold: improvement threshold, >= 0 (< 1 for min/rel).
         threshold_mode: ``"rel"`` or ``"abs"``.
         cooldown: epochs after a cut during which bad epochs are ignored, >= 0.
-        min_lr: floor, >= 0.
+        min_lr: floor, in [0, lr] (torch accepts a floor above the lr, which is then
+            never cut; refused here).
         eps: a cut smaller than this is skipped, >= 0.
 
     Returns:
@@ -160,7 +179,8 @@ def reduce_lr_on_plateau(
 
     Raises:
         TypeError, ValueError: eagerly, on bad settings; at trace time, if ``value`` is
-            missing from ``update``.
+            missing from ``update`` or is not one real number (a vector metric would give
+            a vector lr).
 
     Example:
         >>> import jax.numpy as jnp, jaxsched
@@ -177,6 +197,7 @@ def reduce_lr_on_plateau(
     config = make_config(fn, mode, factor, patience, threshold, threshold_mode, cooldown, eps)
     lr0 = check.nonneg(fn, "lr", lr)
     floor = check.nonneg(fn, "min_lr", min_lr)
+    check.ordered(fn, "min_lr", floor, "lr", lr0, FLOOR_ABOVE)
 
     def init_fn(params: Any) -> ReduceLROnPlateauState:
         del params
@@ -188,6 +209,7 @@ def reduce_lr_on_plateau(
         del params, extra_args
         if value is None:
             raise TypeError(f"{fn}: update needs the metric as value=..., got value=None")
+        metric_shape(fn, "value", value)
         lr_now = state.plateau.lr
         updates = jax.tree.map(lambda g: jnp.asarray(-lr_now, g.dtype) * g, updates)
         stepped = plateau_step(state.plateau, value, config)
@@ -208,7 +230,12 @@ class ReduceLROnPlateau:
 
     Runs the same state machine as ``reduce_lr_on_plateau``, in float64 (torch uses Python
     floats). ``step(metric)`` dispatches one compiled update and does not wait for it; a jax
-    array metric is never pulled to the host. ``state_dict()`` has torch 2.13's keys and
+    array metric is never pulled to the host. A metric that is not one real number raises
+    (and changes nothing). As in torch, param groups added to the optimizer (a torch
+    optimizer or a list of groups) after construction are reduced too, starting at their
+    own lr with the default ``min_lr``; with per-group ``min_lr`` stepping then raises, as
+    torch does. ``last_epoch`` saturates at 2**31-1. A ``min_lr`` above a group's lr is
+    refused (torch accepts it and never cuts that group). ``state_dict()`` has torch 2.13's keys and
     values, and ``load_state_dict`` takes torch's; one with other settings raises and
     changes nothing.
 
@@ -238,6 +265,11 @@ class ReduceLROnPlateau:
         else:
             self._default_min_lr, min_lrs = min_lr, [min_lr] * n
         self._min_lrs = [check.nonneg(fn, "min_lr", m) for m in min_lrs]
+        for g, (group, floor) in enumerate(zip(self._groups, self._min_lrs, strict=True)):
+            check.ordered(fn, f"min_lr (group {g})", floor, f"lr (group {g})", group["lr"],
+                          FLOOR_ABOVE)
+        self._source = optimizer if hasattr(optimizer, "param_groups") or isinstance(
+            optimizer, list) else None
         self._raw_min_lrs = min_lrs
         with jax.enable_x64(True):
             self._state = init_state([g["lr"] for g in self._groups], self._min_lrs,
@@ -251,9 +283,41 @@ class ReduceLROnPlateau:
         """One evaluation: feeds ``metrics`` (a float or a scalar array) to the state machine."""
         if epoch is not None:
             raise TypeError(f"{self._fn}.step: the deprecated epoch argument is not supported")
+        if not isinstance(metrics, jax.Array):  # a torch / numpy 0-d value, on the host
+            metrics = check.scalar(f"{self._fn}.step", "metrics", metrics)
+        metric_shape(f"{self._fn}.step", "metrics", metrics)
+        self._sync_groups()
         with jax.enable_x64(True):
             self._state = _step_f64(self._state, jnp.asarray(metrics, jnp.float64),
                                     self._config)
+
+    def _sync_groups(self) -> None:
+        """torch reduces param groups added to the optimizer after construction too: a new
+        group starts at its own lr with the default ``min_lr``; with per-group ``min_lr``
+        the list no longer fits and, as torch does, stepping raises."""
+        if self._source is None:
+            return
+        current = getattr(self._source, "param_groups", self._source)
+        if len(current) == len(self._groups):
+            return
+        fn = f"{self._fn}.step"
+        if len(current) < len(self._groups):
+            raise ValueError(f"{fn}: the optimizer lost param groups ({len(self._groups)} -> "
+                             f"{len(current)})")
+        if self._default_min_lr is None:
+            raise ValueError(f"{fn}: expected {len(current)} min_lrs (one per param group, "
+                             f"after groups were added), got {len(self._min_lrs)}; torch "
+                             f"raises here too")
+        new = parse_optimizer(fn, list(current)[len(self._groups):])
+        floor = check.nonneg(fn, "min_lr", self._default_min_lr)
+        self._groups += new
+        self._min_lrs += [floor] * len(new)
+        self._raw_min_lrs += [self._default_min_lr] * len(new)
+        with jax.enable_x64(True):
+            self._state = self._state._replace(
+                lr=jnp.concatenate([self._state.lr,
+                                    jnp.asarray([g["lr"] for g in new], jnp.float64)]),
+                min_lr=jnp.asarray(self._min_lrs, jnp.float64))
 
     def get_last_lr(self) -> list[float]:
         return [float(x) for x in jax.device_get(self._state.lr)]
@@ -291,10 +355,14 @@ class ReduceLROnPlateau:
             raise ValueError(f"{fn}: _last_lr must list {len(self._groups)} lrs, got {lrs!r}")
         lrs = [check.nonneg(fn, "_last_lr", x) for x in lrs]
         best = state_dict["best"]
-        if isinstance(best, bool) or not isinstance(best, (int, float)):
-            raise TypeError(f"{fn}: best must be a number, got {best!r}")
+        if isinstance(best, bool) or not isinstance(best, (int, float)) or math.isnan(best):
+            raise TypeError(f"{fn}: best must be a number (inf before the first metric), got "
+                            f"{best!r}")
         counters = [check.integer(fn, key, state_dict[key], minimum=0)
                     for key in ("num_bad_epochs", "cooldown_counter", "last_epoch")]
+        if counters[1] > self._config.cooldown:
+            raise ValueError(f"{fn}: cooldown_counter={counters[1]!r} exceeds cooldown="
+                             f"{self._config.cooldown}")
         with jax.enable_x64(True):
             self._state = PlateauState(
                 lr=jnp.asarray(lrs, jnp.float64), min_lr=self._state.min_lr,

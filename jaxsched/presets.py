@@ -225,6 +225,8 @@ def deepseek_v3(
     w = check.integer(fn, "warmup_steps", warmup_steps, minimum=0)
     decayed = check.nonneg(fn, "decayed_lr", decayed_lr)
     final = check.nonneg(fn, "final_lr", final_lr)
+    check.ordered(fn, "decayed_lr", decayed, "peak_lr", peak)
+    check.ordered(fn, "final_lr", final, "decayed_lr", decayed)
     if len(tokens_b) != 4:
         raise ValueError(f"{fn}: tokens_b must have four phases, got {tokens_b!r}")
     tokens = [check.integer(fn, "tokens_b", t, minimum=1, maximum=10**9) for t in tokens_b]

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxsched import _checks as check
-from jaxsched.exact import float_dtype, half_cos, int_pow, is_x64, to_float
+from jaxsched.exact import float_dtype, half_cos, idiv, int_pow, is_x64, to_float
 from jaxsched.schedule import Schedule
 
 __all__ = ["constant_lr", "cosine_annealing_lr", "exponential_lr", "lambda_lr", "linear_lr",
@@ -87,7 +87,9 @@ def multiplicative_lr(lr_lambda: Callable[[jax.Array], Any], *, lr: float) -> Sc
     (``lax.fori_loop``), so float64 agrees with torch to the last bit the lambda allows.
     Cost: O(k) multiplications per evaluation (a loop of ``k`` iterations under jit), so
     evaluating at step 10**6 runs 10**6 iterations; prefer ``lambda_lr`` with a closed-form
-    product when the run is long.
+    product when the run is long. The lambda is traced once at construction (on an abstract
+    integer, never a concrete step) to validate it eagerly; torch first calls it at the first
+    ``step()``.
 
     Args:
         lr_lambda: a jnp-traceable function of the integer step giving the factor.
@@ -112,8 +114,8 @@ def multiplicative_lr(lr_lambda: Callable[[jax.Array], Any], *, lr: float) -> Sc
     base = check.nonneg(fn, "lr", lr)
 
     def lr_fn(k: jax.Array) -> jax.Array:
-        one = jnp.ones((), k.dtype)
-        return lax.fori_loop(one, k + one, lambda i, v: v * f(i),
+        # factors f(1) .. f(k): the loop runs i = 0 .. k-1 (no k + 1, which wraps at 2**31-1)
+        return lax.fori_loop(jnp.zeros((), k.dtype), k, lambda i, v: v * f(i + 1),
                              jnp.asarray(base, float_dtype()))
 
     return Schedule(lr_fn, name=fn, params=dict(lr_lambda=f, lr=base))
@@ -124,7 +126,8 @@ def step_lr(step_size: int, gamma: float = 0.1, *, lr: float) -> Schedule:
 
     Args:
         step_size: period of decay, a positive integer.
-        gamma: factor per period, >= 0.
+        gamma: factor per period, in [0, 1] (torch accepts a growth factor > 1, whose lr
+            overflows to inf; refused here).
         lr: the optimizer's lr.
 
     Returns:
@@ -144,9 +147,9 @@ def step_lr(step_size: int, gamma: float = 0.1, *, lr: float) -> Schedule:
     """
     fn = "jaxsched.step_lr"
     size = check.integer(fn, "step_size", step_size, minimum=1)
-    g = check.nonneg(fn, "gamma", gamma)
+    g = check.unit(fn, "gamma", gamma, check.GROWTH)
     base = check.nonneg(fn, "lr", lr)
-    return Schedule(lambda k: base * int_pow(g, k // size), name=fn,
+    return Schedule(lambda k: base * int_pow(g, idiv(k, size)), name=fn,
                     params=dict(step_size=size, gamma=g, lr=base))
 
 
@@ -160,7 +163,8 @@ def multi_step_lr(milestones: Iterable[int], gamma: float = 0.1, *, lr: float) -
 
     Args:
         milestones: the steps at which to decay, non-negative integers.
-        gamma: factor per milestone, >= 0.
+        gamma: factor per milestone, in [0, 1] (a growth factor > 1, which torch accepts,
+            is refused).
         lr: the optimizer's lr.
 
     Returns:
@@ -181,7 +185,7 @@ def multi_step_lr(milestones: Iterable[int], gamma: float = 0.1, *, lr: float) -
     if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Iterable):
         raise TypeError(f"{fn}: milestones must be a sequence of integers, got {milestones!r}")
     ms = sorted(check.integer(fn, "milestones[i]", m, minimum=0) for m in milestones)
-    g = check.nonneg(fn, "gamma", gamma)
+    g = check.unit(fn, "gamma", gamma, check.GROWTH)
     base = check.nonneg(fn, "lr", lr)
     # torch's recursion, on the host: at each distinct milestone lr *= gamma ** count
     points = sorted(set(ms))
@@ -291,7 +295,8 @@ def exponential_lr(gamma: float, *, lr: float) -> Schedule:
     """torch's ExponentialLR: ``lr * gamma ** k``.
 
     Args:
-        gamma: factor per step, >= 0.
+        gamma: factor per step, in [0, 1] (torch accepts a growth factor > 1, whose lr
+            overflows to inf; refused here).
         lr: the optimizer's lr.
 
     Returns:
@@ -309,7 +314,7 @@ def exponential_lr(gamma: float, *, lr: float) -> Schedule:
     Matches ``torch.optim.lr_scheduler.ExponentialLR`` of torch 2.13.0.
     """
     fn = "jaxsched.exponential_lr"
-    g = check.nonneg(fn, "gamma", gamma)
+    g = check.unit(fn, "gamma", gamma, check.GROWTH)
     base = check.nonneg(fn, "lr", lr)
     return Schedule(lambda k: base * int_pow(g, k), name=fn, params=dict(gamma=g, lr=base))
 
@@ -361,22 +366,23 @@ def cosine_annealing_lr(T_max: int, eta_min: float = 0.0, *, lr: float) -> Sched
     position is reduced modulo ``2 * T_max`` in integers; float64 computes the curve as
     ``low + span * sin(pi m / (2 T_max))**2`` with ``m`` the integer distance to the nearest
     low point: exact to a few ulps at any count, relatively accurate down to a zero
-    ``eta_min``, and accurate with ``eta_min`` far above ``lr`` (annealing upward), where
-    torch's recursion cancels. float32, whose tolerance is of the peak, computes
+    ``eta_min``. An ``eta_min`` above ``lr``, which torch accepts and anneals upward, is
+    refused. float32, whose tolerance is of the peak, computes
     ``mid + half * sin(pi/2 - pi r / T_max)`` (XLA:CPU's float32 sine is cheaper than its
     cosine). torch's recursion drifts from the exact curve (1.5e-12 relative over 5000
     steps of ``T_max=100``).
 
     Args:
         T_max: half period, a positive integer.
-        eta_min: the lr at ``T_max`` (may exceed ``lr``, as in torch).
+        eta_min: the lr at ``T_max``, in ``[0, lr]``.
         lr: the optimizer's lr.
 
     Returns:
         A ``Schedule``.
 
     Raises:
-        TypeError, ValueError: on a non-positive ``T_max`` or non-finite values.
+        TypeError, ValueError: on a non-positive ``T_max``, non-finite values, or
+            ``eta_min`` outside ``[0, lr]``.
 
     Example:
         >>> import jaxsched
@@ -388,12 +394,12 @@ def cosine_annealing_lr(T_max: int, eta_min: float = 0.0, *, lr: float) -> Sched
     """
     fn = "jaxsched.cosine_annealing_lr"
     t = check.integer(fn, "T_max", T_max, minimum=1)
-    eta = check.real(fn, "eta_min", eta_min)
+    eta = check.nonneg(fn, "eta_min", eta_min)
     base = check.nonneg(fn, "lr", lr)
+    check.ordered(fn, "eta_min", eta, "lr", base, check.ANNEAL_UP)
 
     period = 2 * t if 2 * t <= check.MAX_COUNT else None  # else no count reaches a period
-    low, span = (eta, base - eta) if eta <= base else (base, eta - base)
-
+    low, span = eta, base - eta
     mid, half = eta + (base - eta) / 2, (base - eta) / 2
 
     def lr_fn(k: jax.Array) -> jax.Array:
@@ -401,10 +407,8 @@ def cosine_annealing_lr(T_max: int, eta_min: float = 0.0, *, lr: float) -> Sched
         if not is_x64():  # float32's tolerance is of the peak: cos(x) as sin(pi/2 - x),
             # which XLA:CPU computes faster, from the exactly reduced position
             return mid + half * jnp.sin(math.pi / 2 - to_float(r) * (math.pi / t))
-        # the distance (in steps) from the nearest point where the curve is at its low end:
-        # T_max (eta_min) when annealing down, 0 or 2 T_max (lr) when annealing up
-        m = jnp.abs(t - r) if eta <= base else jnp.minimum(r, 2 * t - r)
-        return low + span * half_cos(m, t)
+        # the distance (in steps) from the nearest low point, T_max (eta_min)
+        return low + span * half_cos(jnp.abs(t - r), t)
 
     return Schedule(lr_fn, name=fn, params=dict(T_max=t, eta_min=eta, lr=base))
 

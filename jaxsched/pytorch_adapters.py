@@ -12,7 +12,6 @@ checkpoint does): torch's recursive schedulers continue from the lr in the group
 from __future__ import annotations
 
 import bisect
-import math
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -22,6 +21,13 @@ from jaxsched import _checks as check
 from jaxsched import composite, cyclic, pytorch
 from jaxsched.adapter import Adapter
 from jaxsched.schedule import Schedule, group_schedules
+from jaxsched.torch_state import (  # noqa: F401  (same: re-exported)
+    PROGRESS,
+    check_progress,
+    check_settings,
+    lr_list,
+    same,
+)
 
 __all__ = ["ChainedScheduler", "ConstantLR", "CosineAnnealingLR",
            "CosineAnnealingWarmRestarts", "CyclicLR", "ExponentialLR", "LambdaLR", "LinearLR",
@@ -31,39 +37,6 @@ __all__ = ["ChainedScheduler", "ConstantLR", "CosineAnnealingLR",
 EPOCH_DEPRECATION = ("The epoch parameter in `scheduler.step()` was not necessary and is being "
                      "deprecated where possible. Please use `scheduler.step()` to step the "
                      "scheduler.")
-PROGRESS = frozenset({"last_epoch", "_step_count", "_last_lr", "_is_initial",
-                      "_get_lr_called_within_step"})
-
-
-def same(a: Any, b: Any) -> bool:
-    """Equality of state-dict values, floats to 1e-12 relative."""
-    if isinstance(a, Mapping) and isinstance(b, Mapping):  # JSON turns int keys to str
-        a, b = ({str(k): v for k, v in m.items()} for m in (a, b))
-        return set(a) == set(b) and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float) or isinstance(b, float):
-        try:
-            return math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=0.0) or (
-                math.isinf(a) and a == b)
-        except (TypeError, ValueError):
-            return False
-    return bool(a == b)
-
-
-def check_settings(fn: str, kind: str, state_dict: Any, ours: Mapping[str, Any],
-                   progress: frozenset | set) -> None:
-    """Raises unless ``state_dict`` has our keys and, outside ``progress``, our settings."""
-    if not isinstance(state_dict, Mapping):
-        raise TypeError(f"{fn}: state_dict must be a dict, got {state_dict!r}")
-    if set(state_dict) != set(ours):
-        raise ValueError(f"{fn}: state_dict is not a {kind}'s: expected keys {sorted(ours)}, "
-                         f"got {sorted(state_dict)}")
-    for key, value in ours.items():
-        if key not in progress and not same(state_dict[key], value):
-            raise ValueError(f"{fn}: state_dict has {key}={state_dict[key]!r} but this "
-                             f"scheduler has {key}={value!r}; build it with the saved "
-                             f"settings (or use jaxsched.from_torch)")
 
 
 class TorchAdapter(Adapter):
@@ -108,6 +81,8 @@ class TorchAdapter(Adapter):
     def step(self, epoch: int | None = None) -> None:
         """Advances one step; ``step(epoch)`` jumps there (deprecated in torch, as here)."""
         if epoch is not None:
+            check.integer(f"{self._fn}.step", "last_epoch", epoch, minimum=0,
+                          maximum=check.MAX_COUNT)  # before torch's warning
             warnings.warn(EPOCH_DEPRECATION, UserWarning, stacklevel=2)
         self._step_to(epoch)
 
@@ -133,12 +108,12 @@ class TorchAdapter(Adapter):
     def _state_at(self, count: int, **override: Any) -> dict[str, Any]:
         """The state dict this scheduler would have at ``count``, with torch's bookkeeping
         overrides (used for the schedulers inside SequentialLR and ChainedScheduler)."""
-        saved = self._count
+        saved, self._raw = self._count, True
         self._count = max(count, 0)
         try:
             state = self.state_dict()
         finally:
-            self._count = saved
+            self._count, self._raw = saved, False
         if "_step_count" in override and state.get("_step_count") == 0:
             del override["_step_count"]  # CosineAnnealingWarmRestarts never counts steps
         state.update(override)
@@ -147,13 +122,55 @@ class TorchAdapter(Adapter):
     def _check_settings(self, fn: str, state_dict: Any, progress: frozenset = PROGRESS) -> None:
         check_settings(fn, type(self).__name__, state_dict, self.state_dict(), progress)
 
+    _adopts = True  # False: settings that cannot be read back from torch's dict must match
+    _chain: tuple[ChainedScheduler, int] | None = None  # set when a ChainedScheduler owns it
+    _raw = False  # True while _state_at reads this scheduler's own lr
+
+    def get_last_lr(self) -> list[float]:
+        """The lr in force now per group; inside a ``ChainedScheduler``, as in torch, the lr
+        the chain had after this scheduler's turn (the last child reports the chained lr)."""
+        if self._chain is not None and not self._raw:
+            chain, index = self._chain
+            return chain._child_last_lr(index)
+        return super().get_last_lr()
+
+    def _settings(self, fn: str, state_dict: Mapping[str, Any]) -> dict[str, Any]:
+        """The constructor settings a state dict holds (torch's attribute names)."""
+        return {k: state_dict[k] for k in self._kwargs}
+
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Resumes from torch's (or our) state dict; a foreign or mismatched one raises and
-        changes nothing."""
+        """Resumes from torch's (or our) state dict. As torch does, the scheduler takes the
+        dict's settings (``step_size``, ``gamma``, ``T_max``, ..., and ``base_lrs``): its
+        state dict *is* the scheduler. A dict of another scheduler, or with a field of the
+        wrong type or range, raises and changes nothing."""
         fn = f"{self._fn}.load_state_dict"
-        self._check_settings(fn, state_dict)
-        self._count = check.integer(fn, "last_epoch", state_dict["last_epoch"], minimum=0,
-                                    maximum=check.MAX_COUNT)
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{fn}: state_dict must be a dict, got {state_dict!r}")
+        if not self._adopts:
+            self._check_settings(fn, state_dict)
+        elif set(state_dict) != set(self.state_dict()):
+            raise ValueError(f"{fn}: state_dict is not a {type(self).__name__}'s: expected "
+                             f"keys {sorted(self.state_dict())}, got {sorted(state_dict)}")
+        n = len(self._groups)
+        count = check_progress(fn, state_dict, n)
+        base_lrs = lr_list(fn, "base_lrs", state_dict["base_lrs"], n)
+        kwargs = self._settings(fn, state_dict) if self._adopts else self._kwargs
+        factory = type(self)._factory
+        try:
+            schedules = group_schedules(fn, factory, n, dict(kwargs, lr=base_lrs),
+                                        shared=("milestones",)) if self._adopts else None
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{fn}: the state_dict's settings are not valid: {err}") from None
+        self._check_position(fn, state_dict, count, kwargs)
+        if schedules is not None:
+            self._kwargs, self._base_lrs = kwargs, base_lrs
+            self._setup(schedules, count, write_momentum=self._write_momentum)
+        else:
+            self._count = count
+
+    def _check_position(self, fn: str, state_dict: Mapping[str, Any], count: int,
+                        kwargs: dict[str, Any]) -> None:
+        """Extra consistency checks of a subclass's progress fields (before any change)."""
 
 
 def _lambdas_state(lambdas: Sequence[Any]) -> list[Any]:
@@ -176,7 +193,11 @@ class _LambdaAdapter(TorchAdapter):
         if not isinstance(saved, list) or len(saved) != len(self._lambdas):
             raise ValueError(f"{fn}: lr_lambdas must be a list of {len(self._lambdas)}, "
                              f"got {saved!r}")
-        count = check.integer(fn, "last_epoch", state_dict["last_epoch"], minimum=0)
+        count = check_progress(fn, state_dict, len(self._groups))
+        for i, attrs in enumerate(saved):
+            if attrs is not None and not isinstance(attrs, Mapping):
+                raise TypeError(f"{fn}: lr_lambdas[{i}] must be None or a dict of the "
+                                f"callable object's attributes, got {attrs!r}")
         for f, attrs in zip(self._lambdas, saved, strict=True):
             if attrs is not None:
                 vars(f).update(attrs)
@@ -230,6 +251,18 @@ class MultiStepLR(TorchAdapter):
 
     def _hyper_state(self) -> dict[str, Any]:
         return {"milestones": Counter(self._kwargs["milestones"]), "gamma": self._kwargs["gamma"]}
+
+    def _settings(self, fn: str, state_dict: Mapping[str, Any]) -> dict[str, Any]:
+        counts = state_dict["milestones"]
+        if not isinstance(counts, Mapping):
+            raise TypeError(f"{fn}: milestones must be a Counter of milestone: count, got "
+                            f"{counts!r}")
+        milestones = []
+        for m, c in counts.items():
+            m = int(m) if isinstance(m, str) and m.isdigit() else m  # JSON keys are strings
+            c = check.integer(fn, f"milestones[{m!r}]", c, minimum=0)
+            milestones += [m] * c
+        return {"milestones": tuple(milestones), "gamma": state_dict["gamma"]}
 
 
 class ConstantLR(TorchAdapter):
@@ -297,8 +330,18 @@ def restart_position(k: int, t0: int, mult: int) -> tuple[int, int]:
 
 class CosineAnnealingWarmRestarts(TorchAdapter):
     """torch's ``CosineAnnealingWarmRestarts`` over
-    ``jaxsched.cosine_annealing_warm_restarts``. ``step(epoch)`` takes whole epochs (torch's
-    fractional epochs are not representable by a step count)."""
+    ``jaxsched.cosine_annealing_warm_restarts``. ``step(epoch)`` takes whole epochs only:
+    torch's fractional ``step(epoch + i / iters)`` is refused deliberately (a position
+    between steps is not a step count); the same curve at iteration granularity is this
+    scheduler with ``T_0`` counted in iterations, stepped once per iteration."""
+
+    def step(self, epoch: int | None = None) -> None:
+        if epoch is not None and not isinstance(epoch, bool) and isinstance(
+                epoch, float) and not epoch.is_integer():
+            raise TypeError(f"{self._fn}.step: epoch must be a whole epoch, got {epoch!r}; "
+                            f"torch's fractional step(epoch + i / iters) is not supported: "
+                            f"count T_0 in iterations and step once per iteration instead")
+        super().step(epoch)
 
     _factory = staticmethod(cyclic.cosine_annealing_warm_restarts)
 
@@ -314,23 +357,32 @@ class CosineAnnealingWarmRestarts(TorchAdapter):
                      eta_min=self._kwargs["eta_min"], T_cur=t_cur, _step_count=0)
         return state
 
-    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        fn = f"{self._fn}.load_state_dict"
-        self._check_settings(fn, state_dict, PROGRESS | {"T_cur", "T_i"})
-        count = check.integer(fn, "last_epoch", state_dict["last_epoch"], minimum=0)
-        want = restart_position(count, self._kwargs["T_0"], self._kwargs["T_mult"])
+    def _check_position(self, fn: str, state_dict: Mapping[str, Any], count: int,
+                        kwargs: dict[str, Any]) -> None:
+        want = restart_position(count, kwargs["T_0"], kwargs["T_mult"])
         if (state_dict["T_cur"], state_dict["T_i"]) != want:
             raise ValueError(f"{fn}: T_cur={state_dict['T_cur']!r}, T_i={state_dict['T_i']!r} "
                              f"do not follow from last_epoch={count} by stepping (expected "
                              f"T_cur={want[0]}, T_i={want[1]}); fractional step(epoch) states "
                              f"are not supported")
-        self._count = count
 
 
 class _MomentumAdapter(TorchAdapter):
-    """CyclicLR / OneCycleLR: momentum written to ``betas[0]`` or ``momentum``."""
+    """CyclicLR / OneCycleLR: momentum written to ``betas[0]`` or ``momentum``. Their torch
+    state dicts do not hold the constructor's settings (``max_lr``, ``div_factor``, ... live
+    in the optimizer's groups), so ``load_state_dict`` requires the scheduler's own settings
+    and raises on others, naming the first that differs."""
+
+    _adopts = False
 
     def _momentum_keys(self) -> None:
+        """Which key momentum goes to; as torch, cycling momentum needs it in every group."""
+        if self.cycles_momentum and any("momentum" not in g and "betas" not in g
+                                        for g in self._groups):
+            raise ValueError(f"{self._fn}: optimizer must support momentum or beta1 with "
+                             f"`cycle_momentum` option enabled (torch raises the same): give "
+                             f"param groups with 'momentum' or 'betas', or "
+                             f"cycle_momentum=False; got {self._groups!r}")
         self._use_beta1 = "betas" in self._groups[0]
 
     @property
@@ -460,7 +512,10 @@ def _child_schedules(fn: str, schedulers: Any, n_groups: int) -> list[list[Sched
     for i, s in enumerate(schedulers):
         if not isinstance(s, TorchAdapter) or isinstance(s, nested):
             raise TypeError(f"{fn}: schedulers[{i}] must be a jaxsched torch adapter (not "
-                            f"ReduceLROnPlateau, SequentialLR or ChainedScheduler), got {s!r}")
+                            f"ReduceLROnPlateau, SequentialLR or ChainedScheduler: refused "
+                            f"deliberately, since torch steps a later SequentialLR child with "
+                            f"step(0), which ChainedScheduler does not take, and a nested "
+                            f"composite's state is not one count), got {s!r}")
         if len(s.schedules) != n_groups:
             raise ValueError(f"{fn}: schedulers[{i}] has {len(s.schedules)} param groups, "
                              f"expected {n_groups}")
@@ -527,21 +582,43 @@ class SequentialLR(TorchAdapter):
                 "_schedulers": states}
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Resumes torch's (or our) SequentialLR state: same milestones and children
+        settings (a composite's settings are its children's; see ``ChainedScheduler``)."""
         fn = f"{self._fn}.load_state_dict"
-        if not isinstance(state_dict, Mapping) or set(state_dict) != {
-                "_milestones", "last_epoch", "_last_lr", "_schedulers"}:
-            shown = sorted(state_dict) if isinstance(state_dict, Mapping) else state_dict
-            raise ValueError(f"{fn}: state_dict is not a SequentialLR's, got {shown!r}")
-        if list(state_dict["_milestones"]) != self._milestones:
-            raise ValueError(f"{fn}: state_dict has _milestones={state_dict['_milestones']!r} "
-                             f"but this scheduler has {self._milestones!r}")
-        children = state_dict["_schedulers"]
-        if not isinstance(children, list) or len(children) != len(self._children):
-            raise ValueError(f"{fn}: expected {len(self._children)} scheduler states")
-        for child, sd in zip(self._children, children, strict=True):
-            child._check_settings(f"{fn} (child {type(child).__name__})", sd,
-                                  PROGRESS | {"T_cur", "T_i", "lr_lambdas"})
-        self._count = check.integer(fn, "last_epoch", state_dict["last_epoch"], minimum=0)
+        _composite_keys(fn, "SequentialLR", state_dict,
+                        {"_milestones", "last_epoch", "_last_lr", "_schedulers"})
+        ms = state_dict["_milestones"]
+        if not isinstance(ms, (list, tuple)) or list(ms) != self._milestones:
+            raise ValueError(f"{fn}: state_dict has _milestones={ms!r} but this scheduler has "
+                             f"{self._milestones!r}")
+        count = check_progress(fn, {k: state_dict[k] for k in ("last_epoch", "_last_lr")},
+                               len(self._groups))
+        _children_states(fn, self._children, state_dict["_schedulers"], len(self._groups),
+                         first_epoch=-1)  # children not started yet hold -1
+        self._count = count
+
+
+def _composite_keys(fn: str, kind: str, state_dict: Any, keys: set[str]) -> None:
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"{fn}: state_dict must be a dict, got {state_dict!r}")
+    if set(state_dict) != keys:
+        raise ValueError(f"{fn}: state_dict is not a {kind}'s: expected keys {sorted(keys)}, "
+                         f"got {sorted(state_dict)}")
+
+
+def _children_states(fn: str, children: list[TorchAdapter], states: Any, n_groups: int,
+                     first_epoch: int = 0) -> list[int]:
+    """Validates each child's state (the child's own settings, progress fields of the right
+    type) and returns their ``last_epoch``s; changes nothing."""
+    if not isinstance(states, list) or len(states) != len(children):
+        raise ValueError(f"{fn}: _schedulers must be a list of {len(children)} scheduler "
+                         f"states, got {states!r}")
+    counts = []
+    for i, (child, sd) in enumerate(zip(children, states, strict=True)):
+        where = f"{fn} (_schedulers[{i}], a {type(child).__name__})"
+        child._check_settings(where, sd, PROGRESS | {"T_cur", "T_i", "lr_lambdas"})
+        counts.append(check_progress(where, sd, n_groups, first_epoch=first_epoch))
+    return counts
 
 
 class ChainedScheduler(TorchAdapter):
@@ -563,49 +640,51 @@ class ChainedScheduler(TorchAdapter):
         self._base_lrs = [s.params["lr"] for s in schedules]
         self._kwargs = {}
         self._setup(schedules, 0, write_momentum=False)
+        for index, child in enumerate(self._children):
+            child._chain = (self, index)
 
     def step(self, epoch: int | None = None) -> None:
         """Steps every chained scheduler, as torch does."""
         if epoch is not None:
             raise TypeError("jaxsched.ChainedScheduler.step takes no epoch (as in torch)")
+        self._step_to(None)  # at the top of the count range this raises before any child moves
         for child in self._children:
-            child.step()
-        self._count += 1
+            child._count = self._count
 
-    def state_dict(self) -> dict[str, Any]:
-        # In torch's step each scheduler scales the lr the previous ones left, so scheduler
-        # i records lr * prod_{j<=i} r_j(k) * prod_{j>i} r_j(k-1), with r_j = s_j / lr.
-        k, states = self._count, []
+    def _child_last_lr(self, i: int) -> list[float]:
+        """What torch's scheduler ``i`` records: in torch's step each scheduler scales the lr
+        the previous ones left, so it holds lr * prod_{j<=i} r_j(k) * prod_{j>i} r_j(k-1),
+        with r_j = s_j / lr."""
+        k = self._count
         now = [c._state_at(k)["_last_lr"] for c in self._children]
         before = [c._state_at(k - 1)["_last_lr"] if k > 0 else list(c.base_lrs)
                   for c in self._children]
-        for i, child in enumerate(self._children):
-            lrs = []
-            for g, base in enumerate(self._base_lrs):
-                value = base
-                for j in range(len(self._children)):
-                    if j > i and k == 0:
-                        continue  # at construction the later ones did not exist yet
-                    value = value * ((now if j <= i else before)[j][g] / base) if base else 0.0
-                lrs.append(value)
-            states.append(dict(child._state_at(k), _last_lr=lrs))
+        lrs = []
+        for g, base in enumerate(self._base_lrs):
+            value = base
+            for j in range(len(self._children)):
+                if j > i and k == 0:
+                    continue  # at construction the later ones did not exist yet
+                value = value * ((now if j <= i else before)[j][g] / base) if base else 0.0
+            lrs.append(value)
+        return lrs
+
+    def state_dict(self) -> dict[str, Any]:
+        states = [dict(child._state_at(self._count), _last_lr=self._child_last_lr(i))
+                  for i, child in enumerate(self._children)]
         return {"_last_lr": self.get_last_lr(), "_schedulers": states}
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Resumes torch's (or our) ChainedScheduler state: every child's settings must be
+        this chain's (the chain's curve is built from them) and all at one ``last_epoch``."""
         fn = f"{self._fn}.load_state_dict"
-        if not isinstance(state_dict, Mapping) or set(state_dict) != {"_last_lr",
-                                                                      "_schedulers"}:
-            raise ValueError(f"{fn}: state_dict is not a ChainedScheduler's")
-        children = state_dict["_schedulers"]
-        if not isinstance(children, list) or len(children) != len(self._children):
-            raise ValueError(f"{fn}: expected {len(self._children)} scheduler states")
-        counts = set()
-        for child, sd in zip(self._children, children, strict=True):
-            child._check_settings(f"{fn} (child {type(child).__name__})", sd)
-            counts.add(sd["last_epoch"])
+        _composite_keys(fn, "ChainedScheduler", state_dict, {"_last_lr", "_schedulers"})
+        lr_list(fn, "_last_lr", state_dict["_last_lr"], len(self._groups))
+        counts = set(_children_states(fn, self._children, state_dict["_schedulers"],
+                                      len(self._groups)))
         if len(counts) != 1:
-            raise ValueError(f"{fn}: chained schedulers disagree on last_epoch: {sorted(counts)}")
-        count = check.integer(fn, "last_epoch", counts.pop(), minimum=0)
-        for child, sd in zip(self._children, children, strict=True):
-            child.load_state_dict(sd)
+            raise ValueError(f"{fn}: the _schedulers disagree on last_epoch: {sorted(counts)}")
+        count = counts.pop()
+        for child in self._children:
+            child._count = count
         self._count = count

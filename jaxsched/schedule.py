@@ -127,7 +127,18 @@ def group_schedules(fn: str, factory: Callable[..., Schedule], n_groups: int | N
                 f"got {length}: {kwargs[key]!r}"
             )
     n = 1 if n is None else n
-    return [
-        factory(**{k: (v[g] if k in lengths else v) for k, v in kwargs.items()})
-        for g in range(n)
-    ]
+    if n < 1:
+        raise ValueError(f"{fn}: expected at least one param group, got empty lists: "
+                         f"{ {k: kwargs[k] for k in lengths} or n_groups!r}")
+    own = f"jaxsched.{getattr(factory, '__name__', '')}: "
+    out = []
+    for g in range(n):
+        try:
+            out.append(factory(**{k: (v[g] if k in lengths else v) for k, v in kwargs.items()}))
+        except (TypeError, ValueError) as err:  # name the caller (an adapter), not the factory
+            text = str(err)
+            if not text.startswith(own) or fn + ": " == own:
+                raise
+            group = f" (param group {g})" if n > 1 else ""
+            raise type(err)(f"{fn}{group}: {text[len(own):]}") from None
+    return out

@@ -32,7 +32,8 @@ def scheduled(factory: Callable[..., optax.GradientTransformation], schedule: Sc
 
     Args:
         factory: an optax optimizer factory taking ``learning_rate``.
-        schedule: a ``jaxsched.Schedule``.
+        schedule: a ``jaxsched.Schedule``, any optax schedule (a function of the count), or a
+            constant lr (a float >= 0).
         **hyperparams: the factory's other arguments, passed through.
 
     Returns:
@@ -40,7 +41,9 @@ def scheduled(factory: Callable[..., optax.GradientTransformation], schedule: Sc
 
     Raises:
         TypeError: if the schedule has momentum and ``factory`` takes neither ``momentum``
-            nor ``b1``, or if that argument is also given in ``hyperparams``.
+            nor ``b1``, or if that argument is also given in ``hyperparams``; if
+            ``factory`` is not callable or ``schedule`` is neither callable nor a number.
+        ValueError: for a negative or non-finite constant lr.
 
     Example:
         >>> import jax.numpy as jnp, optax, jaxsched
@@ -52,8 +55,16 @@ def scheduled(factory: Callable[..., optax.GradientTransformation], schedule: Sc
         (['b1', 'b2', 'eps', 'eps_root', 'learning_rate'], 'float32')
     """
     fn = "jaxsched.scheduled"
+    if not callable(factory):
+        raise TypeError(f"{fn}: factory must be an optax optimizer factory such as optax.sgd, "
+                        f"got {factory!r}")
     if not isinstance(schedule, Schedule):
-        raise TypeError(f"{fn}: schedule must be a jaxsched.Schedule, got {schedule!r}")
+        if callable(schedule):  # an optax schedule: a plain function of the count
+            schedule = Schedule(schedule, name=getattr(schedule, "__name__", "optax schedule"))
+        else:
+            lr = check.nonneg(fn, "schedule", schedule)  # a constant lr
+            schedule = Schedule(lambda k: jnp.full(jnp.shape(k), lr), name="constant",
+                                params=dict(lr=lr))
     if "learning_rate" in hyperparams:
         raise TypeError(f"{fn}: learning_rate comes from the schedule; got learning_rate="
                         f"{hyperparams['learning_rate']!r} as well")

@@ -167,6 +167,31 @@ def test_compare_config(tmp_path):
     assert (tmp_path / "out" / "compare-ds_config.png").exists()
 
 
+@pytest.mark.parametrize(("scheduler", "optimizer"), [
+    ({"type": "WarmupCosineLR", "params": {"total_num_steps": 200, "warmup_num_steps": 20}},
+     {"type": "Adam", "params": {"lr": 1e-3}}),  # the peak is the optimizer's lr, not 0.0
+    ({"type": "LRRangeTest", "params": {"lr_range_test_min_lr": 1e-3,
+                                        "lr_range_test_step_size": 10}}, None),
+    ({"type": "OneCycle", "params": {"cycle_min_lr": 1e-3, "cycle_max_lr": 1e-2,
+                                     "cycle_first_step_size": 50, "cycle_momentum": False}},
+     None),
+], ids=["warmup-cosine-with-optimizer", "range-test-no-optimizer", "one-cycle-no-optimizer"])
+def test_compare_config_reference_from_the_configs_optimizer(tmp_path, capsys, scheduler,
+                                                              optimizer):
+    """The reference optimizer is built as the config says (WarmupCosineLR's DeepSpeed curve
+    was all zeros when built from the lr in force at step 0); without an optimizer section
+    the schedulers that set their own lr still compare."""
+    require("deepspeed")
+    config = {"scheduler": scheduler} | ({"optimizer": optimizer} if optimizer else {})
+    path = tmp_path / "ds.json"
+    path.write_text(json.dumps(config))
+    status = cli.main(["compare", "--config", str(path), "--steps", "200", "-o",
+                       str(tmp_path / "c.png")])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "within tolerance" in out or "ok" in out
+
+
 def test_compare_stored_case(capsys, tmp_path):
     assert cli.main(["compare", "--case", "cosine_restarts_exact", "-o",
                      str(tmp_path / "c.png")]) == 0

@@ -71,14 +71,14 @@ def config(draw, cls, n, lr_min=1.0):
                 "power": draw(floats(0.0, 4.0))}, 40, {}
     if cls == "CosineAnnealingLR":
         t = draw(st.integers(1, 30))
-        # eta_min <= lr: annealing upward to an eta_min far above lr makes torch's own
-        # recursion cancel (see cosine_annealing_lr); the fixtures cover eta_min = 2 lr.
-        # (0 or at least 1e-6 of lr_min, so the product is never a subnormal: see floats)
+        # eta_min <= lr (above it, torch anneals upward; refused here), 0 or at least 1e-6
+        # of lr_min, so the product is never a subnormal (see floats)
         fraction = draw(st.one_of(st.just(0.0), floats(1e-6, 1.0)))
         return {"T_max": t, "eta_min": fraction * lr_min}, 4 * t + 3, {}
     if cls == "CosineAnnealingWarmRestarts":
+        fraction = draw(st.one_of(st.just(0.0), floats(1e-6, 1.0)))  # eta_min <= lr
         return {"T_0": draw(st.integers(1, 10)), "T_mult": draw(st.integers(1, 3)),
-                "eta_min": draw(floats(0.0, 1e-3))}, 80, {}
+                "eta_min": fraction * lr_min}, 80, {}
     if cls == "CyclicLR":
         base, peak = ordered(draw, lr)
         lo, hi = ordered(draw, floats(0.5, 0.99))

@@ -24,7 +24,8 @@ BAD = [
     ("constant_lr", dict(total_iters=0, lr=0.1), ValueError, r"total_iters must be in \[1"),
     ("linear_lr", dict(start_factor=0.0, lr=0.1), ValueError, r"start_factor must be in \(0, 1\]"),
     ("linear_lr", dict(end_factor=1.2, lr=0.1), ValueError, r"end_factor must be in \[0, 1\]"),
-    ("exponential_lr", dict(gamma=-0.5, lr=0.1), ValueError, r"gamma must be >= 0, got -0.5"),
+    ("exponential_lr", dict(gamma=-0.5, lr=0.1), ValueError,
+     r"gamma must be in \[0, 1\], got -0.5"),
     ("polynomial_lr", dict(power=-1.0, lr=0.1), ValueError, r"power must be >= 0, got -1.0"),
     ("cosine_annealing_lr", dict(T_max=0, lr=0.1), ValueError, r"T_max must be in \[1"),
     ("cosine_annealing_lr", dict(T_max=5, eta_min=INF, lr=0.1), ValueError,
@@ -58,7 +59,7 @@ BAD = [
     ("one_cycle_lr", dict(max_lr=0.1, total_steps=10, pct_start=0.1), ValueError,
      r"pct_start \* total_steps must not be 1"),
     ("one_cycle_lr", dict(max_lr=0.1, total_steps=10, div_factor=0.0), ValueError,
-     r"div_factor must be > 0, got 0.0"),
+     r"div_factor must be >= 1, got 0.0"),
     ("one_cycle_lr", dict(max_lr=0.1, total_steps=10, max_momentum=1.2), ValueError,
      r"max_momentum must be in \[0, 1\], got 1.2"),
     ("lambda_lr", dict(lr_lambda=3, lr=0.1), TypeError, r"lr_lambda must be callable, got 3"),
@@ -135,12 +136,22 @@ def test_step_with_epoch_warns_like_torch():
 
 @pytest.mark.parametrize(("mutate", "match"), [
     (lambda sd: sd.pop("gamma"), r"state_dict is not a StepLR's: expected keys"),
-    (lambda sd: sd.update(gamma=0.3), r"state_dict has gamma=0.3 but this scheduler has "
-                                      r"gamma=0.5"),
-    (lambda sd: sd.update(base_lrs=[0.2]), r"state_dict has base_lrs=\[0.2\]"),
+    (lambda sd: sd.update(gamma="0.3"), r"the state_dict's settings are not valid: .*gamma "
+                                        r"must be a real number, got '0.3'"),
+    (lambda sd: sd.update(gamma=1.5), r"the state_dict's settings are not valid: .*gamma "
+                                      r"must be in \[0, 1\]"),
+    (lambda sd: sd.update(base_lrs=[0.2, 0.1]), r"base_lrs must be a list of 1 lrs"),
+    (lambda sd: sd.update(base_lrs="0.2"), r"base_lrs must be a list of 1 lrs"),
+    (lambda sd: sd.update(_last_lr="0.2"), r"_last_lr must be a list of 1 lrs"),
+    (lambda sd: sd.update(_last_lr=[math.nan]), r"_last_lr\[0\] must be finite"),
+    (lambda sd: sd.update(_step_count="3"), r"_step_count must be an integer"),
+    (lambda sd: sd.update(_is_initial="no"), r"_is_initial must be a bool, got 'no'"),
+    (lambda sd: sd.update(last_epoch=2**31), r"last_epoch must be in \[0, 2147483647\]"),
     (lambda sd: sd.update(last_epoch=-3), r"last_epoch must be in \[0"),
     (lambda sd: sd.update(last_epoch="7"), r"last_epoch must be an integer"),
-], ids=["missing-key", "other-gamma", "other-base", "negative", "string"])
+], ids=["missing-key", "gamma-string", "gamma-growth", "base-length", "base-string",
+        "last-lr-string", "last-lr-nan", "step-count-string", "is-initial-string",
+        "past-int32", "negative", "string"])
 def test_load_state_dict_rejects_and_keeps_state(mutate, match):
     sched = jaxsched.StepLR(0.1, step_size=2, gamma=0.5)
     for _ in range(5):

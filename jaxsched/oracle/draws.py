@@ -100,7 +100,7 @@ def _torch_simple(kind: str) -> Draw:
             return jaxsched.exponential_lr(g, lr=base), [t]
         if kind == "polynomial_lr":
             return jaxsched.polynomial_lr(t, float(rng.uniform(0, 4)), lr=base), [t]
-        eta = base * unit(rng) if rng.integers(4) else base * float(10 ** rng.uniform(0, 3))
+        eta = base * unit(rng)  # an eta_min above lr (annealing upward) is refused
         if kind == "cosine_annealing_lr":
             return jaxsched.cosine_annealing_lr(t, eta, lr=base), [t, 2 * t, 3 * t]
         mult = int(rng.choice([1, 1, 2, 3]))
@@ -200,7 +200,9 @@ def _preset(name: str) -> Draw:
             s = p.deepseek_llm(total, peak_lr=lr(rng), warmup_steps=min(2000, total // 2))
             return s, [2000, *s.params["milestone_steps"]]
         if name == "deepseek_v3":
-            s = p.deepseek_v3(phase(rng, 10**4, 10**7), peak_lr=lr(rng))
+            peak = lr(rng)  # the paper's ratios: 2.2e-4 -> 2.2e-5 -> 7.3e-6
+            s = p.deepseek_v3(phase(rng, 10**4, 10**7), peak_lr=peak, decayed_lr=peak / 10,
+                              final_lr=peak * 7.3e-6 / 2.2e-4)
             return s, [2000, *s.params["boundaries"]]
         w = phase(rng)
         return p.inverse_sqrt(lr(rng), w), [w - 1, w]

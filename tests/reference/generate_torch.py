@@ -117,7 +117,6 @@ def cases() -> list[dict]:
     add("cosine", "CosineAnnealingLR", dict(T_max=10), r(45))
     add("cosine_eta", "CosineAnnealingLR", dict(T_max=7, eta_min=0.01), r(32),
         optimizer="Adam", lrs=(0.1, 0.2))
-    add("cosine_eta_above_lr", "CosineAnnealingLR", dict(T_max=5, eta_min=0.2), r(22))
     add("cosine_tmax_one", "CosineAnnealingLR", dict(T_max=1), r(8))
     add("cosine_far", "CosineAnnealingLR", dict(T_max=1000, eta_min=1e-4),
         [*r(5), 999, 1000, 1001, 1999, 2000, 2001, *LONG])
