@@ -141,7 +141,8 @@ def bench_adapter_step(n: int, rounds: int) -> list[dict]:
         return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
 
     cases = [
-        ("OneCycleLR", lambda: jaxsched.OneCycleLR(0.1, 0.1, total_steps=10 * n * rounds),
+        ("OneCycleLR", lambda: jaxsched.OneCycleLR([{"lr": 0.1, "momentum": 0.9}], 0.1,
+                                                   total_steps=10 * n * rounds),
          lambda: torch.optim.lr_scheduler.OneCycleLR(torch_opt(), 0.1,
                                                      total_steps=10 * n * rounds)),
         ("CosineAnnealingLR", lambda: jaxsched.CosineAnnealingLR(0.1, T_max=1000),

@@ -2,8 +2,8 @@
 
 An adapter never computes a learning rate itself. It holds a count, and when asked for
 ``get_last_lr()`` or ``param_groups`` it evaluates its pure ``Schedule`` objects at that count
-(one compiled call per count for all groups, in float64, cached), so ``step()`` is a Python
-increment: no device sync, no compile.
+(one compiled call per count for all groups, in float64 on the host CPU backend whatever the
+default device, cached), so ``step()`` is a Python increment: no device sync, no compile.
 """
 
 from __future__ import annotations
@@ -26,12 +26,18 @@ __all__ = ["Adapter", "parse_optimizer"]
 
 
 def _scalar(fn: str, name: str, value: Any) -> float:
+    """A hyperparameter as the user wrote it. A float32 (or narrower) array, as optax's
+    ``inject_hyperparams`` stores them, is read as the shortest decimal that rounds to it:
+    ``float32(0.1)`` is 0.10000000149..., and the user (and torch) scheduled 0.1."""
     if isinstance(value, (str, bytes, bool)):
         raise TypeError(f"{fn}: {name} must be a real number, got {value!r}")
     try:
-        value = float(np.asarray(read_value(value)))
+        arr = np.asarray(read_value(value))
+        value = float(arr)
     except (TypeError, ValueError):
         raise TypeError(f"{fn}: {name} must be a scalar, got {value!r}") from None
+    if arr.dtype.kind == "f" and arr.dtype.itemsize < 8 and np.isfinite(value):
+        value = float(str(arr.astype(np.float32)[()]))  # numpy's shortest round-trip repr
     return check.nonneg(fn, name, value)
 
 
@@ -91,6 +97,11 @@ def parse_optimizer(fn: str, optimizer: Any) -> list[dict[str, Any]]:
                     f"optax inject_hyperparams state or a torch optimizer, got {optimizer!r}")
 
 
+def host_cpu() -> Any:
+    """The CPU device host-side evaluation runs on."""
+    return jax.local_devices(backend="cpu")[0]
+
+
 class Adapter:
     """Base of every torch/DeepSpeed-style adapter: a count, groups and pure schedules.
 
@@ -141,11 +152,18 @@ class Adapter:
                 raise OverflowError(f"{self._fn}: step count {self._count} exceeds 2**31-1")
             # The host-side front end evaluates in float64 whatever the global mode, as
             # torch's Python floats do; jitted training code uses the pure schedules.
-            with jax.enable_x64(True):
-                lrs, moms = jax.device_get(self._evaluate(np.int64(self._count)))
+            lrs, moms = jax.device_get(self._device_values())
             self._cache = (self._count, [float(x) for x in lrs],
                            None if moms is None else [float(x) for x in moms])
         return self._cache[1], self._cache[2]
+
+    def _device_values(self) -> tuple[Any, Any]:
+        """The lrs (and momenta) at the count as arrays on the host CPU backend: the count is
+        committed to the CPU device, so the compiled evaluation runs there whatever the
+        default device (on a GPU each read would otherwise be a dispatch and a sync; TPUs
+        have no float64)."""
+        with jax.enable_x64(True):
+            return self._evaluate(jax.device_put(np.int64(self._count), host_cpu()))
 
     def get_last_lr(self) -> list[float]:
         """The lr in force now, one float per param group."""

@@ -267,11 +267,19 @@ def _compare_figure(title: str, ours: dict, ref: dict, exact: dict, steps: np.nd
     fig, axes = plt.subplots(2, len(keys), squeeze=False, sharex=True,
                              figsize=(7.5 * len(keys), 6.5), height_ratios=[3, 2])
     dots = len(steps) <= 300
+    # recorded steps with gaps (a stored case's far counts) are drawn as points, on a
+    # symmetric-log axis when they span decades: a line would invent values in the gaps
+    sparse = len(steps) > 1 and bool(np.any(np.diff(steps) != 1))
     for col, key in enumerate(keys):
         top, bottom = axes[0, col], axes[1, col]
-        top.plot(steps, ours[key], lw=1.4, label="jaxsched")
-        top.plot(steps, ref[key], "k." if dots else "k--", lw=0.9, ms=3,
+        if sparse:
+            top.plot(steps, ours[key], "o", mfc="none", ms=6, label="jaxsched")
+        else:
+            top.plot(steps, ours[key], lw=1.4, label="jaxsched")
+        top.plot(steps, ref[key], "k." if dots or sparse else "k--", lw=0.9, ms=4,
                  label=f"reference: {where}")
+        if sparse and steps.max() > 100 * max(1, int(np.median(np.diff(steps)))):
+            top.set_xscale("symlog", linthresh=10)
         top.set_ylabel("momentum / beta1" if key == "momentum" else "learning rate")
         top.legend(fontsize=8)
         truth = exact.get(key, ref[key])
@@ -289,7 +297,7 @@ def _compare_figure(title: str, ours: dict, ref: dict, exact: dict, steps: np.nd
         tol = parity.FLOAT64_REL_TOL if x64 else parity.FLOAT32_PEAK_TOL
         bottom.axhline(tol, color="tab:red", lw=1, ls="--", label=f"tolerance {tol:g}")
         against = "exact" if key in exact else "the reference"
-        bottom.set_ylabel(f"{'relative' if x64 else 'error / peak'}\nerror vs {against}")
+        bottom.set_ylabel(f"error vs {against}\n({'relative' if x64 else 'of the peak'})")
         bottom.set_xlabel("training step")
         bottom.legend(fontsize=7, loc="best")
     fig.suptitle(title, fontsize=11)

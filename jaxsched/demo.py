@@ -81,40 +81,59 @@ RULE = (f"the rule, per step: float64 |ours - exact| <= {parity.FLOAT64_REL_TOL:
 
 
 def plot(cases: list[dict[str, Any]], path: pathlib.Path) -> None:
-    """One panel per case: our float64 curve as a line, the reference as dots."""
+    """One panel per case, every case drawn: our float64 curve as a line over every step up
+    to the last one below 10**4 (the far steps, to 2**31-1, are checked in the table, not
+    drawn), the reference's recorded steps as black dots; momentum / beta1 in red on the
+    right axis when it is scheduled."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    shown = [c for c in cases if len([k for k in c["steps"] if k < 10**4]) >= 10]
     cols = 5
-    rows = -(-len(shown) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), squeeze=False)
-    for ax, case in zip(axes.flat, shown, strict=False):
+    rows = -(-len(cases) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.7 * rows + 0.8), squeeze=False)
+    for ax, case in zip(axes.flat, cases, strict=False):
         steps = np.asarray(case["steps"])
-        near = steps < 10**4  # the far steps (1e4 .. 2**31-1) are checked, not drawn
-        dense = np.arange(int(steps[near].max()) + 1)
+        near = steps < 10**4
+        if not near.any():  # only far counts were recorded: draw those
+            near = np.ones_like(steps, dtype=bool)
+        drawn = steps[near]
+        dense = np.arange(int(drawn.max()) + 1) if drawn.max() < 10**4 else drawn
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ours = parity.pure_curves(dict(case, steps=dense.tolist()), x64=True)
         for g in range(len(case["groups"])):
-            ax.plot(dense, ours["lr"][g], lw=1.2, label=f"group {g}")
-            ax.plot(steps[near], np.asarray(case["lr"][g])[near], ".", ms=3, color="k")
+            ax.plot(dense, ours["lr"][g], lw=1.2)
+            ax.plot(drawn, np.asarray(case["lr"][g])[near], ".", ms=3, color="k")
         if "momentum" in ours:
             twin = ax.twinx()
             twin.plot(dense, ours["momentum"][0], lw=1, color="tab:red")
-            twin.plot(steps[near], np.asarray(case["momentum"][0])[near], ".", ms=2, color="k")
-            twin.set_ylabel("beta1", color="tab:red", fontsize=7)
-            twin.tick_params(labelsize=6)
+            twin.plot(drawn, np.asarray(case["momentum"][0])[near], ".", ms=2, color="k")
+            twin.set_ylabel("momentum / beta1", color="tab:red", fontsize=7)
+            twin.tick_params(labelsize=6, labelcolor="tab:red")
         title = f"hf:{case['hf']}" if "hf" in case else case["class"]
-        ax.set_title(f"{title}: {case['name']}", fontsize=8)
+        groups = len(case["groups"])
+        ax.set_title(f"{title}: {case['name']}" + (f" ({groups} groups)" if groups > 1
+                                                   else ""), fontsize=8)
+        ax.set_xlabel("training step", fontsize=7)
+        ax.set_ylabel("learning rate", fontsize=7)
         ax.tick_params(labelsize=6)
-    for ax in list(axes.flat)[len(shown):]:
+    for ax in list(axes.flat)[len(cases):]:
         ax.axis("off")
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
-    fig.suptitle("jaxsched (lines; beta1 in red) vs the reference library (black dots)",
-                 fontsize=12)
+    handles = [Line2D([], [], color="tab:blue", lw=1.2, label="jaxsched lr (one line per "
+                      "param group)"),
+               Line2D([], [], color="tab:red", lw=1, label="jaxsched momentum / beta1 "
+                      "(right axis)"),
+               Line2D([], [], color="k", marker=".", ls="", label="the reference library, "
+                      "at its recorded steps")]
+    height = fig.get_figheight()
+    fig.suptitle(f"{len(cases)} stored reference cases: jaxsched (float64) against the "
+                 f"library it ports", fontsize=12, y=1 - 0.08 / height, va="top")
+    fig.legend(handles=handles, loc="upper center", ncol=3, fontsize=10,
+               bbox_to_anchor=(0.5, 1 - 0.4 / height))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.8 / height))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
     plt.close(fig)

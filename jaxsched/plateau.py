@@ -25,7 +25,7 @@ import optax
 from jax.typing import ArrayLike
 
 from jaxsched import _checks as check
-from jaxsched.adapter import parse_optimizer
+from jaxsched.adapter import host_cpu, parse_optimizer
 from jaxsched.torch_state import check_settings
 from jaxsched.training import apply_hyperparams
 
@@ -271,7 +271,7 @@ class ReduceLROnPlateau:
         self._source = optimizer if hasattr(optimizer, "param_groups") or isinstance(
             optimizer, list) else None
         self._raw_min_lrs = min_lrs
-        with jax.enable_x64(True):
+        with jax.enable_x64(True), jax.default_device(host_cpu()):
             self._state = init_state([g["lr"] for g in self._groups], self._min_lrs,
                                      self._config, jnp.float64)
 
@@ -287,8 +287,10 @@ class ReduceLROnPlateau:
             metrics = check.scalar(f"{self._fn}.step", "metrics", metrics)
         metric_shape(f"{self._fn}.step", "metrics", metrics)
         self._sync_groups()
-        with jax.enable_x64(True):
-            self._state = _step_f64(self._state, jnp.asarray(metrics, jnp.float64),
+        with jax.enable_x64(True), jax.default_device(host_cpu()):
+            # to the host CPU (asynchronously, for a device array): no sync, no float64
+            # on an accelerator
+            self._state = _step_f64(self._state, jax.device_put(metrics, host_cpu()),
                                     self._config)
 
     def _sync_groups(self) -> None:
@@ -313,7 +315,7 @@ class ReduceLROnPlateau:
         self._groups += new
         self._min_lrs += [floor] * len(new)
         self._raw_min_lrs += [self._default_min_lr] * len(new)
-        with jax.enable_x64(True):
+        with jax.enable_x64(True), jax.default_device(host_cpu()):
             self._state = self._state._replace(
                 lr=jnp.concatenate([self._state.lr,
                                     jnp.asarray([g["lr"] for g in new], jnp.float64)]),
@@ -363,7 +365,7 @@ class ReduceLROnPlateau:
         if counters[1] > self._config.cooldown:
             raise ValueError(f"{fn}: cooldown_counter={counters[1]!r} exceeds cooldown="
                              f"{self._config.cooldown}")
-        with jax.enable_x64(True):
+        with jax.enable_x64(True), jax.default_device(host_cpu()):
             self._state = PlateauState(
                 lr=jnp.asarray(lrs, jnp.float64), min_lr=self._state.min_lr,
                 best=jnp.asarray(float(best), jnp.float64),

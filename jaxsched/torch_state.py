@@ -51,11 +51,14 @@ def check_settings(fn: str, kind: str, state_dict: Any, ours: Mapping[str, Any],
 
 
 def lr_list(fn: str, name: str, value: Any, n: int) -> list[float]:
-    """A list of ``n`` lrs (finite reals >= 0), as torch writes ``base_lrs`` / ``_last_lr``."""
+    """A list of ``n`` lrs, as torch writes ``base_lrs`` (finite reals >= 0) and
+    ``_last_lr`` (finite reals: torch's LinearLR decaying to 0 can leave a rounding residue
+    of -1e-17, and such a dict must still load)."""
     if not isinstance(value, (list, tuple)) or len(value) != n:
         raise ValueError(f"{fn}: {name} must be a list of {n} lrs (one per param group), "
                          f"got {value!r}")
-    return [check.nonneg(fn, f"{name}[{i}]", x) for i, x in enumerate(value)]
+    checker = check.real if name == "_last_lr" else check.nonneg
+    return [checker(fn, f"{name}[{i}]", x) for i, x in enumerate(value)]
 
 
 def check_progress(fn: str, state_dict: Mapping[str, Any], n_groups: int,

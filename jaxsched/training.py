@@ -116,10 +116,17 @@ def per_epoch(schedule: Schedule, steps_per_epoch: int) -> Schedule:
 
 
 def _like(old: Any, value: float) -> Any:
-    """``value`` with the dtype, weak type and sharding of ``old``: no retrace."""
-    new = jnp.asarray(value, dtype=old.dtype)
-    sharding = getattr(old, "sharding", None)
-    return jax.device_put(new, sharding) if sharding is not None else new
+    """``value`` with the dtype, weak type, sharding and committedness of ``old``, so a
+    jitted step taking it neither retraces nor meets an array committed elsewhere: an
+    uncommitted leaf (``opt.init`` on unplaced params) stays uncommitted, a replicated one
+    stays replicated over its mesh."""
+    if getattr(old, "weak_type", False) and jnp.asarray(value).dtype == old.dtype:
+        new = jnp.asarray(value)  # a Python float: weakly typed, like the leaf
+    else:
+        new = jnp.asarray(value, dtype=old.dtype)
+    if isinstance(old, jax.Array) and old.committed:
+        return jax.device_put(new, old.sharding)
+    return new
 
 
 def _set(hyper: dict, key: str, value: float) -> None:

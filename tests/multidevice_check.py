@@ -102,7 +102,73 @@ def main() -> None:
     assert traces["n"] == 1, traces
     assert host.get_last_lr()[0] < 0.3  # it did cut
     print("plateau: lr replicated, equal to the adapter on the same metrics, 1 trace")
+    sharded_params(mesh, batch, repl)
+    host_evaluation_ignores_the_default_device()
     print("ALL OK")
+
+
+def leaf_traits(tree):
+    return [(x.sharding, x.committed, x.dtype, x.weak_type) for x in jax.tree.leaves(tree)]
+
+
+def sharded_params(mesh, batch, repl) -> None:
+    """Params sharded over the mesh; the opt state as init makes it (hyperparameters
+    uncommitted) and replicated: apply keeps every leaf's sharding, committedness, dtype and
+    weak type, and the data-parallel step compiles once."""
+    rng = np.random.default_rng(1)
+    x = jax.device_put(rng.normal(size=(64, 16)).astype(np.float32), batch)
+    y = jax.device_put(rng.normal(size=(64,)).astype(np.float32), batch)
+    params = {"w": jax.device_put(jnp.zeros(16), NamedSharding(mesh, P("data"))),
+              "b": jax.device_put(jnp.zeros(()), repl)}
+    opt = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1, momentum=0.9)
+    traces = {"n": 0}
+
+    @jax.jit
+    def step(p, state, x, y):
+        traces["n"] += 1
+        grads = jax.grad(lambda p: jnp.mean((x @ p["w"] + p["b"] - y) ** 2))(p)
+        updates, state = opt.update(grads, state, p)
+        return optax.apply_updates(p, updates), state
+
+    for placement in ("as init makes it", "replicated"):
+        traces["n"] = 0
+        state = opt.init(params)
+        if placement == "replicated":
+            state = state._replace(hyperparams=jax.device_put(state.hyperparams, repl))
+        sched = jaxsched.OneCycleLR(state, max_lr=0.1, total_steps=STEPS)
+        assert sched.base_lrs == [0.1 / 25], sched.base_lrs  # 0.1, not float32(0.1)
+        p = params
+        for k in range(STEPS):
+            if k == 2:  # the first inputs come from init, later ones from the step: settled
+                settled = traces["n"]
+            before = leaf_traits(state.hyperparams)
+            state = sched.apply(state)
+            assert leaf_traits(state.hyperparams) == before, (placement, before,
+                                                              leaf_traits(state.hyperparams))
+            p, state = step(p, state, x, y)
+            sched.step()
+        assert p["w"].sharding == params["w"].sharding
+        assert traces["n"] == settled, traces  # apply never causes a retrace
+        print(f"sharded params, hyperparameters {placement}: apply keeps every leaf's "
+              f"sharding, committedness, dtype and weak type; no retrace")
+
+
+def host_evaluation_ignores_the_default_device() -> None:
+    """With another default device, the adapters still evaluate on the host CPU device."""
+    cpu = jaxsched.adapter.host_cpu()
+    other = jax.devices()[5]
+    with jax.default_device(other):
+        assert jnp.zeros(()).devices() == {other}
+        sched = jaxsched.CosineAnnealingLR(0.1, T_max=10)
+        sched.step()
+        lrs, _ = sched._device_values()
+        assert lrs.devices() == {cpu}, lrs.devices()
+        plateau = jaxsched.ReduceLROnPlateau(0.1, patience=0)
+        plateau.step(1.0)
+        plateau.step(jax.device_put(jnp.float32(2.0), other))  # a metric on another device
+        assert plateau._state.lr.devices() == {cpu}
+        assert abs(plateau.get_last_lr()[0] - 0.01) < 1e-15
+    print("host-side evaluation on the CPU device whatever the default device")
 
 
 if __name__ == "__main__":

@@ -91,7 +91,8 @@ BAD = [
      ValueError, r"\"auto\" for \['warmup_max_lr'\]"),
     ("unknown_param", _config("Adam", {"type": "WarmupLR", "params": {"warmup_steps": 5}}),
      TypeError, "scheduler 'WarmupLR' params \\['warmup_steps'\\]"),
-    ("no_lr", {"scheduler": {"type": "WarmupLR", "params": {}}}, ValueError,
+    ("no_lr", {"scheduler": {"type": "WarmupCosineLR", "params": {"total_num_steps": 10}}},
+     ValueError,
      "no optimizer= given"),
     ("not_a_dict", 42, TypeError, "config must be a dict or a path"),
     ("missing_file", "/nonexistent/ds_config.json", ValueError, "cannot read config"),
@@ -109,3 +110,17 @@ def test_invalid_json_file_raises(tmp_path):
     path.write_text("{ not json")
     with pytest.raises(ValueError, match="is not valid JSON"):
         jaxsched.from_deepspeed_config(path)
+
+
+def test_config_without_optimizer_for_schedulers_that_set_their_own_lr():
+    """DeepSpeed's engine takes the client's optimizer; the schedulers that overwrite the lr
+    (all of DeepSpeed's but WarmupCosineLR) need no optimizer section to be read."""
+    section = {"scheduler": {"type": "WarmupLR", "params": {
+        "warmup_max_lr": 0.01, "warmup_num_steps": 10, "warmup_type": "linear"}}}
+    bare = jaxsched.from_deepspeed_config(section)
+    full = jaxsched.from_deepspeed_config(
+        dict(section, optimizer={"type": "SGD", "params": {"lr": 0.3, "momentum": 0.9}}))
+    for _ in range(5):
+        assert bare.get_last_lr() == full.get_last_lr()
+        bare.step()
+        full.step()

@@ -103,7 +103,7 @@ ADAPTER_BAD = [
     (lambda: jaxsched.WarmupLR(0.1, last_batch_iteration=-2), ValueError,
      r"jaxsched.WarmupLR: last_batch_iteration must be in \[-1, .*got -2"),
     (lambda: jaxsched.WarmupDecayLR(0.1, 10, warmup_num_steps=20), ValueError,
-     r"jaxsched.warmup_decay_lr: total_num_steps \(10\) must be >= "),
+     r"jaxsched.WarmupDecayLR: total_num_steps \(10\) must be >= "),
     (lambda: jaxsched.WarmupCosineLR([{"lr": -1.0}], 10), ValueError,
      r"optimizer\[0\]\['lr'\] must be >= 0, got -1.0"),
 ]
