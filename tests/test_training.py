@@ -68,8 +68,22 @@ def test_scheduled_rejects():
         jaxsched.scheduled(optax.adam, s, b1=0.9)
     with pytest.raises(TypeError, match=r"learning_rate comes from the schedule"):
         jaxsched.scheduled(optax.sgd, jaxsched.warmup_lr(warmup_max_lr=0.1), learning_rate=0.1)
-    with pytest.raises(TypeError, match=r"schedule must be a jaxsched.Schedule"):
-        jaxsched.scheduled(optax.sgd, lambda k: 0.1)
+    with pytest.raises(TypeError, match=r"jaxsched.scheduled: schedule must be a real number, "
+                                        r"got 'fast'"):
+        jaxsched.scheduled(optax.sgd, "fast")
+
+
+def test_scheduled_takes_a_constant_or_any_optax_schedule():
+    params = jnp.zeros(3)
+    for schedule, want in ((0.05, [0.05, 0.05]),
+                           (optax.linear_schedule(0.1, 0.0, 10), [0.1, 0.09])):
+        tx = jaxsched.scheduled(optax.sgd, schedule)
+        state = tx.init(params)
+        seen = []
+        for _ in range(2):
+            _, state = tx.update(jnp.ones(3), state, params)
+            seen.append(float(state.hyperparams["learning_rate"]))
+        assert seen == pytest.approx(want, rel=1e-6)
 
 
 def test_per_epoch_steps_a_torch_epoch_schedule_inside_the_step_loop():
