@@ -64,12 +64,13 @@ def test_counts_past_the_top_saturate_in_the_pure_schedule():
     assert float(s(-5)) == float(s(0))  # a negative one gives the step-0 value
 
 
-def _at_top(name):
-    """The adapter ``name`` resumed one step before the top of the count range."""
+def _at_top(name, resume=TOP - 2):
+    """The adapter ``name`` resumed at ``resume`` (its count is then ``resume + 1``: the
+    constructor steps once); by default one step before the top of the count range."""
     group = [{"lr": 0.1, "momentum": 0.9, "initial_lr": 0.1}]
     beta = [{"lr": 0.1, "betas": (0.9, 0.99), "initial_lr": 0.1}]
-    torch_le = dict(last_epoch=TOP - 2)  # construction steps once: the count is TOP - 1
-    ds_le = dict(last_batch_iteration=TOP - 2)
+    torch_le = dict(last_epoch=resume)
+    ds_le = dict(last_batch_iteration=resume)
     return {
         "StepLR": lambda: jaxsched.StepLR(group, 1000, 0.5, **torch_le),
         "MultiStepLR": lambda: jaxsched.MultiStepLR(group, [5, TOP], 0.5, **torch_le),
@@ -98,6 +99,13 @@ def _at_top(name):
                                   "WarmupLR", "WarmupDecayLR", "WarmupCosineLR", "OneCycle",
                                   "LRRangeTest", "OneCycleLR"])
 def test_adapters_at_the_top_of_the_count_range(name):
+    for resume, count in ((-1, 0), (2**24, 2**24 + 1)):  # the other far counts
+        sched = _at_top(name, resume)
+        with jax.enable_x64(True):
+            want = float(sched.schedule(count))
+        lrs = sched.get_last_lr()
+        assert all(math.isfinite(x) and x >= 0 for x in lrs), (count, lrs)
+        assert lrs[0] == pytest.approx(want, rel=1e-15, abs=0), (count, lrs, want)
     sched = _at_top(name)
     for count in (TOP - 1, TOP):
         lrs = sched.get_last_lr()
