@@ -80,11 +80,9 @@ class TorchAdapter(Adapter):
 
     def step(self, epoch: int | None = None) -> None:
         """Advances one step; ``step(epoch)`` jumps there (deprecated in torch, as here)."""
+        self._step_to(epoch)  # validates epoch first: a refused one gets no warning
         if epoch is not None:
-            check.integer(f"{self._fn}.step", "last_epoch", epoch, minimum=0,
-                          maximum=check.MAX_COUNT)  # before torch's warning
             warnings.warn(EPOCH_DEPRECATION, UserWarning, stacklevel=2)
-        self._step_to(epoch)
 
     @property
     def param_groups(self) -> list[dict[str, Any]]:
@@ -679,7 +677,7 @@ class ChainedScheduler(TorchAdapter):
         this chain's (the chain's curve is built from them) and all at one ``last_epoch``."""
         fn = f"{self._fn}.load_state_dict"
         _composite_keys(fn, "ChainedScheduler", state_dict, {"_last_lr", "_schedulers"})
-        lr_list(fn, "_last_lr", state_dict["_last_lr"], len(self._groups))
+        lr_list(fn, "_last_lr", state_dict["_last_lr"], len(self._groups), signed=True)
         counts = set(_children_states(fn, self._children, state_dict["_schedulers"],
                                       len(self._groups)))
         if len(counts) != 1:

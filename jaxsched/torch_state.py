@@ -50,14 +50,14 @@ def check_settings(fn: str, kind: str, state_dict: Any, ours: Mapping[str, Any],
                              f"settings (or use jaxsched.from_torch)")
 
 
-def lr_list(fn: str, name: str, value: Any, n: int) -> list[float]:
-    """A list of ``n`` lrs, as torch writes ``base_lrs`` (finite reals >= 0) and
-    ``_last_lr`` (finite reals: torch's LinearLR decaying to 0 can leave a rounding residue
-    of -1e-17, and such a dict must still load)."""
+def lr_list(fn: str, name: str, value: Any, n: int, *, signed: bool = False) -> list[float]:
+    """A list of ``n`` lrs, finite reals >= 0 as torch writes ``base_lrs``; ``signed``
+    allows a tiny negative, as ``_last_lr`` may hold (torch's LinearLR decaying to 0 can leave
+    a rounding residue of -1e-17, and such a dict must still load)."""
     if not isinstance(value, (list, tuple)) or len(value) != n:
         raise ValueError(f"{fn}: {name} must be a list of {n} lrs (one per param group), "
                          f"got {value!r}")
-    checker = check.real if name == "_last_lr" else check.nonneg
+    checker = check.real if signed else check.nonneg
     return [checker(fn, f"{name}[{i}]", x) for i, x in enumerate(value)]
 
 
@@ -73,6 +73,6 @@ def check_progress(fn: str, state_dict: Mapping[str, Any], n_groups: int,
                       maximum=check.MAX_COUNT + 1)
     for key in ("_last_lr", "base_lrs"):
         if key in state_dict:
-            lr_list(fn, key, state_dict[key], n_groups)
+            lr_list(fn, key, state_dict[key], n_groups, signed=key == "_last_lr")
     return check.integer(fn, "last_epoch", state_dict.get("last_epoch"), minimum=first_epoch,
                          maximum=check.MAX_COUNT)
