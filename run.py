@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     try:
         if argv[0] == "demo":
-            run(PY, "-m", "jaxsched.demo", *argv[1:], env=env)
+            run(PY, "-m", "jaxsched.tools.demo", *argv[1:], env=env)
         else:
             env["JAXSCHED_REQUIRE_REFERENCE"] = "1"  # live parity must run, not skip
             run(PY, "-m", "ruff", "check", ".", env=env)

@@ -27,7 +27,7 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from jaxsched.exact import divide  # noqa: E402
+from jaxsched.core.exact import divide  # noqa: E402
 
 
 def accuracy(n_divisors: int, per: int, seed: int = 0) -> dict[str, float]:

@@ -2,29 +2,43 @@
 schedules."""
 
 from jaxsched import presets as presets  # the submodule, jaxsched.presets
-from jaxsched.adapter import Adapter
-from jaxsched.composite import chained_scheduler, sequential_lr
-from jaxsched.config import from_deepspeed_config
-from jaxsched.cyclic import cosine_annealing_warm_restarts, cyclic_lr, one_cycle_lr
-from jaxsched.deepspeed import (
-    lr_range_test,
-    one_cycle,
-    warmup_cosine_lr,
-    warmup_decay_lr,
-    warmup_lr,
-)
-from jaxsched.deepspeed_adapters import (
+from jaxsched.core.adapter import Adapter
+from jaxsched.core.plateau import ReduceLROnPlateau, reduce_lr_on_plateau
+from jaxsched.core.schedule import Schedule, per_group
+from jaxsched.deepspeed.adapters import (
     LRRangeTest,
     OneCycle,
     WarmupCosineLR,
     WarmupDecayLR,
     WarmupLR,
 )
-from jaxsched.huggingface import get_scheduler
+from jaxsched.deepspeed.config import from_deepspeed_config
+from jaxsched.deepspeed.schedules import (
+    lr_range_test,
+    one_cycle,
+    warmup_cosine_lr,
+    warmup_decay_lr,
+    warmup_lr,
+)
 from jaxsched.interop import from_torch
 from jaxsched.lr_finder import LRFinderResult, find_lr
-from jaxsched.plateau import ReduceLROnPlateau, reduce_lr_on_plateau
-from jaxsched.pytorch import (
+from jaxsched.pytorch.adapters import (
+    ConstantLR,
+    CosineAnnealingLR,
+    ExponentialLR,
+    LambdaLR,
+    LinearLR,
+    MultiplicativeLR,
+    MultiStepLR,
+    PolynomialLR,
+    StepLR,
+    TorchAdapter,
+)
+from jaxsched.pytorch.composite import chained_scheduler, sequential_lr
+from jaxsched.pytorch.composite_adapters import ChainedScheduler, SequentialLR
+from jaxsched.pytorch.cyclic import cosine_annealing_warm_restarts, cyclic_lr, one_cycle_lr
+from jaxsched.pytorch.cyclic_adapters import CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR
+from jaxsched.pytorch.schedules import (
     constant_lr,
     cosine_annealing_lr,
     exponential_lr,
@@ -35,25 +49,8 @@ from jaxsched.pytorch import (
     polynomial_lr,
     step_lr,
 )
-from jaxsched.pytorch_adapters import (
-    ChainedScheduler,
-    ConstantLR,
-    CosineAnnealingLR,
-    CosineAnnealingWarmRestarts,
-    CyclicLR,
-    ExponentialLR,
-    LambdaLR,
-    LinearLR,
-    MultiplicativeLR,
-    MultiStepLR,
-    OneCycleLR,
-    PolynomialLR,
-    SequentialLR,
-    StepLR,
-    TorchAdapter,
-)
-from jaxsched.schedule import Schedule, per_group
 from jaxsched.training import per_epoch, scheduled
+from jaxsched.transformers.schedules import get_scheduler
 
 __version__ = "0.1.0"
 

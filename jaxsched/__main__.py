@@ -2,6 +2,6 @@
 
 import sys
 
-from jaxsched.cli import main
+from jaxsched.tools.cli import main
 
 sys.exit(main())

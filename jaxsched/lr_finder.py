@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxsched import _checks as check
+from jaxsched.core import checks as check
 
 __all__ = ["LRFinderResult", "find_lr"]
 

@@ -155,7 +155,7 @@ def sharded_params(mesh, batch, repl) -> None:
 
 def host_evaluation_ignores_the_default_device() -> None:
     """With another default device, the adapters still evaluate on the host CPU device."""
-    cpu = jaxsched.adapter.host_cpu()
+    cpu = jaxsched.core.adapter.host_cpu()
     other = jax.devices()[5]
     with jax.default_device(other):
         assert jnp.zeros(()).devices() == {other}

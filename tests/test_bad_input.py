@@ -18,7 +18,7 @@ import pytest
 from bad_input_cases import ADAPTERS, factory_cases, state_cases
 
 import jaxsched
-from jaxsched import cli
+from jaxsched.tools import cli
 
 FACTORY_CASES = factory_cases()
 STATE_CASES = state_cases()

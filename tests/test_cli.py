@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from jaxsched import catalog, cli, parity
+from jaxsched.tools import catalog, cli, parity
 
 from helpers import require
 

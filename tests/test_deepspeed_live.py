@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import jaxsched
-from jaxsched import parity
+from jaxsched.tools import parity
 
 from helpers import require
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import jaxsched
-from jaxsched import parity
+from jaxsched.tools import parity
 
 CASES = parity.load_cases("deepspeed")
 FACTORIES = {"LRRangeTest": jaxsched.lr_range_test, "OneCycle": jaxsched.one_cycle,

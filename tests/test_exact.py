@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxsched.oracle import draws, has_oracle, sweep
+from jaxsched.tools import draws, sweep
+from jaxsched.tools.oracle import has_oracle
 
 NAMES = sorted(draws.DRAWS)
 

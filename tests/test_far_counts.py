@@ -14,8 +14,7 @@ import pytest
 from bad_input_cases import ADAPTERS
 
 import jaxsched
-from jaxsched import oracle, parity
-from jaxsched.oracle import draws
+from jaxsched.tools import draws, oracle, parity
 
 TOP = 2**31 - 1
 FAR = [0, 2**24 + 1, TOP - 1, TOP]

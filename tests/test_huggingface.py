@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import jaxsched
-from jaxsched import huggingface, parity
+from jaxsched.tools import parity
+from jaxsched.transformers import schedules as huggingface
 
 from helpers import require
 

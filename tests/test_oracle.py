@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaxsched
-from jaxsched import parity
-from jaxsched.oracle import draws, exact_curves
+from jaxsched.tools import draws, parity
+from jaxsched.tools.oracle import exact_curves
 
 from helpers import require
 

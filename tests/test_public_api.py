@@ -30,7 +30,7 @@ def test_preset_imports_and_is_documented(name):
 
 
 def test_import_does_not_import_torch_or_deepspeed():
-    code = ("import sys, jaxsched, jaxsched.parity, jaxsched.cli; "
+    code = ("import sys, jaxsched, jaxsched.tools.parity, jaxsched.tools.cli; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('torch', 'deepspeed', 'transformers', 'matplotlib')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import jaxsched
-from jaxsched import oracle, parity
+from jaxsched.tools import oracle, parity
 
 from helpers import require
 

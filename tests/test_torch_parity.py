@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from jaxsched import parity
+from jaxsched.tools import parity
 
 CASES = parity.load_cases("torch")
 CLASSES = {"LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",

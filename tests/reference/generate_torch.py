@@ -18,7 +18,7 @@ import warnings
 import torch
 from torch.optim import lr_scheduler
 
-from jaxsched.parity import plain_state, resolve_lambdas
+from jaxsched.tools.parity import plain_state, resolve_lambdas
 
 from optimizers import make_optimizer, torch_groups
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from jaxsched import catalog
+from jaxsched.tools import catalog
 
 from optimizers import make_optimizer, torch_groups
 

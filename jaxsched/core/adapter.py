@@ -18,9 +18,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxsched import _checks as check
-from jaxsched.schedule import Schedule
-from jaxsched.training import apply_hyperparams, injected_states, read_value
+from jaxsched.core import checks as check
+from jaxsched.core.hyperparams import apply_hyperparams, injected_states, read_value
+from jaxsched.core.schedule import Schedule
 
 __all__ = ["Adapter", "parse_optimizer"]
 

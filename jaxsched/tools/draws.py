@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 import jaxsched
-from jaxsched.schedule import Schedule
+from jaxsched.core.schedule import Schedule
 
 __all__ = ["DRAWS", "draw", "steps_for"]
 

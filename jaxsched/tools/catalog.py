@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 
 import jaxsched
-from jaxsched import _checks as check
-from jaxsched import huggingface, parity, presets
-from jaxsched.schedule import Schedule
+from jaxsched import presets
+from jaxsched.core import checks as check
+from jaxsched.core.schedule import Schedule
+from jaxsched.tools import parity
+from jaxsched.transformers import schedules as huggingface
 
 __all__ = ["ENTRIES", "Entry", "build", "lookup", "reference_curve"]
 

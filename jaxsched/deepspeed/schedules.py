@@ -16,9 +16,9 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxsched import _checks as check
-from jaxsched.exact import divide, half_cos, idiv, imod, mix, to_float
-from jaxsched.schedule import Schedule
+from jaxsched.core import checks as check
+from jaxsched.core.exact import divide, half_cos, idiv, imod, mix, to_float
+from jaxsched.core.schedule import Schedule
 
 __all__ = ["lr_range_test", "one_cycle", "warmup_cosine_lr", "warmup_decay_lr", "warmup_lr"]
 

@@ -19,10 +19,20 @@ import jax.numpy as jnp
 import mpmath
 import numpy as np
 
-from jaxsched import _checks as check
-from jaxsched.exact import divide, float_dtype, half_cos, idiv, imod, int_pow, is_x64, mix, to_float
-from jaxsched.pytorch import traceable
-from jaxsched.schedule import Schedule
+from jaxsched.core import checks as check
+from jaxsched.core.exact import (
+    divide,
+    float_dtype,
+    half_cos,
+    idiv,
+    imod,
+    int_pow,
+    is_x64,
+    mix,
+    to_float,
+)
+from jaxsched.core.schedule import Schedule
+from jaxsched.pytorch.schedules import traceable
 
 __all__ = ["cosine_annealing_warm_restarts", "cyclic_lr", "one_cycle_lr"]
 

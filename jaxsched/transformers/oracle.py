@@ -11,7 +11,7 @@ from typing import Any
 
 import mpmath
 
-from jaxsched.oracle.common import Curve, cos_pi, mp
+from jaxsched.core.mp import Curve, cos_pi, mp
 
 __all__ = ["ORACLES", "factor_oracle", "wsd"]
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from jaxsched import _checks as check
-from jaxsched import deepspeed as ds
-from jaxsched.adapter import Adapter, warn_momentum_disabled
-from jaxsched.schedule import group_schedules
+from jaxsched.core import checks as check
+from jaxsched.core.adapter import Adapter, warn_momentum_disabled
+from jaxsched.core.schedule import group_schedules
+from jaxsched.deepspeed import schedules as ds
 
 __all__ = ["LRRangeTest", "OneCycle", "WarmupCosineLR", "WarmupDecayLR", "WarmupLR"]
 

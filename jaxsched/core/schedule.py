@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxsched.exact import float_dtype, to_float  # noqa: F401  (re-exported)
+from jaxsched.core.exact import float_dtype, to_float  # noqa: F401  (re-exported)
 
 __all__ = ["Schedule", "per_group"]
 

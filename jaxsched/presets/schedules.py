@@ -14,10 +14,10 @@ from fractions import Fraction
 import jax
 import jax.numpy as jnp
 
-from jaxsched import _checks as check
-from jaxsched.exact import half_cos, to_float
-from jaxsched.huggingface import wsd_factor
-from jaxsched.schedule import Schedule
+from jaxsched.core import checks as check
+from jaxsched.core.exact import half_cos, to_float
+from jaxsched.core.schedule import Schedule
+from jaxsched.transformers.schedules import wsd_factor
 
 __all__ = ["deepseek_llm", "deepseek_v3", "inverse_sqrt", "warmup_stable_decay"]
 

@@ -22,8 +22,11 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from jaxsched.oracle import deepspeed, huggingface, presets, torch
-from jaxsched.oracle.common import DPS, Curve
+from jaxsched.core.mp import DPS, Curve
+from jaxsched.deepspeed import oracle as deepspeed
+from jaxsched.presets import oracle as presets
+from jaxsched.pytorch import oracle as torch
+from jaxsched.transformers import oracle as huggingface
 
 __all__ = ["DPS", "Curve", "exact", "exact_curves", "exact_values", "has_oracle", "oracle_for"]
 

@@ -288,12 +288,12 @@ def case_exact(case: dict[str, Any]) -> dict[str, np.ndarray]:
     ``lr`` and ``momentum`` where an oracle exists (not for user lambdas)."""
     import mpmath
 
-    from jaxsched import oracle
-    from jaxsched.oracle import huggingface as hf_oracle
+    from jaxsched.tools import oracle
+    from jaxsched.transformers import oracle as hf_oracle
 
     steps = [int(k) for k in case["steps"]]
     if case["class"] == "ReduceLROnPlateau":
-        from jaxsched.oracle import torch as torch_oracle
+        from jaxsched.pytorch import oracle as torch_oracle
 
         kw = resolve_lambdas(case["kwargs"])
         min_lr = kw.pop("min_lr", 0.0)

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from jaxsched import _checks as check
+from jaxsched.core import checks as check
 
 __all__ = ["PROGRESS", "check_progress", "check_settings", "lr_list", "same"]
 

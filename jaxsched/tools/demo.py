@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxsched import parity
+from jaxsched.tools import parity
 
 COLUMNS = ("schedule", "cases", "f64 ours-exact", "f64 ref-exact", "f64 ours-ref",
            "f32 ours-exact", "adapter ours-exact", "verdict")

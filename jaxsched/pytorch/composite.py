@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
-from jaxsched import _checks as check
-from jaxsched.schedule import Schedule
+from jaxsched.core import checks as check
+from jaxsched.core.schedule import Schedule
 
 __all__ = ["chained_scheduler", "sequential_lr"]
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import mpmath
 
-from jaxsched.oracle.common import Curve, cos_pi, mp
-from jaxsched.oracle.huggingface import wsd
+from jaxsched.core.mp import Curve, cos_pi, mp
+from jaxsched.transformers.oracle import wsd
 
 __all__ = ["ORACLES"]
 

@@ -23,9 +23,9 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxsched import _checks as check
-from jaxsched.exact import float_dtype, half_cos, idiv, int_pow, is_x64, to_float
-from jaxsched.schedule import Schedule
+from jaxsched.core import checks as check
+from jaxsched.core.exact import float_dtype, half_cos, idiv, int_pow, is_x64, to_float
+from jaxsched.core.schedule import Schedule
 
 __all__ = ["constant_lr", "cosine_annealing_lr", "exponential_lr", "lambda_lr", "linear_lr",
            "multi_step_lr", "multiplicative_lr", "polynomial_lr", "step_lr"]

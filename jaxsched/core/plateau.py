@@ -1,6 +1,6 @@
 """torch's ReduceLROnPlateau (torch 2.13) as one jnp state machine with two front ends:
 the in-graph optax transform ``reduce_lr_on_plateau`` and the adapter
-``jaxsched.ReduceLROnPlateau`` (in ``pytorch_adapters``).
+``jaxsched.ReduceLROnPlateau`` (torch-named, re-exported by ``jaxsched.pytorch``).
 
 torch's step(metric): the metric improves on ``best`` if (min/rel) ``m < best * (1 -
 threshold)``, (min/abs) ``m < best - threshold``, (max/rel) ``m > best * (1 + threshold)``,
@@ -24,10 +24,10 @@ import jax.numpy as jnp
 import optax
 from jax.typing import ArrayLike
 
-from jaxsched import _checks as check
-from jaxsched.adapter import host_cpu, parse_optimizer
-from jaxsched.torch_state import check_settings
-from jaxsched.training import apply_hyperparams
+from jaxsched.core import checks as check
+from jaxsched.core.adapter import host_cpu, parse_optimizer
+from jaxsched.core.hyperparams import apply_hyperparams
+from jaxsched.core.state import check_settings
 
 __all__ = ["PlateauConfig", "PlateauState", "ReduceLROnPlateau", "reduce_lr_on_plateau"]
 

@@ -9,8 +9,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxsched import parity
-from jaxsched.oracle import draws, exact_curves
+from jaxsched.tools import draws, parity
+from jaxsched.tools.oracle import exact_curves
 
 __all__ = ["judge_draw", "sweep", "table"]
 

@@ -25,7 +25,7 @@ import jax
 import numpy as np
 
 import jaxsched
-from jaxsched import catalog, demo, oracle, parity
+from jaxsched.tools import catalog, demo, oracle, parity
 
 __all__ = ["main"]
 
@@ -306,7 +306,7 @@ def _compare_figure(title: str, ours: dict, ref: dict, exact: dict, steps: np.nd
 
 
 def cmd_parity(args: argparse.Namespace) -> int:
-    from jaxsched.oracle import sweep
+    from jaxsched.tools import sweep
 
     backend = parity.default_backend()
     print(f"JAX backend: {backend}\n{demo.RULE}")

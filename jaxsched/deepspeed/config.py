@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jaxsched
-from jaxsched import _checks as check
+from jaxsched.core import checks as check
 
 __all__ = ["from_deepspeed_config"]
 

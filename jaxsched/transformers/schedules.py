@@ -23,12 +23,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxsched import _checks as check
-from jaxsched.adapter import parse_optimizer
-from jaxsched.exact import divide, float_dtype, half_cos, half_cos_turns, is_x64, to_float
-from jaxsched.plateau import ReduceLROnPlateau, reduce_lr_on_plateau
-from jaxsched.pytorch_adapters import LambdaLR
-from jaxsched.schedule import Schedule
+from jaxsched.core import checks as check
+from jaxsched.core.adapter import parse_optimizer
+from jaxsched.core.exact import divide, float_dtype, half_cos, half_cos_turns, is_x64, to_float
+from jaxsched.core.plateau import ReduceLROnPlateau, reduce_lr_on_plateau
+from jaxsched.core.schedule import Schedule
+from jaxsched.pytorch.adapters import LambdaLR
 
 __all__ = ["SCHEDULER_TYPES", "get_scheduler", "wsd_factor"]
 

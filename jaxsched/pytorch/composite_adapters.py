@@ -1,0 +1,202 @@
+"""torch's composites as adapters (torch 2.13 names and signatures): ``SequentialLR`` and
+``ChainedScheduler`` over other jaxsched torch adapters, with the pure forms of
+``jaxsched.pytorch.composite``. Their state dicts hold each child's, as torch's do."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from jaxsched.core.schedule import Schedule
+from jaxsched.core.state import PROGRESS, check_progress, lr_list
+from jaxsched.pytorch import composite
+from jaxsched.pytorch.adapters import TorchAdapter
+
+__all__ = ["ChainedScheduler", "SequentialLR"]
+
+
+def _child_schedules(fn: str, schedulers: Any, n_groups: int) -> list[list[Schedule]]:
+    if not isinstance(schedulers, Sequence) or not schedulers:
+        raise ValueError(f"{fn}: schedulers must be a non-empty list of jaxsched torch "
+                         f"adapters, got {schedulers!r}")
+    nested = (SequentialLR, ChainedScheduler)
+    for i, s in enumerate(schedulers):
+        if not isinstance(s, TorchAdapter) or isinstance(s, nested):
+            raise TypeError(f"{fn}: schedulers[{i}] must be a jaxsched torch adapter (not "
+                            f"ReduceLROnPlateau, SequentialLR or ChainedScheduler: refused "
+                            f"deliberately, since torch steps a later SequentialLR child with "
+                            f"step(0), which ChainedScheduler does not take, and a nested "
+                            f"composite's state is not one count), got {s!r}")
+        if len(s.schedules) != n_groups:
+            raise ValueError(f"{fn}: schedulers[{i}] has {len(s.schedules)} param groups, "
+                             f"expected {n_groups}")
+    return [[s.schedules[g] for s in schedulers] for g in range(n_groups)]
+
+
+class SequentialLR(TorchAdapter):
+    """torch's ``SequentialLR(optimizer, schedulers, milestones)`` over
+    ``jaxsched.sequential_lr``, taking jaxsched adapters as torch takes schedulers."""
+
+    def __init__(self, optimizer: Any, schedulers: Sequence[TorchAdapter],
+                 milestones: Sequence[int], last_epoch: int = -1) -> None:
+        fn = "jaxsched.SequentialLR"
+        groups, le = self._read_torch_groups(fn, optimizer, last_epoch)
+        per_group = _child_schedules(fn, schedulers, len(groups))
+        schedules = [composite.sequential_lr(children, milestones) for children in per_group]
+        self._children = list(schedulers)
+        self._milestones = list(schedules[0].params["milestones"])
+        self._kwargs = {}
+        self._setup(schedules, le + 1, write_momentum=all(c.cycles_momentum
+                                                          for c in self._children))
+
+    def _lr_at(self, count: int) -> list[float]:
+        saved = self._count
+        self._count = count
+        try:
+            return self.get_last_lr()
+        finally:
+            self._count = saved
+
+    def _construction_lrs(self) -> list[list[float]]:
+        """What each scheduler left in the groups when torch built them in turn on one
+        optimizer: recursive schedulers scale the lr they find, the others set their own."""
+        setting = {"jaxsched.lambda_lr", "jaxsched.cyclic_lr", "jaxsched.one_cycle_lr",
+                   "jaxsched.cosine_annealing_warm_restarts"}
+        lrs, out = list(self._base_lrs), []
+        for child in self._children:
+            first = child.get_last_lr() if child._count == 0 else child._state_at(0)["_last_lr"]
+            lrs = [f if sched.name in setting else (lr * f / b if b else 0.0)
+                   for lr, f, b, sched in zip(lrs, first, child.base_lrs, child.schedules,
+                                              strict=True)]
+            out.append(lrs)
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        k, ms = self._count, self._milestones
+        active = bisect.bisect_right(ms, k)
+        first = bisect.bisect_right(ms, 0)
+        built = self._construction_lrs()
+        states = []
+        for i, child in enumerate(self._children):
+            start = ms[i - 1] if i > 0 else 0
+            if i == active:
+                states.append(child._state_at(k - start, _step_count=k - start + 1,
+                                              _last_lr=self.get_last_lr()))
+            elif first <= i < active:
+                end = ms[i] - 1 - start
+                states.append(child._state_at(end, _step_count=end + 1,
+                                              _last_lr=self._lr_at(ms[i] - 1)))
+            else:  # not started (or skipped by milestones=[0]): undone to -1 by torch
+                states.append(child._state_at(0, last_epoch=-1, _step_count=1,
+                                              _last_lr=built[i]))
+        return {"_milestones": list(ms), "last_epoch": k, "_last_lr": self.get_last_lr(),
+                "_schedulers": states}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Resumes torch's (or our) SequentialLR state: same milestones and children
+        settings (a composite's settings are its children's; see ``ChainedScheduler``)."""
+        fn = f"{self._fn}.load_state_dict"
+        _composite_keys(fn, "SequentialLR", state_dict,
+                        {"_milestones", "last_epoch", "_last_lr", "_schedulers"})
+        ms = state_dict["_milestones"]
+        if not isinstance(ms, (list, tuple)) or list(ms) != self._milestones:
+            raise ValueError(f"{fn}: state_dict has _milestones={ms!r} but this scheduler has "
+                             f"{self._milestones!r}")
+        count = check_progress(fn, {k: state_dict[k] for k in ("last_epoch", "_last_lr")},
+                               len(self._groups))
+        _children_states(fn, self._children, state_dict["_schedulers"], len(self._groups),
+                         first_epoch=-1)  # children not started yet hold -1
+        self._count = count
+
+
+def _composite_keys(fn: str, kind: str, state_dict: Any, keys: set[str]) -> None:
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"{fn}: state_dict must be a dict, got {state_dict!r}")
+    if set(state_dict) != keys:
+        raise ValueError(f"{fn}: state_dict is not a {kind}'s: expected keys {sorted(keys)}, "
+                         f"got {sorted(state_dict)}")
+
+
+def _children_states(fn: str, children: list[TorchAdapter], states: Any, n_groups: int,
+                     first_epoch: int = 0) -> list[int]:
+    """Validates each child's state (the child's own settings, progress fields of the right
+    type) and returns their ``last_epoch``s; changes nothing."""
+    if not isinstance(states, list) or len(states) != len(children):
+        raise ValueError(f"{fn}: _schedulers must be a list of {len(children)} scheduler "
+                         f"states, got {states!r}")
+    counts = []
+    for i, (child, sd) in enumerate(zip(children, states, strict=True)):
+        where = f"{fn} (_schedulers[{i}], a {type(child).__name__})"
+        child._check_settings(where, sd, PROGRESS | {"T_cur", "T_i", "lr_lambdas"})
+        counts.append(check_progress(where, sd, n_groups, first_epoch=first_epoch))
+    return counts
+
+
+class ChainedScheduler(TorchAdapter):
+    """torch's ``ChainedScheduler(schedulers, optimizer=None)`` over
+    ``jaxsched.chained_scheduler`` (multiplicative schedulers; see there)."""
+
+    def __init__(self, schedulers: Sequence[TorchAdapter], optimizer: Any = None) -> None:
+        fn = "jaxsched.ChainedScheduler"
+        if not isinstance(schedulers, Sequence) or not schedulers:
+            raise ValueError(f"{fn}: schedulers must be a non-empty list, got {schedulers!r}")
+        first = schedulers[0]
+        if not isinstance(first, TorchAdapter):
+            raise TypeError(f"{fn}: schedulers[0] must be a jaxsched torch adapter, got "
+                            f"{first!r}")
+        groups = self._read_groups(fn, optimizer if optimizer is not None else first._groups)
+        per_group = _child_schedules(fn, schedulers, len(groups))
+        schedules = [composite.chained_scheduler(children) for children in per_group]
+        self._children = list(schedulers)
+        self._base_lrs = [s.params["lr"] for s in schedules]
+        self._kwargs = {}
+        self._setup(schedules, 0, write_momentum=False)
+        for index, child in enumerate(self._children):
+            child._chain = (self, index)
+
+    def step(self, epoch: int | None = None) -> None:
+        """Steps every chained scheduler, as torch does."""
+        if epoch is not None:
+            raise TypeError("jaxsched.ChainedScheduler.step takes no epoch (as in torch)")
+        self._step_to(None)  # at the top of the count range this raises before any child moves
+        for child in self._children:
+            child._count = self._count
+
+    def _child_last_lr(self, i: int) -> list[float]:
+        """What torch's scheduler ``i`` records: in torch's step each scheduler scales the lr
+        the previous ones left, so it holds lr * prod_{j<=i} r_j(k) * prod_{j>i} r_j(k-1),
+        with r_j = s_j / lr."""
+        k = self._count
+        now = [c._state_at(k)["_last_lr"] for c in self._children]
+        before = [c._state_at(k - 1)["_last_lr"] if k > 0 else list(c.base_lrs)
+                  for c in self._children]
+        lrs = []
+        for g, base in enumerate(self._base_lrs):
+            value = base
+            for j in range(len(self._children)):
+                if j > i and k == 0:
+                    continue  # at construction the later ones did not exist yet
+                value = value * ((now if j <= i else before)[j][g] / base) if base else 0.0
+            lrs.append(value)
+        return lrs
+
+    def state_dict(self) -> dict[str, Any]:
+        states = [dict(child._state_at(self._count), _last_lr=self._child_last_lr(i))
+                  for i, child in enumerate(self._children)]
+        return {"_last_lr": self.get_last_lr(), "_schedulers": states}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Resumes torch's (or our) ChainedScheduler state: every child's settings must be
+        this chain's (the chain's curve is built from them) and all at one ``last_epoch``."""
+        fn = f"{self._fn}.load_state_dict"
+        _composite_keys(fn, "ChainedScheduler", state_dict, {"_last_lr", "_schedulers"})
+        lr_list(fn, "_last_lr", state_dict["_last_lr"], len(self._groups), signed=True)
+        counts = set(_children_states(fn, self._children, state_dict["_schedulers"],
+                                      len(self._groups)))
+        if len(counts) != 1:
+            raise ValueError(f"{fn}: the _schedulers disagree on last_epoch: {sorted(counts)}")
+        count = counts.pop()
+        for child in self._children:
+            child._count = count
+        self._count = count

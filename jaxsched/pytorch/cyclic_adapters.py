@@ -1,0 +1,200 @@
+"""torch's cyclic family as adapters (torch 2.13 names and signatures):
+``CosineAnnealingWarmRestarts``, ``CyclicLR`` and ``OneCycleLR``, over the pure schedules of
+``jaxsched.pytorch.cyclic``. ``CyclicLR`` and ``OneCycleLR`` also cycle the momentum (or Adam's
+beta1) of every param group, as torch does."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jaxsched.pytorch import cyclic
+from jaxsched.pytorch import schedules as pytorch
+from jaxsched.pytorch.adapters import TorchAdapter
+
+__all__ = ["CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR"]
+
+
+def restart_position(k: int, t0: int, mult: int) -> tuple[int, int]:
+    """(T_cur, T_i) at step ``k``: torch's sequential restart bookkeeping, on the host."""
+    t_i = t0
+    while k >= t_i:
+        k -= t_i
+        t_i *= mult
+    return k, t_i
+
+
+class CosineAnnealingWarmRestarts(TorchAdapter):
+    """torch's ``CosineAnnealingWarmRestarts`` over
+    ``jaxsched.cosine_annealing_warm_restarts``. ``step(epoch)`` takes whole epochs only:
+    torch's fractional ``step(epoch + i / iters)`` is refused deliberately (a position
+    between steps is not a step count); the same curve at iteration granularity is this
+    scheduler with ``T_0`` counted in iterations, stepped once per iteration."""
+
+    def step(self, epoch: int | None = None) -> None:
+        if epoch is not None and not isinstance(epoch, bool) and isinstance(
+                epoch, float) and not epoch.is_integer():
+            raise TypeError(f"{self._fn}.step: epoch must be a whole epoch, got {epoch!r}; "
+                            f"torch's fractional step(epoch + i / iters) is not supported: "
+                            f"count T_0 in iterations and step once per iteration instead")
+        super().step(epoch)
+
+    _factory = staticmethod(cyclic.cosine_annealing_warm_restarts)
+
+    def __init__(self, optimizer: Any, T_0: int, T_mult: int = 1,
+                 eta_min: float = 0.0, last_epoch: int = -1) -> None:
+        self._start("jaxsched.CosineAnnealingWarmRestarts", optimizer, last_epoch,
+                    dict(T_0=T_0, T_mult=T_mult, eta_min=eta_min))
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        t_cur, t_i = restart_position(self._count, self._kwargs["T_0"], self._kwargs["T_mult"])
+        state.update(T_0=self._kwargs["T_0"], T_i=t_i, T_mult=self._kwargs["T_mult"],
+                     eta_min=self._kwargs["eta_min"], T_cur=t_cur, _step_count=0)
+        return state
+
+    def _check_position(self, fn: str, state_dict: Mapping[str, Any], count: int,
+                        kwargs: dict[str, Any]) -> None:
+        want = restart_position(count, kwargs["T_0"], kwargs["T_mult"])
+        if (state_dict["T_cur"], state_dict["T_i"]) != want:
+            raise ValueError(f"{fn}: T_cur={state_dict['T_cur']!r}, T_i={state_dict['T_i']!r} "
+                             f"do not follow from last_epoch={count} by stepping (expected "
+                             f"T_cur={want[0]}, T_i={want[1]}); fractional step(epoch) states "
+                             f"are not supported")
+
+
+class _MomentumAdapter(TorchAdapter):
+    """CyclicLR / OneCycleLR: momentum written to ``betas[0]`` or ``momentum``. Their torch
+    state dicts do not hold the constructor's settings (``max_lr``, ``div_factor``, ... live
+    in the optimizer's groups), so ``load_state_dict`` requires the scheduler's own settings
+    and raises on others, naming the first that differs."""
+
+    _adopts = False
+
+    def _momentum_keys(self) -> None:
+        """Which key momentum goes to; as torch, cycling momentum needs it in every group."""
+        if self.cycles_momentum and any("momentum" not in g and "betas" not in g
+                                        for g in self._groups):
+            raise ValueError(f"{self._fn}: optimizer must support momentum or beta1 with "
+                             f"`cycle_momentum` option enabled (torch raises the same): give "
+                             f"param groups with 'momentum' or 'betas', or "
+                             f"cycle_momentum=False; got {self._groups!r}")
+        self._use_beta1 = "betas" in self._groups[0]
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        groups = super().param_groups
+        for group, extra in zip(groups, self._extra_group_keys(), strict=True):
+            group.update(extra)
+        return groups
+
+
+class CyclicLR(_MomentumAdapter):
+    """torch's ``CyclicLR`` over ``jaxsched.cyclic_lr`` (per-group lists for the lrs and
+    momenta; the lr at construction is ``base_lr``)."""
+
+    _factory = staticmethod(cyclic.cyclic_lr)
+
+    def __init__(self, optimizer: Any, base_lr: Any, max_lr: Any, step_size_up: int = 2000,
+                 step_size_down: int | None = None, mode: str = "triangular",
+                 gamma: float = 1.0, scale_fn: Any = None, scale_mode: str = "cycle",
+                 cycle_momentum: bool = True, base_momentum: Any = 0.8,
+                 max_momentum: Any = 0.9, last_epoch: int = -1) -> None:
+        kwargs = dict(base_lr=base_lr, max_lr=max_lr, step_size_up=step_size_up,
+                      step_size_down=step_size_down, mode=mode, gamma=gamma, scale_fn=scale_fn,
+                      scale_mode=scale_mode, cycle_momentum=cycle_momentum,
+                      base_momentum=base_momentum, max_momentum=max_momentum)
+        self._start("jaxsched.CyclicLR", optimizer, last_epoch, kwargs, takes_lr=False,
+                    write_momentum=bool(cycle_momentum))
+        self._base_lrs = [s.params["base_lr"] for s in self.schedules]
+        self._momentum_keys()
+
+    def _extra_group_keys(self) -> list[dict[str, Any]]:
+        if not self.cycles_momentum:
+            return [{} for _ in self.schedules]
+        return [{"max_momentum": s.params["max_momentum"],
+                 "base_momentum": s.params["base_momentum"]} for s in self.schedules]
+
+    def _hyper_state(self) -> dict[str, Any]:
+        p = self.schedule.params
+        total = float(p["step_size_up"] + p["step_size_down"])
+        state: dict[str, Any] = {
+            "max_lrs": [s.params["max_lr"] for s in self.schedules], "total_size": total,
+            "step_ratio": p["step_size_up"] / total, "mode": p["mode"], "gamma": p["gamma"],
+            "scale_mode": p["scale_mode"], "cycle_momentum": self.cycles_momentum}
+        if self.cycles_momentum:
+            state.update(use_beta1=self._use_beta1,
+                         base_momentums=[s.params["base_momentum"] for s in self.schedules],
+                         max_momentums=[s.params["max_momentum"] for s in self.schedules])
+        fn = p["scale_fn"]
+        state["_scale_fn_custom"] = None if fn is None or pytorch.is_plain_function(fn) \
+            else dict(vars(fn))
+        return state
+
+
+class OneCycleLR(_MomentumAdapter):
+    """torch's ``OneCycleLR`` over ``jaxsched.one_cycle_lr``. Stepping past ``total_steps``
+    raises torch's ``ValueError`` (and, unlike torch, leaves the count where it was)."""
+
+    _factory = staticmethod(cyclic.one_cycle_lr)
+
+    def __init__(self, optimizer: Any, max_lr: Any, total_steps: int | None = None,
+                 epochs: int | None = None, steps_per_epoch: int | None = None,
+                 pct_start: float = 0.3, anneal_strategy: str = "cos",
+                 cycle_momentum: bool = True, base_momentum: Any = 0.85,
+                 max_momentum: Any = 0.95, div_factor: float = 25.0,
+                 final_div_factor: float = 1e4, three_phase: bool = False,
+                 last_epoch: int = -1) -> None:
+        kwargs = dict(max_lr=max_lr, total_steps=total_steps, epochs=epochs,
+                      steps_per_epoch=steps_per_epoch, pct_start=pct_start,
+                      anneal_strategy=anneal_strategy, cycle_momentum=cycle_momentum,
+                      base_momentum=base_momentum, max_momentum=max_momentum,
+                      div_factor=div_factor, final_div_factor=final_div_factor,
+                      three_phase=three_phase)
+        self._start("jaxsched.OneCycleLR", optimizer, last_epoch, kwargs, takes_lr=False,
+                    write_momentum=bool(cycle_momentum))
+        self._base_lrs = [s.params["max_lr"] / s.params["div_factor"] for s in self.schedules]
+        self._momentum_keys()
+
+    @property
+    def total_steps(self) -> int:
+        return int(self.schedule.params["total_steps"])
+
+    def _step_to(self, counter: int | None) -> None:
+        target = self._count + 1 if counter is None else counter
+        if isinstance(target, int) and target > self.total_steps:
+            raise ValueError(f"Tried to step {target} times. The specified number of total "
+                             f"steps is {self.total_steps}")
+        super()._step_to(counter)
+
+    def _extra_group_keys(self) -> list[dict[str, Any]]:
+        out = []
+        for s in self.schedules:
+            p = s.params
+            initial = p["max_lr"] / p["div_factor"]
+            extra = {"initial_lr": initial, "max_lr": p["max_lr"],
+                     "min_lr": initial / p["final_div_factor"]}
+            if self.cycles_momentum:
+                extra.update(max_momentum=p["max_momentum"], base_momentum=p["base_momentum"])
+            out.append(extra)
+        return out
+
+    def _hyper_state(self) -> dict[str, Any]:
+        p = self.schedule.params
+        ends = [ph[0] for ph in cyclic.one_cycle_phases(p["total_steps"], p["pct_start"],
+                                                       p["three_phase"], 0, 0, 0, 0, 0)]
+        if p["three_phase"]:
+            keys = [("initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                    ("max_lr", "initial_lr", "base_momentum", "max_momentum"),
+                    ("initial_lr", "min_lr", "max_momentum", "max_momentum")]
+        else:
+            keys = [("initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                    ("max_lr", "min_lr", "base_momentum", "max_momentum")]
+        phases = [{"end_step": end, "start_lr": a, "end_lr": b, "start_momentum": c,
+                   "end_momentum": d} for end, (a, b, c, d) in zip(ends, keys, strict=True)]
+        state: dict[str, Any] = {"total_steps": p["total_steps"], "_schedule_phases": phases,
+                                 "_anneal_func_type": p["anneal_strategy"],
+                                 "cycle_momentum": self.cycles_momentum}
+        if self.cycles_momentum:
+            state["use_beta1"] = self._use_beta1
+        return state
