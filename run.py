@@ -4,8 +4,9 @@
     python3 run.py demo    # the main job: every schedule vs the stored reference curves
     python3 run.py test    # ruff, then the whole test suite (doctests, live torch/DeepSpeed parity)
 
-Both create ``.venv`` and install ``jaxsched[test]`` into it on first use (again whenever
-pyproject.toml changes). Extra arguments go to the demo or to pytest.
+Both create ``.venv`` on first use (again whenever pyproject.toml changes): ``demo`` installs
+jaxsched alone, ``test`` also ``jaxsched[test]`` (the reference libraries) and timm. Extra
+arguments go to the demo or to pytest.
 """
 
 from __future__ import annotations
@@ -26,23 +27,37 @@ def run(*cmd: str | os.PathLike, env: dict | None = None) -> None:
     subprocess.run(list(map(str, cmd)), check=True, cwd=ROOT, env=env)
 
 
-def ensure_env() -> None:
-    stamp = VENV / ".jaxsched-installed"
-    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if stamp.exists() and stamp.read_text() == want and PY.exists():
+# timm's wheel asks for torchvision, which does not install beside the pinned torch here;
+# its scheduler package needs only torch and numpy, so it is installed without dependencies
+# (and imported without its package __init__: jaxsched.tools.catalog.import_timm_schedulers).
+NO_DEPS = ("timm==1.0.31",)
+
+
+def ensure_env(kind: str = "test") -> None:
+    """The venv with what ``kind`` needs: ``demo`` the library alone (it compares with the
+    stored reference curves), ``test`` also the reference libraries and test tools."""
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()
+                          + repr(NO_DEPS).encode()).hexdigest()
+    stamps = {k: VENV / f".jaxsched-installed-{k}" for k in ("demo", "test")}
+    done = [k for k, s in stamps.items() if s.exists() and s.read_text() == want]
+    if PY.exists() and (kind in done or "test" in done):  # test is a superset of demo
         return
     if not PY.exists():
         run(sys.executable, "-m", "venv", VENV)
     run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    run(PY, "-m", "pip", "install", "--quiet", "-e", ".[test]")
-    stamp.write_text(want)
+    if kind == "demo":
+        run(PY, "-m", "pip", "install", "--quiet", "-e", ".")
+    else:
+        run(PY, "-m", "pip", "install", "--quiet", "-e", ".[test]")
+        run(PY, "-m", "pip", "install", "--quiet", "--no-deps", *NO_DEPS)
+    stamps[kind].write_text(want)
 
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("demo", "test"):
         print(__doc__, file=sys.stderr)
         return 2
-    ensure_env()
+    ensure_env(argv[0])
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     try:
         if argv[0] == "demo":

@@ -2,6 +2,7 @@
 schedules."""
 
 from jaxsched import presets as presets  # the submodule, jaxsched.presets
+from jaxsched import timm as timm  # the subpackage: timm-named schedules and adapters
 from jaxsched.core.adapter import Adapter
 from jaxsched.core.plateau import ReduceLROnPlateau, reduce_lr_on_plateau
 from jaxsched.core.schedule import Schedule, per_group

@@ -23,3 +23,16 @@ def require(module: str):
         mod = pytest.importorskip(module)
     quiet_deepspeed()
     return mod
+
+
+def require_timm():
+    """``timm.scheduler`` without timm's torchvision-importing package ``__init__``
+    (``jaxsched.tools.catalog.import_timm_schedulers``); skips or fails as ``require``."""
+    from jaxsched.tools import catalog
+
+    if os.environ.get("JAXSCHED_REQUIRE_REFERENCE") == "1":
+        return catalog.import_timm_schedulers()
+    try:
+        return catalog.import_timm_schedulers()
+    except ImportError as err:
+        pytest.skip(f"timm.scheduler: {err}", allow_module_level=True)

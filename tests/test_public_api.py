@@ -29,10 +29,28 @@ def test_preset_imports_and_is_documented(name):
     assert obj.__doc__ and "arXiv:" in obj.__doc__, f"{name} cites no paper"
 
 
+ORIGINS = ("pytorch", "deepspeed", "transformers", "timm", "presets")
+
+
+@pytest.mark.parametrize("origin", ORIGINS)
+def test_origin_subpackage_names_import_and_are_documented(origin):
+    """Each origin's subpackage re-exports its public names, each documented. torch's,
+    DeepSpeed's and transformers' are also top-level names (the same objects); timm's live
+    only under ``jaxsched.timm`` (its ``step_lr`` is not torch's)."""
+    package = getattr(jaxsched, origin, None) or __import__(f"jaxsched.{origin}",
+                                                           fromlist=["_"])
+    assert package.__doc__ and package.__all__ == sorted(package.__all__)
+    for name in package.__all__:
+        obj = getattr(package, name)
+        assert obj.__doc__ and obj.__doc__.strip(), f"jaxsched.{origin}.{name}"
+        if origin != "timm" and hasattr(jaxsched, name):
+            assert getattr(jaxsched, name) is obj, name
+
+
 def test_import_does_not_import_torch_or_deepspeed():
     code = ("import sys, jaxsched, jaxsched.tools.parity, jaxsched.tools.cli; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('torch', 'deepspeed', 'transformers', 'matplotlib')))")
+            "('torch', 'deepspeed', 'transformers', 'timm', 'matplotlib')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

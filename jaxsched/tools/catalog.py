@@ -29,7 +29,13 @@ __all__ = ["ENTRIES", "Entry", "build", "lookup", "reference_curve"]
 TORCH = "torch 2.13.0"
 DEEPSPEED = "DeepSpeed 0.19.8"
 HF = "Hugging Face transformers 5.23.0"
+TIMM = "timm 1.0.31"
 PRESET = "preset"
+# timm:<create_scheduler_v2 name> -> (the pure factory in jaxsched.timm, timm's class)
+TIMM_NAMES = {"cosine": ("cosine_lr", "CosineLRScheduler"), "tanh": ("tanh_lr", "TanhLRScheduler"),
+              "poly": ("poly_lr", "PolyLRScheduler"), "step": ("step_lr", "StepLRScheduler"),
+              "multistep": ("multistep_lr", "MultiStepLRScheduler"),
+              "wsd": ("wsd_lr", "WSDLRScheduler")}
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,13 @@ ENTRIES: dict[str, Entry] = {e.name: e for e in [
                                "num_decay_steps=200",
         "reduce_lr_on_plateau": ""}[t], cli=t != "reduce_lr_on_plateau")
       for t in huggingface.SCHEDULER_TYPES],
+    Entry("timm:cosine", TIMM, "t_initial=300 warmup_t=50 warmup_lr_init=1e-4 cycle_limit=2 "
+                               "cycle_mul=2.0 cycle_decay=0.5 lr_min=0.001"),
+    Entry("timm:tanh", TIMM, "t_initial=800 warmup_t=100 lr_min=0.001"),
+    Entry("timm:poly", TIMM, "t_initial=900 power=2.0 warmup_t=100 k_decay=0.5"),
+    Entry("timm:step", TIMM, "decay_t=120 decay_rate=0.7 warmup_t=50"),
+    Entry("timm:multistep", TIMM, "decay_t=[300,600,800] decay_rate=0.3 warmup_t=50"),
+    Entry("timm:wsd", TIMM, "t_initial=900 decay_t=300 warmup_t=100 lr_min=0.001"),
     Entry("wsd", PRESET, "peak_lr=0.001 total_steps=1000 warmup_steps=50"),
     Entry("deepseek-llm", PRESET, "total_steps=10000"),
     Entry("deepseek-v3", PRESET, "total_steps=14800"),
@@ -140,6 +153,16 @@ def build(name: str, settings: dict[str, Any]) -> Schedule:
         check.known_keywords(name, settings, _parameters(PRESETS[name]), "setting")
         return PRESETS[name](**settings)
     lr, kwargs = _split(name, settings)
+    if entry.origin == TIMM:
+        factory = getattr(jaxsched.timm, TIMM_NAMES[name.removeprefix("timm:")][0])
+        check.known_keywords(name, kwargs, set(_parameters(factory)) - {"step_zero"},
+                             "setting")
+        try:
+            return factory(lr=lr, **kwargs)
+        except TypeError as err:
+            if str(err).startswith(f"{factory.__name__}()"):  # a missing setting
+                raise TypeError(f"jaxsched.timm.{err}") from None
+            raise
     if entry.origin != HF:
         check.known_keywords(name, kwargs, set(_parameters(getattr(jaxsched, name))) - {
             "optimizer", "last_epoch", "last_batch_iteration"} | {"lr"}, "setting")
@@ -170,6 +193,12 @@ def reference_curve(name: str, settings: dict[str, Any], steps: int,
     lr, kwargs = _split(name, settings)
     param = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.Adam([param], lr=lr)
+    if entry.origin == TIMM:
+        cls = TIMM_NAMES[name.removeprefix("timm:")][1]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sched = getattr(import_timm_schedulers(), cls)(opt, t_in_epochs=False, **kwargs)
+        return walk(opt, _Updates(sched), steps, progress)
     if entry.origin == HF:
         import transformers
 
@@ -193,6 +222,37 @@ def import_deepspeed_schedules() -> Any:
 
     logging.getLogger("DeepSpeed").setLevel(logging.ERROR)
     return lr_schedules
+
+
+def import_timm_schedulers() -> Any:
+    """``timm.scheduler`` without running ``timm/__init__.py``, which imports torchvision
+    (not installable beside the pinned torch here): ``timm`` is registered as a bare
+    namespace over its installed folder, so only the scheduler package (torch and numpy)
+    is imported. A fully imported timm is used as it is."""
+    import importlib
+    import importlib.util
+    import types
+
+    if "timm" not in sys.modules:
+        spec = importlib.util.find_spec("timm")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError("jaxsched: timm is not installed (pip install --no-deps "
+                              "timm==1.0.31)")
+        package = types.ModuleType("timm")
+        package.__path__ = list(spec.submodule_search_locations)
+        sys.modules["timm"] = package
+    return importlib.import_module("timm.scheduler")
+
+
+class _Updates:
+    """A timm scheduler stepped as timm's train.py does per update: ``step_update(n)``."""
+
+    def __init__(self, sched: Any) -> None:
+        self.sched, self.n = sched, 0
+
+    def step(self) -> None:
+        self.n += 1
+        self.sched.step_update(self.n)
 
 
 def walk(opt: Any, sched: Any, steps: int,

@@ -17,6 +17,7 @@ import ast
 import json
 import pathlib
 import sys
+import textwrap
 import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any, NoReturn
@@ -300,7 +301,7 @@ def _compare_figure(title: str, ours: dict, ref: dict, exact: dict, steps: np.nd
         bottom.set_ylabel(f"error vs {against}\n({'relative' if x64 else 'of the peak'})")
         bottom.set_xlabel("training step")
         bottom.legend(fontsize=7, loc="best")
-    fig.suptitle(title, fontsize=11)
+    fig.suptitle(textwrap.fill(title, 90), fontsize=11)  # long settings wrap, not clip
     fig.tight_layout()
     return fig
 

@@ -1,10 +1,10 @@
 """The main job: every implemented schedule against the stored reference curves.
 
-    python -m jaxsched.demo [-o out/schedules.png]
+    python -m jaxsched.tools.demo [-o out/schedules.png]
 
 Builds each reference case's schedules (pure functions in float64 and float32 under
 ``jax.jit(jax.vmap(...))``, and the adapters), judges them three ways against the exact value
-of the reference's formula (``jaxsched.oracle``) and the stored reference curve, prints the
+of the reference's formula (``jaxsched.tools.oracle``) and the stored reference curve, prints the
 worst errors per reference class, and draws every case's curve over its reference points.
 Exits 1 if anything is past tolerance.
 """

@@ -209,6 +209,52 @@ def _preset(name: str) -> Draw:
     return make
 
 
+def _timm(name: str) -> Draw:
+    def make(rng: np.random.Generator) -> tuple[Schedule, list[int]]:
+        top = lr(rng)
+        w = phase(rng) * int(rng.integers(2))
+        warm = dict(warmup_t=w, warmup_lr_init=top * unit(rng))
+        if name in ("cosine_lr", "tanh_lr", "poly_lr"):
+            t0 = phase(rng)
+            m = float(rng.choice([1.0, 1.0, 2.0, 1.5, rng.uniform(1.1, 4.0)]))
+            prefix = bool(rng.integers(2))
+            kw = dict(t_initial=t0, lr_min=top * unit(rng), cycle_mul=m,
+                      cycle_decay=float(rng.choice([1.0, rng.uniform(0, 1)])),
+                      cycle_limit=int(rng.integers(0, 6)), warmup_prefix=prefix, **warm)
+            if name != "tanh_lr":
+                kw["k_decay"] = float(rng.choice([1.0, rng.uniform(0.2, 3.0)]))
+            if name == "poly_lr":
+                kw["power"] = float(rng.uniform(0, 4))
+            s = getattr(jaxsched.timm, name)(lr=top, **kw)
+            starts = [0]
+            for _ in range(max(1, kw["cycle_limit"])):
+                starts.append(int(starts[-1] + t0 * m ** (len(starts) - 1)))
+            shift = w if prefix else 0
+            return s, [w] + [b + shift for b in starts[1:] if b + shift < MAX_COUNT]
+        if name == "step_lr":
+            d = float(phase(rng)) if rng.integers(2) else float(rng.uniform(0.5, 1e4))
+            s = jaxsched.timm.step_lr(d, float(rng.uniform(0, 1)), lr=top,
+                                      warmup_prefix=bool(rng.integers(2)), **warm)
+            return s, [w, w + int(d), w + int(3 * d)]
+        if name == "multistep_lr":
+            ms = sorted(phase(rng) for _ in range(int(rng.integers(0, 4))))
+            s = jaxsched.timm.multistep_lr(ms, float(rng.uniform(0, 1)), lr=top,
+                                           warmup_prefix=bool(rng.integers(2)), **warm)
+            return s, [w, *ms, *(m + w for m in ms)]
+        total = phase(rng)
+        d = int(rng.integers(1, total + 1))
+        stable = str(rng.choice(["constant", "rsqrt", "power"]))
+        s = jaxsched.timm.wsd_lr(
+            total, d, lr_min=top * unit(rng), stable_fn=stable,
+            stable_timescale=float(phase(rng)) if stable != "constant" else None,
+            stable_power=float(rng.uniform(0.1, 2)),
+            decay_fn=str(rng.choice(["linear", "1-sqrt", "cosine", "power", "exp"])),
+            decay_power=float(rng.uniform(0.2, 4)), decay_ratio=float(rng.uniform(0.01, 0.9)),
+            lr=top, **warm)
+        return s, [w, w + total - d, w + total]
+    return make
+
+
 DRAWS: dict[str, Draw] = {
     "lr_range_test": _ds_lr_range,
     "one_cycle": _ds_one_cycle,
@@ -228,6 +274,8 @@ DRAWS: dict[str, Draw] = {
         "cosine_warmup_with_min_lr", "warmup_stable_decay")},
     **{f"presets.{k}": _preset(k) for k in (
         "warmup_stable_decay", "deepseek_llm", "deepseek_v3", "inverse_sqrt")},
+    **{f"timm.{k}": _timm(k) for k in (
+        "cosine_lr", "tanh_lr", "poly_lr", "step_lr", "multistep_lr", "wsd_lr")},
 }
 
 

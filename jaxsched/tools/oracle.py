@@ -26,11 +26,13 @@ from jaxsched.core.mp import DPS, Curve
 from jaxsched.deepspeed import oracle as deepspeed
 from jaxsched.presets import oracle as presets
 from jaxsched.pytorch import oracle as torch
+from jaxsched.timm import oracle as timm
 from jaxsched.transformers import oracle as huggingface
 
 __all__ = ["DPS", "Curve", "exact", "exact_curves", "exact_values", "has_oracle", "oracle_for"]
 
-_FAMILIES = (deepspeed.ORACLES, torch.ORACLES, huggingface.ORACLES, presets.ORACLES)
+_FAMILIES = (deepspeed.ORACLES, torch.ORACLES, huggingface.ORACLES, presets.ORACLES,
+             timm.ORACLES)
 
 
 def oracle_for(schedule: Any) -> Curve | None:

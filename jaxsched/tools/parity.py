@@ -35,7 +35,7 @@ __all__ = ["Errors", "ThreeWay", "adapter_curves", "build", "compare", "judge", 
 
 FLOAT64_REL_TOL = 1e-12
 FLOAT32_PEAK_TOL = 2e-6
-FAMILIES = ("deepspeed", "torch", "huggingface")
+FAMILIES = ("deepspeed", "torch", "huggingface", "timm")
 
 # Named step functions for the lambda-taking schedulers. Plain arithmetic, so the same
 # function runs on torch's Python ints and on jaxsched's traced integer arrays.
@@ -80,6 +80,8 @@ def build(case: dict[str, Any]) -> Any:
     if "hf" in case:  # transformers reads the torch optimizer's default lr: group 0's here
         optimizer = SimpleNamespace(param_groups=groups, defaults={"lr": groups[0]["lr"]})
         return jaxsched.get_scheduler(case["hf"], optimizer, **kwargs)
+    if "timm" in case:  # stepped per update, as the reference was
+        return getattr(jaxsched.timm, case["class"])(groups, t_in_epochs=False, **kwargs)
     if "children" in case:
         children = [getattr(jaxsched, c["class"])(groups, **resolve_lambdas(c["kwargs"]))
                     for c in case["children"]]
@@ -137,7 +139,10 @@ def adapter_curves(case: dict[str, Any]) -> dict[str, np.ndarray]:
     rows: dict[str, list[list[float]]] = {"lr": [], "momentum": [], "beta2": []}
     metrics = case.get("metrics")
     for k in case["steps"]:
-        if metrics is not None:
+        if "timm" in case:  # stateless in t: timm's step_update(k) from any count
+            if k:
+                adapter.step_update(k)
+        elif metrics is not None:
             while adapter.last_epoch < k:
                 adapter.step(metrics[adapter.last_epoch])
         elif k <= 20000 or case["class"] in ("ChainedScheduler", "SequentialLR"):
@@ -413,7 +418,9 @@ def adapter_state(case: dict[str, Any]) -> dict[str, Any]:
     metrics = case.get("metrics")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "The epoch parameter")
-        for i in range(case["state_step"]):
+        if "timm" in case:
+            adapter.step_update(case["state_step"])
+        for i in range(case["state_step"] if "timm" not in case else 0):
             adapter.step(metrics[i]) if metrics is not None else adapter.step()
     return plain_state(adapter.state_dict())
 

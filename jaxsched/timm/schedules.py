@@ -1,0 +1,446 @@
+"""timm 1.0.31's schedulers (``timm.scheduler``) as pure schedules of the count ``t``.
+
+``s(t)`` is the lr timm puts in force with ``step(t)`` (``t_in_epochs=True``) or
+``step_update(t)`` (``t_in_epochs=False``): timm's training loop calls them after epoch
+``t - 1`` or update ``t - 1``, so ``s(t)`` is the lr of epoch or update ``t``. Count 0 is the
+lr the scheduler sets when it is built (``warmup_lr_init`` with a warmup, else the lr), which
+for ``tanh_lr`` and ``multistep_lr`` differs from their formula at 0; ``step_zero='formula'``
+gives the formula there instead (what an explicit ``step(0)`` sets). timm computes in Python
+float64; see ``jaxsched.timm.phases`` for where it is inexact and this port is not.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxsched.core import checks as check
+from jaxsched.core.exact import _two_prod_err, divide, idiv, int_pow, is_x64, mix, to_float
+from jaxsched.core.schedule import Schedule
+from jaxsched.timm.phases import (
+    Cycles,
+    assemble,
+    common_checks,
+    cos_weights,
+    log_unit,
+    shape_weights,
+)
+
+__all__ = ["cosine_lr", "multistep_lr", "poly_lr", "step_lr", "tanh_lr", "wsd_lr"]
+
+DECAY = " (a decay above 1 grows the lr; timm accepts it silently)"
+STABLE_FNS = ("constant", "rsqrt", "power")
+DECAY_FNS = ("linear", "1-sqrt", "cosine", "power", "exp")
+
+
+def _noise_checks(fn: str, noise_pct: Any, noise_std: Any, noise_seed: Any) -> None:
+    check.nonneg(fn, "noise_pct", noise_pct)
+    check.nonneg(fn, "noise_std", noise_std)
+    check.integer(fn, "noise_seed", noise_seed, minimum=0, maximum=2**63 - 1)
+
+
+def _cyclic(fn: str, kind: str, t_initial: Any, lr_min: Any, cycle_mul: Any,
+            cycle_decay: Any, cycle_limit: Any, warmup_t: Any, warmup_lr_init: Any,
+            warmup_prefix: Any, noise: tuple[Any, ...], lr: Any, lr_scale: Any,
+            step_zero: str, shape: dict[str, Any]) -> Schedule:
+    """cosine / tanh / poly: ``lr_min + (lr * cycle_decay**i - lr_min) * w(x)`` in cycle
+    ``i < cycle_limit`` at position ``x``, then ``lr_min``."""
+    noise_range_t, *noise_rest = noise
+    lr, warmup_t, warmup_lr_init, lr_scale = common_checks(
+        fn, lr, warmup_t, warmup_lr_init, step_zero, lr_scale, noise_range_t)
+    _noise_checks(fn, *noise_rest)
+    lr_min = check.nonneg(fn, "lr_min", lr_min)
+    check.ordered(fn, "lr_min", lr_min, "lr", lr, " (the lr would anneal upward; timm "
+                  "accepts it silently)")
+    cycle_decay = check.unit(fn, "cycle_decay", cycle_decay, DECAY)
+    warmup_prefix = check.boolean(fn, "warmup_prefix", warmup_prefix)
+    span = check.MAX_COUNT - (warmup_t if warmup_prefix else 0)
+    cycles = Cycles(fn, t_initial, cycle_mul, cycle_limit, span)
+
+    def main(t: jax.Array) -> jax.Array:
+        t = t.astype(jnp.result_type(int))
+        i = cycles.index(t)
+        x, rest = cycles.position(t, i)
+        w, w_min = shape_weights(kind, x, rest, **shape)
+        value = mix(lr * cycles.decay(cycle_decay, i), w, lr_min, w_min)
+        return jnp.where(i < cycles.cycle_limit, value, lr_min)
+
+    target = lr
+    if warmup_t and not warmup_prefix and kind == "tanh":  # timm warms up to tanh(warmup_t)
+        with jax.enable_x64(True):
+            target = float(main(jnp.asarray(warmup_t)))
+    params = dict(t_initial=cycles.t_initial, lr_min=lr_min, cycle_mul=cycles.cycle_mul,
+                  cycle_decay=cycle_decay, cycle_limit=cycles.cycle_limit, warmup_t=warmup_t,
+                  warmup_lr_init=warmup_lr_init, warmup_prefix=warmup_prefix, **shape, lr=lr,
+                  lr_scale=lr_scale, step_zero=step_zero)
+    return assemble(fn, fn, params, main, lr=lr, warmup_t=warmup_t,
+                    warmup_lr_init=warmup_lr_init, warmup_target=target,
+                    warmup_prefix=warmup_prefix, step_zero=step_zero, lr_scale=lr_scale)
+
+
+def cosine_lr(t_initial: int, lr_min: float = 0.0, cycle_mul: float = 1.0,
+              cycle_decay: float = 1.0, cycle_limit: int = 1, warmup_t: int = 0,
+              warmup_lr_init: float = 0.0, warmup_prefix: bool = False,
+              noise_range_t: Any = None, noise_pct: float = 0.67, noise_std: float = 1.0,
+              noise_seed: int = 42, k_decay: float = 1.0, *, lr: float, lr_scale: float = 1.0,
+              step_zero: str = "construction") -> Schedule:
+    """timm's CosineLRScheduler: cosine annealing with warmup, restarts and k-decay.
+
+    In cycle ``i < cycle_limit`` (lengths ``t_initial * cycle_mul**i``) at position
+    ``t_curr`` of ``t_i``: ``lr_min + (lr * cycle_decay**i - lr_min) * (1 + cos(pi *
+    t_curr**k / t_i**k)) / 2``; ``lr_min`` after the last cycle; below ``warmup_t`` a linear
+    warmup from ``warmup_lr_init`` to ``lr``, which shifts the cycles when
+    ``warmup_prefix``.
+
+    Args:
+        t_initial: the first cycle's length (>= 1).
+        lr_min: the floor (0 <= lr_min <= lr).
+        cycle_mul: each cycle's length over the previous one's (>= 1).
+        cycle_decay: each cycle's peak over the previous one's (in [0, 1]).
+        cycle_limit: the number of cycles (>= 0).
+        warmup_t: warmup length; warmup_lr_init: its start; warmup_prefix: whether the
+            cycles start after the warmup (else the warmup overlays the first steps).
+        noise_range_t, noise_pct, noise_std, noise_seed: timm's lr noise; only
+            ``noise_range_t=None`` is supported (NotImplementedError otherwise).
+        k_decay: the k of k-decay (> 0).
+        lr: the optimizer's lr (timm's ``base_values``); lr_scale: the param group's
+            ``lr_scale`` (timm multiplies every value by it).
+        step_zero: ``'construction'`` or ``'formula'``, the value at count 0 (module doc).
+
+    Returns:
+        A ``jaxsched.Schedule``.
+
+    Raises:
+        ValueError / TypeError: for any argument outside the ranges above.
+
+    Example:
+        >>> from jaxsched import timm
+        >>> s = timm.cosine_lr(t_initial=10, lr_min=0.01, warmup_t=2, lr=0.1)
+        >>> [round(float(s(k)), 4) for k in (0, 1, 2, 7, 10)]
+        [0.0, 0.05, 0.0914, 0.0285, 0.01]
+    """
+    fn = "jaxsched.timm.cosine_lr"
+    k_decay = check.real(fn, "k_decay", k_decay)
+    if k_decay <= 0:
+        raise ValueError(f"{fn}: k_decay must be > 0, got {k_decay!r}")
+    return _cyclic(fn, "cosine", t_initial, lr_min, cycle_mul, cycle_decay, cycle_limit,
+                   warmup_t, warmup_lr_init, warmup_prefix,
+                   (noise_range_t, noise_pct, noise_std, noise_seed), lr, lr_scale, step_zero,
+                   dict(k_decay=k_decay))
+
+
+def tanh_lr(t_initial: int, lb: float = -7.0, ub: float = 3.0, lr_min: float = 0.0,
+            cycle_mul: float = 1.0, cycle_decay: float = 1.0, cycle_limit: int = 1,
+            warmup_t: int = 0, warmup_lr_init: float = 0.0, warmup_prefix: bool = False,
+            noise_range_t: Any = None, noise_pct: float = 0.67, noise_std: float = 1.0,
+            noise_seed: int = 42, *, lr: float, lr_scale: float = 1.0,
+            step_zero: str = "construction") -> Schedule:
+    """timm's TanhLRScheduler: ``lr_min + (peak - lr_min) * (1 - tanh(lb (1 - x) + ub x)) / 2``
+    at position ``x = t_curr / t_i`` of cycle ``i`` (peak ``lr * cycle_decay**i``).
+
+    Cycles, warmup and the other arguments are ``cosine_lr``'s; ``lb < ub``. Without
+    ``warmup_prefix`` the warmup ends at the formula's value at ``warmup_t``, as in timm.
+    At count 0 without a warmup the lr is ``lr`` itself (what timm sets when built), not
+    the formula's ``lr (1 - tanh(lb)) / 2``; ``step_zero='formula'`` gives the latter.
+
+    Returns:
+        A ``jaxsched.Schedule``.
+
+    Raises:
+        ValueError / TypeError: for an argument out of range, ``lb >= ub`` among them.
+
+    Example:
+        >>> from jaxsched import timm
+        >>> s = timm.tanh_lr(t_initial=10, lr=0.1)
+        >>> [round(float(s(k)), 4) for k in (0, 1, 5, 9, 10)]
+        [0.1, 0.1, 0.0982, 0.0018, 0.0]
+    """
+    fn = "jaxsched.timm.tanh_lr"
+    lb, ub = check.real(fn, "lb", lb), check.real(fn, "ub", ub)
+    if not lb < ub:
+        raise ValueError(f"{fn}: lb ({lb!r}) must be below ub ({ub!r})")
+    return _cyclic(fn, "tanh", t_initial, lr_min, cycle_mul, cycle_decay, cycle_limit,
+                   warmup_t, warmup_lr_init, warmup_prefix,
+                   (noise_range_t, noise_pct, noise_std, noise_seed), lr, lr_scale, step_zero,
+                   dict(lb=lb, ub=ub))
+
+
+def poly_lr(t_initial: int, power: float = 0.5, lr_min: float = 0.0, cycle_mul: float = 1.0,
+            cycle_decay: float = 1.0, cycle_limit: int = 1, warmup_t: int = 0,
+            warmup_lr_init: float = 0.0, warmup_prefix: bool = False, noise_range_t: Any = None,
+            noise_pct: float = 0.67, noise_std: float = 1.0, noise_seed: int = 42,
+            k_decay: float = 1.0, *, lr: float, lr_scale: float = 1.0,
+            step_zero: str = "construction") -> Schedule:
+    """timm's PolyLRScheduler: ``lr_min + (peak - lr_min) * (1 - t_curr**k / t_i**k)**power``
+    in cycle ``i`` (peak ``lr * cycle_decay**i``); cycles and warmup are ``cosine_lr``'s.
+
+    Args:
+        power: the exponent (>= 0; a negative one makes the lr infinite at each cycle's
+            end, which timm accepts silently).
+        Others: as ``cosine_lr``.
+
+    Returns:
+        A ``jaxsched.Schedule``.
+
+    Raises:
+        ValueError / TypeError: for an argument out of range.
+
+    Example:
+        >>> from jaxsched import timm
+        >>> s = timm.poly_lr(t_initial=10, power=2.0, lr=0.1)
+        >>> [round(float(s(k)), 4) for k in (0, 5, 9, 10)]
+        [0.1, 0.025, 0.001, 0.0]
+    """
+    fn = "jaxsched.timm.poly_lr"
+    power = check.nonneg(fn, "power", power)
+    k_decay = check.real(fn, "k_decay", k_decay)
+    if k_decay <= 0:
+        raise ValueError(f"{fn}: k_decay must be > 0, got {k_decay!r}")
+    return _cyclic(fn, "poly", t_initial, lr_min, cycle_mul, cycle_decay, cycle_limit,
+                   warmup_t, warmup_lr_init, warmup_prefix,
+                   (noise_range_t, noise_pct, noise_std, noise_seed), lr, lr_scale, step_zero,
+                   dict(power=power, k_decay=k_decay))
+
+
+def _floor_div(t: jax.Array, d: float) -> jax.Array:
+    """``floor(t / d)`` for an integer array ``t >= 0`` and a float ``d > 0``, exact in
+    float64 (the rounded quotient corrected by an exact product test)."""
+    if float(d).is_integer():
+        return idiv(t, int(d))
+    x = to_float(t)
+    q = jnp.floor(x / d)
+    if not is_x64():
+        return q.astype(t.dtype)
+
+    def below(c: jax.Array) -> jax.Array:  # c * d <= x, exactly
+        p = c * d
+        return (x - p) - _two_prod_err(c, jnp.asarray(d, x.dtype), p) >= 0
+
+    q = jnp.where(below(q), q, q - 1)
+    q = jnp.where(below(q + 1), q + 1, q)
+    return q.astype(t.dtype)
+
+
+def _warmup_only(fn: str, lr: Any, warmup_t: Any, warmup_lr_init: Any, warmup_prefix: Any,
+                 noise: tuple[Any, ...], lr_scale: Any, step_zero: Any
+                 ) -> tuple[float, int, float, bool, float]:
+    lr, warmup_t, warmup_lr_init, lr_scale = common_checks(
+        fn, lr, warmup_t, warmup_lr_init, step_zero, lr_scale, noise[0])
+    _noise_checks(fn, *noise[1:])
+    return lr, warmup_t, warmup_lr_init, check.boolean(fn, "warmup_prefix", warmup_prefix), \
+        lr_scale
+
+
+def step_lr(decay_t: float, decay_rate: float = 1.0, warmup_t: int = 0,
+            warmup_lr_init: float = 0.0, warmup_prefix: bool = True, noise_range_t: Any = None,
+            noise_pct: float = 0.67, noise_std: float = 1.0, noise_seed: int = 42, *,
+            lr: float, lr_scale: float = 1.0, step_zero: str = "construction") -> Schedule:
+    """timm's StepLRScheduler: ``lr * decay_rate ** floor(t / decay_t)`` after the warmup
+    (``t`` counted from its end when ``warmup_prefix``, the default here as in timm).
+
+    ``decay_t`` may be fractional (timm's ``create_scheduler_v2`` multiplies epochs such as
+    EfficientNet's 2.4 by the updates per epoch); the floor is exact. timm's ``constant``
+    schedule is ``step_lr(decay_t=1, decay_rate=1)``.
+
+    Args:
+        decay_t: the decay interval (> 0); decay_rate: the factor (in [0, 1]).
+        Others: as ``cosine_lr``.
+
+    Returns:
+        A ``jaxsched.Schedule``.
+
+    Raises:
+        ValueError / TypeError: for an argument out of range.
+
+    Example:
+        >>> from jaxsched import timm
+        >>> s = timm.step_lr(decay_t=2.4, decay_rate=0.5, lr=0.1)
+        >>> [round(float(s(k)), 4) for k in (0, 2, 3, 5, 7, 8)]
+        [0.1, 0.1, 0.05, 0.025, 0.025, 0.0125]
+    """
+    fn = "jaxsched.timm.step_lr"
+    d = check.real(fn, "decay_t", decay_t)
+    if d <= 0:
+        raise ValueError(f"{fn}: decay_t must be > 0, got {decay_t!r}")
+    rate = check.unit(fn, "decay_rate", decay_rate, DECAY)
+    lr, warmup_t, warmup_lr_init, warmup_prefix, lr_scale = _warmup_only(
+        fn, lr, warmup_t, warmup_lr_init, warmup_prefix,
+        (noise_range_t, noise_pct, noise_std, noise_seed), lr_scale, step_zero)
+
+    def main(t: jax.Array) -> jax.Array:
+        return lr * int_pow(rate, _floor_div(t, d))
+
+    params = dict(decay_t=d, decay_rate=rate, warmup_t=warmup_t, warmup_lr_init=warmup_lr_init,
+                  warmup_prefix=warmup_prefix, lr=lr, lr_scale=lr_scale, step_zero=step_zero)
+    return assemble(fn, fn, params, main, lr=lr, warmup_t=warmup_t,
+                    warmup_lr_init=warmup_lr_init, warmup_target=lr,
+                    warmup_prefix=warmup_prefix, step_zero=step_zero, lr_scale=lr_scale)
+
+
+def multistep_lr(decay_t: Sequence[float], decay_rate: float = 1.0, warmup_t: int = 0,
+                 warmup_lr_init: float = 0.0, warmup_prefix: bool = True,
+                 noise_range_t: Any = None, noise_pct: float = 0.67, noise_std: float = 1.0,
+                 noise_seed: int = 42, *, lr: float, lr_scale: float = 1.0,
+                 step_zero: str = "construction") -> Schedule:
+    """timm's MultiStepLRScheduler: ``lr * decay_rate ** n(t)`` after the warmup, with
+    ``n(t) = bisect_right(decay_t, t + 1)``, the number of milestones at or below ``t + 1``.
+
+    timm's ``t + 1`` means the lr drops one step *before* each milestone (torch's
+    MultiStepLR drops at it); this is reproduced. The milestones must be sorted (timm's
+    ``bisect`` silently gives wrong counts otherwise).
+
+    Args:
+        decay_t: the milestones, non-decreasing; decay_rate: the factor (in [0, 1]).
+        Others: as ``cosine_lr``.
+
+    Returns:
+        A ``jaxsched.Schedule``.
+
+    Raises:
+        ValueError / TypeError: for an argument out of range or unsorted milestones.
+
+    Example:
+        >>> from jaxsched import timm
+        >>> s = timm.multistep_lr(decay_t=[3, 5], decay_rate=0.1, lr=1.0)
+        >>> [round(float(s(k)), 4) for k in range(6)]
+        [1.0, 1.0, 0.1, 0.1, 0.01, 0.01]
+    """
+    fn = "jaxsched.timm.multistep_lr"
+    if isinstance(decay_t, (str, bytes)) or not isinstance(decay_t, Sequence):
+        raise TypeError(f"{fn}: decay_t must be a list of milestones, got {decay_t!r}")
+    ms = [check.real(fn, f"decay_t[{i}]", m) for i, m in enumerate(decay_t)]
+    if ms != sorted(ms):
+        raise ValueError(f"{fn}: decay_t must be sorted (timm's bisect miscounts otherwise), "
+                         f"got {decay_t!r}")
+    rate = check.unit(fn, "decay_rate", decay_rate, DECAY)
+    lr, warmup_t, warmup_lr_init, warmup_prefix, lr_scale = _warmup_only(
+        fn, lr, warmup_t, warmup_lr_init, warmup_prefix,
+        (noise_range_t, noise_pct, noise_std, noise_seed), lr_scale, step_zero)
+    # m <= t + 1  <=>  ceil(m) - 1 <= t for an integer t; never-reached milestones dropped
+    firsts = [max(-1, math.ceil(m) - 1) for m in ms if math.ceil(m) - 1 <= check.MAX_COUNT]
+
+    def main(t: jax.Array) -> jax.Array:
+        t = t.astype(jnp.result_type(int))
+        n = jnp.searchsorted(jnp.asarray(firsts, t.dtype), t, side="right") if firsts else 0
+        return lr * int_pow(rate, jnp.asarray(n))
+
+    params = dict(decay_t=ms, decay_rate=rate, warmup_t=warmup_t, warmup_lr_init=warmup_lr_init,
+                  warmup_prefix=warmup_prefix, lr=lr, lr_scale=lr_scale, step_zero=step_zero)
+    return assemble(fn, fn, params, main, lr=lr, warmup_t=warmup_t,
+                    warmup_lr_init=warmup_lr_init, warmup_target=lr,
+                    warmup_prefix=warmup_prefix, step_zero=step_zero, lr_scale=lr_scale)
+
+
+def _decay_weights(decay_fn: Any, f: jax.Array, rest: jax.Array, power: float, ratio: float
+                   ) -> tuple[jax.Array, jax.Array]:
+    """``(d(f), 1 - d(f))`` of a WSD decay function at progress ``f`` (``rest = 1 - f``)."""
+    if callable(decay_fn):
+        d = jnp.asarray(decay_fn(f), f.dtype)
+        return d, 1.0 - d
+    if decay_fn == "linear":
+        return rest, f
+    if decay_fn == "1-sqrt":
+        r = jnp.sqrt(f)
+        return rest / (1.0 + r), r
+    if decay_fn == "cosine":
+        return cos_weights(f, rest)
+    if decay_fn == "power":
+        log_f = log_unit(f, rest)
+        return -jnp.expm1(power * log_f), jnp.exp(power * log_f)
+    log_r = math.log(ratio)  # exp: (r**f - r) / (1 - r)
+    return ratio * jnp.expm1(-rest * log_r) / (1 - ratio), -jnp.expm1(f * log_r) / (1 - ratio)
+
+
+def wsd_lr(t_initial: int, decay_t: int, lr_min: float = 0.0, stable_fn: str = "constant",
+           stable_timescale: float | None = None, stable_power: float = 0.5,
+           decay_fn: str | Callable[[jax.Array], Any] = "1-sqrt", decay_power: float = 0.5,
+           decay_ratio: float = 0.1, warmup_t: int = 0, warmup_lr_init: float = 0.0,
+           noise_range_t: Any = None, noise_pct: float = 0.67, noise_std: float = 1.0,
+           noise_seed: int = 42, *, lr: float, lr_scale: float = 1.0,
+           step_zero: str = "construction") -> Schedule:
+    """timm's WSDLRScheduler: warmup, stable, decay.
+
+    ``lr(t) = lr_min + (max(lr * stable(t_s), lr_min) - lr_min) * decay(frac)`` with
+    ``t_s = t - warmup_t``, ``frac = min(1, (t_s - (t_initial - decay_t)) / decay_t)`` in
+    the last ``decay_t`` steps (``decay = 1`` before). ``stable``: ``constant`` 1, ``rsqrt``
+    ``(1 + t_s / timescale)**-0.5``, ``power`` ``(1 + t_s / timescale)**-stable_power``.
+    ``decay``: ``linear`` ``1 - f``, ``1-sqrt`` ``1 - sqrt(f)``, ``cosine``, ``power``
+    ``1 - f**decay_power``, ``exp`` ``(r**f - r) / (1 - r)`` with ``r = decay_ratio``, or a
+    jnp-traceable callable of ``f``. Each is computed from ``1 - f`` near its zero.
+
+    Args:
+        t_initial: stable + decay length (>= 1); decay_t: decay length (1..t_initial).
+        stable_timescale: defaults to ``warmup_t`` (must then be > 0) for rsqrt / power.
+        Others: as ``cosine_lr`` (the warmup is always a prefix).
+
+    Returns:
+        A ``jaxsched.Schedule``.
+
+    Raises:
+        ValueError / TypeError: where timm raises, and for the ranges above.
+
+    Example:
+        >>> from jaxsched import timm
+        >>> s = timm.wsd_lr(t_initial=10, decay_t=4, decay_fn="linear", warmup_t=2, lr=0.1)
+        >>> [round(float(s(k)), 4) for k in (1, 2, 8, 9, 10, 12)]
+        [0.05, 0.1, 0.1, 0.075, 0.05, 0.0]
+    """
+    fn = "jaxsched.timm.wsd_lr"
+    lr, warmup_t, warmup_lr_init, lr_scale = common_checks(
+        fn, lr, warmup_t, warmup_lr_init, step_zero, lr_scale, noise_range_t)
+    _noise_checks(fn, noise_pct, noise_std, noise_seed)
+    total = check.integer(fn, "t_initial", t_initial, minimum=1)
+    d_t = check.integer(fn, "decay_t", decay_t, minimum=1, maximum=total)
+    lr_min = check.nonneg(fn, "lr_min", lr_min)
+    check.ordered(fn, "lr_min", lr_min, "lr", lr, check.ANNEAL_UP.replace("torch", "timm"))
+    check.choice(fn, "stable_fn", stable_fn, STABLE_FNS)
+    if callable(decay_fn):
+        try:
+            out = jax.eval_shape(decay_fn, jax.ShapeDtypeStruct((), jnp.result_type(float)))
+        except Exception as err:
+            raise TypeError(f"{fn}: decay_fn must be a jnp-traceable function of the decay "
+                            f"progress, got {decay_fn!r}: {err}") from None
+        if getattr(out, "shape", None) != ():
+            raise TypeError(f"{fn}: decay_fn must return a scalar, got {out!r}")
+    else:
+        check.choice(fn, "decay_fn", decay_fn, DECAY_FNS)
+    ratio = check.real(fn, "decay_ratio", decay_ratio)
+    if not 0.0 < ratio < 1.0:
+        raise ValueError(f"{fn}: decay_ratio must be in (0, 1), got {decay_ratio!r}")
+    d_power = check.real(fn, "decay_power", decay_power)
+    s_power = check.real(fn, "stable_power", stable_power)
+    for name, value in (("decay_power", d_power), ("stable_power", s_power)):
+        if value <= 0:
+            raise ValueError(f"{fn}: {name} must be > 0, got {value!r}")
+    timescale = None
+    if stable_fn != "constant":
+        timescale = warmup_t if stable_timescale is None else check.real(
+            fn, "stable_timescale", stable_timescale)
+        if timescale <= 0:
+            raise ValueError(f"{fn}: stable_fn={stable_fn!r} needs stable_timescale > 0 (it "
+                             f"defaults to warmup_t={warmup_t}), got {timescale!r}")
+    sp = 0.5 if stable_fn == "rsqrt" else s_power
+    hold = total - d_t
+
+    def main(t: jax.Array) -> jax.Array:
+        t_s = t.astype(jnp.result_type(int))  # assemble passes t - warmup_t
+        top = jnp.asarray(lr, to_float(t_s).dtype)
+        if timescale is not None:
+            top = lr * jnp.exp(-sp * jnp.log1p(to_float(t_s) / timescale))
+        top = jnp.maximum(top, lr_min)
+        into = jnp.clip(t_s - hold, 0, d_t)
+        d, d_min = _decay_weights(decay_fn, divide(into, d_t), divide(d_t - into, d_t),
+                                  d_power, ratio)
+        return jnp.where(t_s - hold <= 0, top, mix(top, d, lr_min, d_min))
+
+    params = dict(t_initial=total, decay_t=d_t, lr_min=lr_min, stable_fn=stable_fn,
+                  stable_timescale=timescale, stable_power=s_power, decay_fn=decay_fn,
+                  decay_power=d_power, decay_ratio=ratio, warmup_t=warmup_t,
+                  warmup_lr_init=warmup_lr_init, lr=lr, lr_scale=lr_scale, step_zero=step_zero)
+    return assemble(fn, fn, params, main, lr=lr, warmup_t=warmup_t,
+                    warmup_lr_init=warmup_lr_init, warmup_target=lr, warmup_prefix=True,
+                    step_zero=step_zero, lr_scale=lr_scale)
