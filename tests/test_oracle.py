@@ -19,11 +19,12 @@ import jaxsched
 from jaxsched.tools import draws, parity
 from jaxsched.tools.oracle import exact_curves
 
-from helpers import require
+from helpers import require, require_timm
 
 require("torch")
 require("deepspeed")
 require("transformers")
+require_timm()
 live = pytest.importorskip("live")
 
 NAMES = sorted(n for n in draws.DRAWS if not n.startswith("presets."))

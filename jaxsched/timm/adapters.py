@@ -146,8 +146,8 @@ class TimmAdapter(Adapter):
         targets = self._base
         if type(self) is TanhLRScheduler and not self._full["warmup_prefix"]:
             with jax.enable_x64(True):  # timm's _get_lr(warmup_t), in float64
-                targets = [float(type(self)._factory(**self._full, lr=b,
-                                                     step_zero="formula")(w))
+                targets = [float(type(self)._factory(**dict(self._full, noise_range_t=None),
+                                                     lr=b, step_zero="formula")(w))
                            for b in self._base]
         return [(v - init) / w for v in targets]
 

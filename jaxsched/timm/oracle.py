@@ -12,7 +12,7 @@ import mpmath
 
 from jaxsched.core.mp import Curve, cos_pi, mp
 
-__all__ = ["ORACLES"]
+__all__ = ["ORACLES", "torch_normal_noise"]
 
 
 def _cycle(t: int, p: dict[str, Any]) -> tuple[int, Any, Any]:
@@ -26,6 +26,38 @@ def _cycle(t: int, p: dict[str, Any]) -> tuple[int, Any, Any]:
     return i, t - start, length
 
 
+def torch_normal_noise(seed: int, pct: float, std: float) -> float:
+    """timm's ``_calculate_noise``: ``torch.Generator().manual_seed(seed)``, then
+    ``torch.randn(1).item() * std`` until below ``pct`` in magnitude, in Python from the
+    MT19937 outputs (numpy's legacy seeding is torch's ``init_genrand``) and glibc's
+    ``log1p``, ``sqrt``, ``cos``, ``sin``: what torch's CPU kernel computes."""
+    import numpy as np
+
+    outputs = iter(int(x) for x in np.random.RandomState(seed % 2**32)._bit_generator
+                   .random_raw(4096))
+
+    def uniform() -> float:
+        hi, lo = next(outputs), next(outputs)
+        return (((hi << 32) | lo) & ((1 << 53) - 1)) * 2.0**-53
+
+    while True:
+        u1, u2 = uniform(), uniform()
+        r = math.sqrt(-2.0 * math.log1p(-u2))
+        theta = 2.0 * math.pi * u1
+        for z in (r * math.cos(theta), r * math.sin(theta)):
+            noise = float(np.float32(z)) * std
+            if abs(noise) < pct:
+                return noise
+
+
+def _in_range(rng: Any, t: int) -> bool:
+    if rng is None:
+        return False
+    if isinstance(rng, (list, tuple)):
+        return rng[0] <= t < rng[1]
+    return t >= rng
+
+
 def _wrap(p: dict[str, Any], main: Any, target: Any = None) -> Curve:
     w, init, lr = p["warmup_t"], mp(p["warmup_lr_init"]), mp(p["lr"])
     prefix = p.get("warmup_prefix", True)
@@ -33,11 +65,14 @@ def _wrap(p: dict[str, Any], main: Any, target: Any = None) -> Curve:
 
     def curve(k: int) -> Any:
         if k == 0 and p["step_zero"] == "construction":
-            value = init if w else lr
-        elif k < w:
+            return (init if w else lr) * mp(p["lr_scale"])
+        if k < w:
             value = init + (target - init) * mp(Fraction(k, w))
         else:
             value = main(k - w if prefix else k)
+        if _in_range(p["noise_range_t"], k):
+            value = value * (1 + mp(torch_normal_noise(p["noise_seed"] + k, p["noise_pct"],
+                                                       p["noise_std"])))
         return value * mp(p["lr_scale"])
 
     return curve
@@ -59,7 +94,7 @@ def _cyclic(kind: str) -> Any:
                 w = (1 - x ** mp(p["k_decay"])) ** mp(p["power"]) if p["power"] else mp(1)
             else:
                 w = (1 - mpmath.tanh(mp(p["lb"]) * (1 - x) + mp(p["ub"]) * x)) / 2
-            return lr_min + (peak - lr_min) * w
+            return peak * w + lr_min * (1 - w)  # no cancellation when peak << lr_min
 
         target = None
         if kind == "tanh" and p["warmup_t"] and not p["warmup_prefix"]:
@@ -108,7 +143,8 @@ def wsd_lr(p: dict[str, Any], _: Any) -> tuple[Curve, None] | tuple[None, None]:
         into = t_s - (total - d_t)
         if into <= 0:
             return top
-        return lr_min + (top - lr_min) * decay(min(Fraction(into, d_t), Fraction(1)))
+        d = decay(min(Fraction(into, d_t), Fraction(1)))
+        return top * d + lr_min * (1 - d)
 
     return _wrap(dict(p, warmup_prefix=True), main), None
 

@@ -22,30 +22,37 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import mpmath
+from jax import lax
 
 from jaxsched.core import checks as check
 from jaxsched.core.exact import divide, float_dtype, idiv, imod, int_pow, mix, to_float
 from jaxsched.core.schedule import Schedule
+from jaxsched.timm.noise import check_noise, in_range, normal_noise
 
-__all__ = ["MAX_CYCLES", "Cycles", "assemble", "common_checks", "log_unit", "shape_weights"]
+__all__ = ["MAX_CYCLES", "Cycles", "assemble", "common_checks", "log_unit", "noise_params",
+           "shape_weights"]
 
 MAX_CYCLES = 1 << 16  # cycle starts tabulated for cycle_mul != 1
 STEP_ZERO = ("construction", "formula")
 
 
 def common_checks(fn: str, lr: Any, warmup_t: Any, warmup_lr_init: Any, step_zero: Any,
-                  lr_scale: Any, noise_range_t: Any) -> tuple[float, int, float, float]:
-    """The arguments every timm scheduler takes. timm itself checks none of them."""
+                  lr_scale: Any, noise: tuple[Any, Any, Any, Any]
+                  ) -> tuple[float, int, float, float, tuple[Any, float, float, int]]:
+    """The arguments every timm scheduler takes (timm checks none of them); ``noise`` is
+    ``(noise_range_t, noise_pct, noise_std, noise_seed)``."""
     lr = check.nonneg(fn, "lr", lr)
     warmup_t = check.integer(fn, "warmup_t", warmup_t, minimum=0)
     warmup_lr_init = check.nonneg(fn, "warmup_lr_init", warmup_lr_init)
     check.choice(fn, "step_zero", step_zero, STEP_ZERO)
     lr_scale = check.nonneg(fn, "lr_scale", lr_scale)
-    if noise_range_t is not None:
-        raise NotImplementedError(
-            f"{fn}: noise_range_t={noise_range_t!r}: timm's lr noise (torch.Generator draws "
-            f"seeded with noise_seed + t) is not ported; pass noise_range_t=None")
-    return lr, warmup_t, warmup_lr_init, lr_scale
+    return lr, warmup_t, warmup_lr_init, lr_scale, check_noise(fn, *noise)
+
+
+def noise_params(noise: tuple[Any, float, float, int]) -> dict[str, Any]:
+    rng, pct, std, seed = noise
+    return dict(noise_range_t=list(rng) if isinstance(rng, tuple) else rng, noise_pct=pct,
+                noise_std=std, noise_seed=seed)
 
 
 class Cycles:
@@ -167,13 +174,17 @@ def shape_weights(kind: str, x: jax.Array, rest: jax.Array, **kw: float
 
 def assemble(fn: str, name: str, params: dict[str, Any], main: Callable[[jax.Array], Any], *,
              lr: float, warmup_t: int, warmup_lr_init: float, warmup_target: float,
-             warmup_prefix: bool, step_zero: str, lr_scale: float) -> Schedule:
+             warmup_prefix: bool, step_zero: str, lr_scale: float,
+             noise: tuple[Any, float, float, int]) -> Schedule:
     """The timm schedule: ``warmup_lr_init + t (target - warmup_lr_init) / warmup_t`` below
-    ``warmup_t``, then ``main(t - warmup_t if warmup_prefix else t)``, times ``lr_scale``;
-    count 0 is the lr the scheduler sets when built (``step_zero='construction'``) or the
-    formula at 0 (``'formula'``)."""
+    ``warmup_t``, then ``main(t - warmup_t if warmup_prefix else t)``; ``v + v * noise(t)``
+    where timm's noise is on (``jaxsched.timm.noise``); times ``lr_scale``. Count 0 is the
+    lr the scheduler sets when built (``step_zero='construction'``) or the formula at 0
+    (``'formula'``)."""
     w = warmup_t
     initial = (warmup_lr_init if w else lr) * lr_scale
+    noise_range, pct, std, seed = noise
+    params = dict(params, **noise_params(noise))
 
     def value(k: jax.Array) -> jax.Array:
         kw = jnp.minimum(k, w)
@@ -182,7 +193,14 @@ def assemble(fn: str, name: str, params: dict[str, Any], main: Callable[[jax.Arr
         else:
             warm = jnp.zeros((), float_dtype())
         t = jnp.maximum(k - w, 0) if warmup_prefix else jnp.maximum(k, w)
-        out = jnp.where(k < w, warm, main(t)) * lr_scale
+        out = jnp.where(k < w, warm, main(t))
+        if noise_range is not None:  # timm seeds with noise_seed + t, t the count passed
+            key = jnp.uint32(seed % 2**32) + k.astype(jnp.uint32)
+            apply = in_range(noise_range, k)
+            draw = lax.cond(apply, lambda s: normal_noise(s, pct, std),
+                            lambda s: jnp.zeros((), float_dtype()), key)
+            out = jnp.where(apply, out + out * draw, out)
+        out = out * lr_scale
         if step_zero == "construction":
             out = jnp.where(k == 0, initial, out)
         return out

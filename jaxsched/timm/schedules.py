@@ -37,22 +37,14 @@ STABLE_FNS = ("constant", "rsqrt", "power")
 DECAY_FNS = ("linear", "1-sqrt", "cosine", "power", "exp")
 
 
-def _noise_checks(fn: str, noise_pct: Any, noise_std: Any, noise_seed: Any) -> None:
-    check.nonneg(fn, "noise_pct", noise_pct)
-    check.nonneg(fn, "noise_std", noise_std)
-    check.integer(fn, "noise_seed", noise_seed, minimum=0, maximum=2**63 - 1)
-
-
 def _cyclic(fn: str, kind: str, t_initial: Any, lr_min: Any, cycle_mul: Any,
             cycle_decay: Any, cycle_limit: Any, warmup_t: Any, warmup_lr_init: Any,
             warmup_prefix: Any, noise: tuple[Any, ...], lr: Any, lr_scale: Any,
             step_zero: str, shape: dict[str, Any]) -> Schedule:
     """cosine / tanh / poly: ``lr_min + (lr * cycle_decay**i - lr_min) * w(x)`` in cycle
     ``i < cycle_limit`` at position ``x``, then ``lr_min``."""
-    noise_range_t, *noise_rest = noise
-    lr, warmup_t, warmup_lr_init, lr_scale = common_checks(
-        fn, lr, warmup_t, warmup_lr_init, step_zero, lr_scale, noise_range_t)
-    _noise_checks(fn, *noise_rest)
+    lr, warmup_t, warmup_lr_init, lr_scale, noise = common_checks(
+        fn, lr, warmup_t, warmup_lr_init, step_zero, lr_scale, noise)
     lr_min = check.nonneg(fn, "lr_min", lr_min)
     check.ordered(fn, "lr_min", lr_min, "lr", lr, " (the lr would anneal upward; timm "
                   "accepts it silently)")
@@ -79,7 +71,8 @@ def _cyclic(fn: str, kind: str, t_initial: Any, lr_min: Any, cycle_mul: Any,
                   lr_scale=lr_scale, step_zero=step_zero)
     return assemble(fn, fn, params, main, lr=lr, warmup_t=warmup_t,
                     warmup_lr_init=warmup_lr_init, warmup_target=target,
-                    warmup_prefix=warmup_prefix, step_zero=step_zero, lr_scale=lr_scale)
+                    warmup_prefix=warmup_prefix, step_zero=step_zero, lr_scale=lr_scale,
+                    noise=noise)
 
 
 def cosine_lr(t_initial: int, lr_min: float = 0.0, cycle_mul: float = 1.0,
@@ -104,8 +97,9 @@ def cosine_lr(t_initial: int, lr_min: float = 0.0, cycle_mul: float = 1.0,
         cycle_limit: the number of cycles (>= 0).
         warmup_t: warmup length; warmup_lr_init: its start; warmup_prefix: whether the
             cycles start after the warmup (else the warmup overlays the first steps).
-        noise_range_t, noise_pct, noise_std, noise_seed: timm's lr noise; only
-            ``noise_range_t=None`` is supported (NotImplementedError otherwise).
+        noise_range_t, noise_pct, noise_std, noise_seed: timm's lr noise, on at counts
+            ``t >= noise_range_t`` (or ``a <= t < b`` for a pair): ``lr + lr * n`` with
+            ``n`` torch's seeded draw, reproduced exactly (``jaxsched.timm.noise``).
         k_decay: the k of k-decay (> 0).
         lr: the optimizer's lr (timm's ``base_values``); lr_scale: the param group's
             ``lr_scale`` (timm multiplies every value by it).
@@ -227,12 +221,11 @@ def _floor_div(t: jax.Array, d: float) -> jax.Array:
 
 def _warmup_only(fn: str, lr: Any, warmup_t: Any, warmup_lr_init: Any, warmup_prefix: Any,
                  noise: tuple[Any, ...], lr_scale: Any, step_zero: Any
-                 ) -> tuple[float, int, float, bool, float]:
-    lr, warmup_t, warmup_lr_init, lr_scale = common_checks(
-        fn, lr, warmup_t, warmup_lr_init, step_zero, lr_scale, noise[0])
-    _noise_checks(fn, *noise[1:])
+                 ) -> tuple[float, int, float, bool, float, Any]:
+    lr, warmup_t, warmup_lr_init, lr_scale, noise = common_checks(
+        fn, lr, warmup_t, warmup_lr_init, step_zero, lr_scale, noise)
     return lr, warmup_t, warmup_lr_init, check.boolean(fn, "warmup_prefix", warmup_prefix), \
-        lr_scale
+        lr_scale, noise
 
 
 def step_lr(decay_t: float, decay_rate: float = 1.0, warmup_t: int = 0,
@@ -267,7 +260,7 @@ def step_lr(decay_t: float, decay_rate: float = 1.0, warmup_t: int = 0,
     if d <= 0:
         raise ValueError(f"{fn}: decay_t must be > 0, got {decay_t!r}")
     rate = check.unit(fn, "decay_rate", decay_rate, DECAY)
-    lr, warmup_t, warmup_lr_init, warmup_prefix, lr_scale = _warmup_only(
+    lr, warmup_t, warmup_lr_init, warmup_prefix, lr_scale, noise = _warmup_only(
         fn, lr, warmup_t, warmup_lr_init, warmup_prefix,
         (noise_range_t, noise_pct, noise_std, noise_seed), lr_scale, step_zero)
 
@@ -278,7 +271,8 @@ def step_lr(decay_t: float, decay_rate: float = 1.0, warmup_t: int = 0,
                   warmup_prefix=warmup_prefix, lr=lr, lr_scale=lr_scale, step_zero=step_zero)
     return assemble(fn, fn, params, main, lr=lr, warmup_t=warmup_t,
                     warmup_lr_init=warmup_lr_init, warmup_target=lr,
-                    warmup_prefix=warmup_prefix, step_zero=step_zero, lr_scale=lr_scale)
+                    warmup_prefix=warmup_prefix, step_zero=step_zero, lr_scale=lr_scale,
+                    noise=noise)
 
 
 def multistep_lr(decay_t: Sequence[float], decay_rate: float = 1.0, warmup_t: int = 0,
@@ -317,7 +311,7 @@ def multistep_lr(decay_t: Sequence[float], decay_rate: float = 1.0, warmup_t: in
         raise ValueError(f"{fn}: decay_t must be sorted (timm's bisect miscounts otherwise), "
                          f"got {decay_t!r}")
     rate = check.unit(fn, "decay_rate", decay_rate, DECAY)
-    lr, warmup_t, warmup_lr_init, warmup_prefix, lr_scale = _warmup_only(
+    lr, warmup_t, warmup_lr_init, warmup_prefix, lr_scale, noise = _warmup_only(
         fn, lr, warmup_t, warmup_lr_init, warmup_prefix,
         (noise_range_t, noise_pct, noise_std, noise_seed), lr_scale, step_zero)
     # m <= t + 1  <=>  ceil(m) - 1 <= t for an integer t; never-reached milestones dropped
@@ -332,7 +326,8 @@ def multistep_lr(decay_t: Sequence[float], decay_rate: float = 1.0, warmup_t: in
                   warmup_prefix=warmup_prefix, lr=lr, lr_scale=lr_scale, step_zero=step_zero)
     return assemble(fn, fn, params, main, lr=lr, warmup_t=warmup_t,
                     warmup_lr_init=warmup_lr_init, warmup_target=lr,
-                    warmup_prefix=warmup_prefix, step_zero=step_zero, lr_scale=lr_scale)
+                    warmup_prefix=warmup_prefix, step_zero=step_zero, lr_scale=lr_scale,
+                    noise=noise)
 
 
 def _decay_weights(decay_fn: Any, f: jax.Array, rest: jax.Array, power: float, ratio: float
@@ -390,9 +385,9 @@ def wsd_lr(t_initial: int, decay_t: int, lr_min: float = 0.0, stable_fn: str = "
         [0.05, 0.1, 0.1, 0.075, 0.05, 0.0]
     """
     fn = "jaxsched.timm.wsd_lr"
-    lr, warmup_t, warmup_lr_init, lr_scale = common_checks(
-        fn, lr, warmup_t, warmup_lr_init, step_zero, lr_scale, noise_range_t)
-    _noise_checks(fn, noise_pct, noise_std, noise_seed)
+    lr, warmup_t, warmup_lr_init, lr_scale, noise = common_checks(
+        fn, lr, warmup_t, warmup_lr_init, step_zero, lr_scale,
+        (noise_range_t, noise_pct, noise_std, noise_seed))
     total = check.integer(fn, "t_initial", t_initial, minimum=1)
     d_t = check.integer(fn, "decay_t", decay_t, minimum=1, maximum=total)
     lr_min = check.nonneg(fn, "lr_min", lr_min)
@@ -443,4 +438,5 @@ def wsd_lr(t_initial: int, decay_t: int, lr_min: float = 0.0, stable_fn: str = "
                   warmup_lr_init=warmup_lr_init, lr=lr, lr_scale=lr_scale, step_zero=step_zero)
     return assemble(fn, fn, params, main, lr=lr, warmup_t=warmup_t,
                     warmup_lr_init=warmup_lr_init, warmup_target=lr, warmup_prefix=True,
-                    step_zero=step_zero, lr_scale=lr_scale)
+                    step_zero=step_zero, lr_scale=lr_scale,
+                    noise=noise)

@@ -198,7 +198,7 @@ def reference_curve(name: str, settings: dict[str, Any], steps: int,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             sched = getattr(import_timm_schedulers(), cls)(opt, t_in_epochs=False, **kwargs)
-        return walk(opt, _Updates(sched), steps, progress)
+        return walk(opt, PerUpdate(sched), steps, progress)
     if entry.origin == HF:
         import transformers
 
@@ -244,7 +244,7 @@ def import_timm_schedulers() -> Any:
     return importlib.import_module("timm.scheduler")
 
 
-class _Updates:
+class PerUpdate:
     """A timm scheduler stepped as timm's train.py does per update: ``step_update(n)``."""
 
     def __init__(self, sched: Any) -> None:

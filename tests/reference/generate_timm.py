@@ -103,6 +103,12 @@ def cases() -> list[dict]:
         optimizer="Adam", lrs=(1e-3, 2e-3))
     add("multistep_first_milestone_1", "MultiStepLRScheduler",
         dict(decay_t=[1, 4], decay_rate=0.5), [*r(0, 10), *FAR])
+    add("cosine_noise", "CosineLRScheduler",
+        dict(t_initial=100, warmup_t=5, lr_min=1e-4, noise_range_t=10, noise_seed=7),
+        [*r(0, 120), *FAR], optimizer="Adam", lrs=(1e-3, 2e-3), scale=0.5, state_step=50)
+    add("step_noise_window", "StepLRScheduler",
+        dict(decay_t=15, decay_rate=0.5, noise_range_t=[20, 60], noise_pct=0.3,
+             noise_std=0.5, noise_seed=2**40 + 1), [*r(0, 80), *FAR])
     add("wsd_1_sqrt", "WSDLRScheduler",
         dict(t_initial=100, decay_t=30, warmup_t=10, lr_min=1e-5), [*r(0, 130), *FAR])
     for fn in ("linear", "cosine", "power", "exp"):

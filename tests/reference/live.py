@@ -41,6 +41,16 @@ def scheduler(schedule: Any, opt: Any = None) -> tuple[Any, Any] | None:
         return opt, transformers.get_scheduler(
             p["name"], opt, num_warmup_steps=p["num_warmup_steps"],
             num_training_steps=p["num_training_steps"], scheduler_specific_kwargs=kw)
+    if name.startswith("jaxsched.timm."):
+        import warnings
+
+        cls = {f: c for f, c in catalog.TIMM_NAMES.values()}[name.removeprefix("jaxsched.timm.")]
+        opt = opt or optimizer(p["lr"], adam=True)
+        kw = {k: v for k, v in p.items() if k not in ("lr", "lr_scale", "step_zero")}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sched = getattr(catalog.import_timm_schedulers(), cls)(opt, t_in_epochs=False, **kw)
+        return opt, catalog.PerUpdate(sched)
     if name in DEEPSPEED:
         lr_schedules = catalog.import_deepspeed_schedules()
         lr = p.pop("lr", None)
