@@ -1,6 +1,7 @@
 """jaxsched: torch, DeepSpeed and Hugging Face learning-rate schedules as exact, jit-safe optax
 schedules."""
 
+from jaxsched import keras as keras  # the subpackage: Keras-named schedules
 from jaxsched import presets as presets  # the submodule, jaxsched.presets
 from jaxsched import timm as timm  # the subpackage: timm-named schedules and adapters
 from jaxsched.core.adapter import Adapter

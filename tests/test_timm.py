@@ -68,10 +68,10 @@ def config(draw, name):
                   warmup_prefix=draw(st.booleans()))
     else:  # WSD
         total = draw(PHASE)
-        stable = draw(st.sampled_from(jt.schedules.STABLE_FNS))
+        stable = draw(st.sampled_from(jt.wsd.STABLE_FNS))
         kw.update(t_initial=total, decay_t=draw(st.integers(1, total)),
                   lr_min=lr * draw(FRACTION), stable_fn=stable,
-                  decay_fn=draw(st.sampled_from(jt.schedules.DECAY_FNS)),
+                  decay_fn=draw(st.sampled_from(jt.wsd.DECAY_FNS)),
                   decay_power=draw(st.floats(0.2, 4.0)), decay_ratio=draw(st.floats(0.01, 0.9)),
                   stable_power=draw(st.floats(0.1, 2.0)))
         if stable != "constant" and (kw["warmup_t"] == 0 or draw(st.booleans())):

@@ -1,6 +1,7 @@
-"""timm's schedulers (``timm.scheduler``, timm 1.0.31): pure schedules (``schedules``, with
-the shared warmup and cycle arithmetic in ``phases``), timm-named adapters (``adapters``),
-``create_scheduler_v2`` import (``config``) and the exact oracle (``oracle``)."""
+"""timm's schedulers (``timm.scheduler``, timm 1.0.31): pure schedules (``schedules`` and
+``wsd``; the shared warmup and cycle arithmetic in ``phases``, the lr noise in ``noise``),
+timm-named adapters (``adapters``), ``create_scheduler_v2`` import (``config``) and the exact
+oracle (``oracle``)."""
 
 from jaxsched.timm.adapters import (
     CosineLRScheduler,
@@ -23,8 +24,8 @@ from jaxsched.timm.schedules import (
     poly_lr,
     step_lr,
     tanh_lr,
-    wsd_lr,
 )
+from jaxsched.timm.wsd import wsd_lr
 
 __all__ = [
     "CosineLRScheduler", "MultiStepLRScheduler", "PolyLRScheduler", "StepLRScheduler",

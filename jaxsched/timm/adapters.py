@@ -21,7 +21,7 @@ import jax
 
 from jaxsched.core import checks as check
 from jaxsched.core.adapter import Adapter
-from jaxsched.timm import schedules
+from jaxsched.timm import schedules, wsd
 
 __all__ = ["CosineLRScheduler", "MultiStepLRScheduler", "PolyLRScheduler", "StepLRScheduler",
            "TanhLRScheduler", "TimmAdapter", "WSDLRScheduler"]
@@ -244,7 +244,7 @@ MultiStepLRScheduler = _adapter(
     "timm's MultiStepLRScheduler(optimizer, decay_t, decay_rate, ...) over "
     "``jaxsched.timm.multistep_lr``.")
 WSDLRScheduler = _adapter(
-    "WSDLRScheduler", schedules.wsd_lr,
+    "WSDLRScheduler", wsd.wsd_lr,
     ("t_initial", "decay_t", "lr_min", "stable_fn", "stable_timescale", "stable_power",
      "decay_fn", "decay_power", "decay_ratio", "warmup_t", "warmup_lr_init"),
     "timm's WSDLRScheduler(optimizer, t_initial, decay_t, ...) over "

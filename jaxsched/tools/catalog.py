@@ -1,7 +1,8 @@
 """Every schedule by name, with its origin: how to build it from ``key=value`` settings, and
 how to run the original library on the same settings (for ``jaxsched compare``).
 
-The originals (torch, DeepSpeed, transformers) are imported only inside ``reference_curve``,
+The originals (torch, DeepSpeed, transformers, timm, Keras) are imported only inside
+``reference_curve``,
 when a comparison asks for them; jaxsched itself never needs them.
 """
 
@@ -30,6 +31,7 @@ TORCH = "torch 2.13.0"
 DEEPSPEED = "DeepSpeed 0.19.8"
 HF = "Hugging Face transformers 5.23.0"
 TIMM = "timm 1.0.31"
+KERAS = "Keras 3.15.1"
 PRESET = "preset"
 # timm:<create_scheduler_v2 name> -> (the pure factory in jaxsched.timm, timm's class)
 TIMM_NAMES = {"cosine": ("cosine_lr", "CosineLRScheduler"), "tanh": ("tanh_lr", "TanhLRScheduler"),
@@ -98,6 +100,14 @@ ENTRIES: dict[str, Entry] = {e.name: e for e in [
     Entry("timm:step", TIMM, "decay_t=120 decay_rate=0.7 warmup_t=50"),
     Entry("timm:multistep", TIMM, "decay_t=[300,600,800] decay_rate=0.3 warmup_t=50"),
     Entry("timm:wsd", TIMM, "t_initial=900 decay_t=300 warmup_t=100 lr_min=0.001"),
+    Entry("keras:ExponentialDecay", KERAS, "decay_steps=100 decay_rate=0.5 staircase=True"),
+    Entry("keras:InverseTimeDecay", KERAS, "decay_steps=100 decay_rate=1.0"),
+    Entry("keras:PiecewiseConstantDecay", KERAS, "boundaries=[300,600] values=[0.1,0.05,0.01]"),
+    Entry("keras:PolynomialDecay", KERAS, "decay_steps=300 end_learning_rate=0.001 power=2.0 "
+                                          "cycle=True"),
+    Entry("keras:CosineDecay", KERAS, "decay_steps=800 alpha=0.05 warmup_target=0.1 "
+                                      "warmup_steps=100 initial_learning_rate=0.0"),
+    Entry("keras:CosineDecayRestarts", KERAS, "first_decay_steps=100 t_mul=2.0 m_mul=0.7"),
     Entry("wsd", PRESET, "peak_lr=0.001 total_steps=1000 warmup_steps=50"),
     Entry("deepseek-llm", PRESET, "total_steps=10000"),
     Entry("deepseek-v3", PRESET, "total_steps=14800"),
@@ -140,6 +150,19 @@ def _split(name: str, settings: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     return lr, settings
 
 
+def _keras_settings(name: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """Keras takes the lr as ``initial_learning_rate`` (``lr=`` is accepted for it, default
+    0.1); PiecewiseConstantDecay takes none."""
+    kwargs = dict(settings)
+    cls = getattr(jaxsched.keras, name.removeprefix("keras:"))
+    allowed = set(_parameters(cls)) | {"lr"}
+    check.known_keywords(name, kwargs, allowed - {"self"}, "setting")
+    lr = kwargs.pop("lr", DEFAULT_LR)
+    if "initial_learning_rate" in _parameters(cls):
+        kwargs.setdefault("initial_learning_rate", lr)
+    return kwargs
+
+
 def _parameters(f: Callable[..., Any]) -> list[str]:
     import inspect
 
@@ -152,6 +175,9 @@ def build(name: str, settings: dict[str, Any]) -> Schedule:
     if entry.origin == PRESET:
         check.known_keywords(name, settings, _parameters(PRESETS[name]), "setting")
         return PRESETS[name](**settings)
+    if entry.origin == KERAS:
+        cls = getattr(jaxsched.keras, name.removeprefix("keras:"))
+        return cls(**_keras_settings(name, settings))
     lr, kwargs = _split(name, settings)
     if entry.origin == TIMM:
         factory = getattr(jaxsched.timm, TIMM_NAMES[name.removeprefix("timm:")][0])
@@ -188,6 +214,9 @@ def reference_curve(name: str, settings: dict[str, Any], steps: int,
     if entry.origin == PRESET:
         raise LookupError(f"{name} is a jaxsched preset: there is no original library to "
                           f"compare with")
+    if entry.origin == KERAS:
+        return keras_curve(name.removeprefix("keras:"), _keras_settings(name, settings),
+                           range(steps), progress)
     import torch
 
     lr, kwargs = _split(name, settings)
@@ -242,6 +271,24 @@ def import_timm_schedulers() -> Any:
         package.__path__ = list(spec.submodule_search_locations)
         sys.modules["timm"] = package
     return importlib.import_module("timm.scheduler")
+
+
+def import_keras_schedules() -> Any:
+    """``keras.optimizers.schedules`` on the JAX backend (``KERAS_BACKEND=jax`` unless the
+    environment chose another before)."""
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import keras
+
+    return keras.optimizers.schedules
+
+
+def keras_curve(cls: str, kwargs: dict[str, Any], steps: Iterable[int],
+                progress: Callable[[Iterable[int]], Iterable[int]] = iter
+                ) -> dict[str, np.ndarray]:
+    """A live Keras schedule at ``steps`` (Keras evaluates ``schedule(iterations)``)."""
+    schedule = getattr(import_keras_schedules(), cls)(**kwargs)
+    lrs = [float(schedule(k)) for k in progress(list(steps))]
+    return {"lr": np.asarray(lrs), "momentum": np.full(len(lrs), np.nan)}
 
 
 class PerUpdate:

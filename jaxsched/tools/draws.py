@@ -255,6 +255,38 @@ def _timm(name: str) -> Draw:
     return make
 
 
+def _keras(name: str) -> Draw:
+    def make(rng: np.random.Generator) -> tuple[Schedule, list[int]]:
+        k = jaxsched.keras
+        top = lr(rng)
+        if name in ("ExponentialDecay", "InverseTimeDecay"):
+            d = phase(rng) if rng.integers(2) else float(rng.uniform(0.5, 1e4))
+            rate = float(rng.uniform(0, 1)) if name == "ExponentialDecay" else float(
+                10 ** rng.uniform(-3, 1))
+            s = getattr(k, name)(top, d, rate, staircase=bool(rng.integers(2)))
+            return s, [int(d), int(3 * d)]
+        if name == "PiecewiseConstantDecay":
+            bounds = sorted(phase(rng) for _ in range(int(rng.integers(1, 5))))
+            return k.PiecewiseConstantDecay(bounds, [lr(rng) for _ in range(len(bounds) + 1)]
+                                            ), bounds
+        if name == "PolynomialDecay":
+            d = phase(rng)
+            s = k.PolynomialDecay(top, d, top * float(rng.uniform(0, 2)) * unit(rng),
+                                  float(rng.uniform(0, 4)), bool(rng.integers(2)))
+            return s, [d, 2 * d]
+        if name == "CosineDecay":
+            d, w = phase(rng), phase(rng) * int(rng.integers(2))
+            if rng.integers(2):
+                return k.CosineDecay(top * unit(rng), d, unit(rng), warmup_target=top,
+                                     warmup_steps=w), [w, w + d]
+            return k.CosineDecay(top, d, unit(rng)), [d]
+        d = phase(rng)
+        t_mul = float(rng.choice([1.0, 2.0, rng.uniform(1.1, 3.0)]))
+        s = k.CosineDecayRestarts(top, d, t_mul, float(rng.uniform(0, 1)), unit(rng))
+        return s, [d, int(d * (1 + t_mul)), int(d * (1 + t_mul + t_mul**2))]
+    return make
+
+
 DRAWS: dict[str, Draw] = {
     "lr_range_test": _ds_lr_range,
     "one_cycle": _ds_one_cycle,
@@ -276,6 +308,9 @@ DRAWS: dict[str, Draw] = {
         "warmup_stable_decay", "deepseek_llm", "deepseek_v3", "inverse_sqrt")},
     **{f"timm.{k}": _timm(k) for k in (
         "cosine_lr", "tanh_lr", "poly_lr", "step_lr", "multistep_lr", "wsd_lr")},
+    **{f"keras.{k}": _keras(k) for k in (
+        "ExponentialDecay", "InverseTimeDecay", "PiecewiseConstantDecay", "PolynomialDecay",
+        "CosineDecay", "CosineDecayRestarts")},
 }
 
 

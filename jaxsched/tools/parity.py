@@ -35,7 +35,7 @@ __all__ = ["Errors", "ThreeWay", "adapter_curves", "build", "compare", "judge", 
 
 FLOAT64_REL_TOL = 1e-12
 FLOAT32_PEAK_TOL = 2e-6
-FAMILIES = ("deepspeed", "torch", "huggingface", "timm")
+FAMILIES = ("deepspeed", "torch", "huggingface", "timm", "keras")
 
 # Named step functions for the lambda-taking schedulers. Plain arithmetic, so the same
 # function runs on torch's Python ints and on jaxsched's traced integer arrays.
@@ -80,6 +80,10 @@ def build(case: dict[str, Any]) -> Any:
     if "hf" in case:  # transformers reads the torch optimizer's default lr: group 0's here
         optimizer = SimpleNamespace(param_groups=groups, defaults={"lr": groups[0]["lr"]})
         return jaxsched.get_scheduler(case["hf"], optimizer, **kwargs)
+    if "keras" in case:  # a Keras schedule is its own front end: one per group
+        return SimpleNamespace(schedules=[getattr(jaxsched.keras, case["class"])(
+            **dict(kwargs, initial_learning_rate=g["lr"]) if "values" not in kwargs
+            else kwargs) for g in groups], cycles_momentum=False)
     if "timm" in case:  # stepped per update, as the reference was
         return getattr(jaxsched.timm, case["class"])(groups, t_in_epochs=False, **kwargs)
     if "children" in case:
@@ -136,6 +140,10 @@ def adapter_curves(case: dict[str, Any]) -> dict[str, np.ndarray]:
     """The case's curves read from the adapter's ``param_groups``, stepping as the reference
     did: one ``step()`` at a time, then ``step(k - 1)`` jumps for far steps."""
     adapter = build(case)
+    if "keras" in case:  # Keras calls schedule(iterations) eagerly: so do we, in float64
+        with jax.enable_x64(True):
+            return {"lr": np.asarray([[float(s(k)) for k in case["steps"]]
+                                      for s in adapter.schedules])}
     rows: dict[str, list[list[float]]] = {"lr": [], "momentum": [], "beta2": []}
     metrics = case.get("metrics")
     for k in case["steps"]:

@@ -1,0 +1,105 @@
+"""Keras 3.15.1's schedule formulas in 50-digit arithmetic on the exact step (Keras itself
+casts the step to float32), for ``jaxsched.tools.oracle``."""
+
+from __future__ import annotations
+
+import bisect
+import math
+from fractions import Fraction
+from typing import Any
+
+from jaxsched.core.mp import Curve, cos_pi, mp
+
+__all__ = ["ORACLES"]
+
+
+def _half_cos(x: Any) -> Any:
+    return (1 + cos_pi(x)) / 2
+
+
+def exponential(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
+    lr, rate, d = mp(p["initial_learning_rate"]), mp(p["decay_rate"]), Fraction(
+        p["decay_steps"])
+
+    def curve(k: int) -> Any:
+        e = Fraction(k) / d
+        return lr * rate ** (math.floor(e) if p["staircase"] else mp(e))
+
+    return curve, None
+
+
+def inverse_time(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
+    lr, rate, d = mp(p["initial_learning_rate"]), mp(p["decay_rate"]), Fraction(
+        p["decay_steps"])
+
+    def curve(k: int) -> Any:
+        e = Fraction(k) / d
+        return lr / (1 + rate * (math.floor(e) if p["staircase"] else mp(e)))
+
+    return curve, None
+
+
+def piecewise(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
+    cut = [math.trunc(b) for b in p["boundaries"]]
+    values = [mp(v) for v in p["values"]]
+    return (lambda k: values[bisect.bisect_left(cut, k)]), None
+
+
+def polynomial(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
+    lr, end, d = mp(p["initial_learning_rate"]), mp(p["end_learning_rate"]), p["decay_steps"]
+    power = mp(p["power"])
+
+    def curve(k: int) -> Any:
+        if p["cycle"]:
+            span = d * (1 if k == 0 else -(-k // d))
+            rest = Fraction(span - k, span)
+        else:
+            rest = Fraction(d - min(k, d), d)
+        w = mp(1) if p["power"] == 0 else mp(rest) ** power
+        return lr * w + end * (1 - w)
+
+    return curve, None
+
+
+def cosine(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
+    lr, d, alpha = mp(p["initial_learning_rate"]), p["decay_steps"], mp(p["alpha"])
+    target, w = p["warmup_target"], p["warmup_steps"]
+
+    def decay(top: Any, j: int) -> Any:
+        return top * ((1 - alpha) * _half_cos(mp(Fraction(min(j, d), d))) + alpha)
+
+    def curve(k: int) -> Any:
+        if target is None:
+            return decay(lr, k)
+        if k < w:
+            return lr + (mp(target) - lr) * mp(Fraction(k, w))
+        return decay(mp(target), k - w)
+
+    return curve, None
+
+
+def restarts(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
+    lr, alpha, m_mul = mp(p["initial_learning_rate"]), mp(p["alpha"]), mp(p["m_mul"])
+    d, t_mul = p["first_decay_steps"], Fraction(p["t_mul"])
+
+    def curve(k: int) -> Any:
+        if t_mul == 1:
+            i, done, length = k // d, Fraction(k % d), Fraction(d)
+        else:
+            start, length, i = Fraction(0), Fraction(d), 0
+            while start + length <= k:
+                start, length, i = start + length, length * t_mul, i + 1
+            done = k - start
+        return lr * ((1 - alpha) * m_mul ** i * _half_cos(mp(done / length)) + alpha)
+
+    return curve, None
+
+
+ORACLES = {
+    "jaxsched.keras.ExponentialDecay": exponential,
+    "jaxsched.keras.InverseTimeDecay": inverse_time,
+    "jaxsched.keras.PiecewiseConstantDecay": piecewise,
+    "jaxsched.keras.PolynomialDecay": polynomial,
+    "jaxsched.keras.CosineDecay": cosine,
+    "jaxsched.keras.CosineDecayRestarts": restarts,
+}
