@@ -77,7 +77,7 @@ def steps_for(kw, rng):
 
 
 @pytest.mark.parametrize("name", NAMES)
-@settings(max_examples=20)
+@settings(max_examples=12)
 @given(data=st.data())
 def test_random_config_matches_keras_and_exact(name, data):
     kw = data.draw(config(name))

@@ -124,6 +124,7 @@ def timm_curve(name, lr, kw, steps, groups=None):
 
 
 @pytest.mark.parametrize("name", sorted(FACTORIES))
+@settings(max_examples=15)  # x 6 classes x ~60 steps, both dtypes, oracle and live timm
 @given(data=st.data())
 def test_random_config_matches_timm_and_exact(name, data):
     lr, kw = data.draw(config(name))
@@ -220,7 +221,7 @@ def small_config(draw, name):
 
 
 @pytest.mark.parametrize("name", sorted(FACTORIES))
-@settings(max_examples=10)  # each example steps 16 epochs of updates through both
+@settings(max_examples=6)  # each example steps 16 epochs of updates through both
 @given(data=st.data())
 def test_adapter_steps_and_state_dict_match_timm(name, data):
     """timm's train.py: ``step_update(n)`` after each update, ``step(epoch + 1)`` after each

@@ -18,7 +18,7 @@ import sys
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-import keras  # noqa: E402
+import keras
 
 VERSION = "3.15.1"
 OUT = pathlib.Path(__file__).resolve().parents[2] / "jaxsched" / "reference_data" / "keras.json"
