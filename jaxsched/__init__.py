@@ -2,6 +2,7 @@
 schedules."""
 
 from jaxsched import keras as keras  # the subpackage: Keras-named schedules
+from jaxsched import megatron as megatron  # the subpackage: Megatron's scheduler
 from jaxsched import presets as presets  # the submodule, jaxsched.presets
 from jaxsched import timm as timm  # the subpackage: timm-named schedules and adapters
 from jaxsched.core.adapter import Adapter

@@ -262,7 +262,7 @@ CLI_CASES = [
     ("compare-config-auto", ["compare", "--config", "CONFIG:" + json.dumps(
         {"scheduler": {"type": "WarmupLR", "params": {"warmup_max_lr": "auto"}}})],
      r"\"auto\""),
-    ("parity-family", ["parity", "--family", "keras"], r"invalid choice"),
+    ("parity-family", ["parity", "--family", "tensorflow"], r"invalid choice"),
     ("parity-draws", ["parity", "--draws", "-1"], r"--draws must be in \[0, 1000\]"),
     ("parity-seed", ["parity", "--seed", "-3"], r"--seed >= 0"),
     ("no-command", [], r"required"),

@@ -29,7 +29,7 @@ def test_preset_imports_and_is_documented(name):
     assert obj.__doc__ and "arXiv:" in obj.__doc__, f"{name} cites no paper"
 
 
-ORIGINS = ("pytorch", "deepspeed", "transformers", "timm", "keras", "presets")
+ORIGINS = ("pytorch", "deepspeed", "transformers", "timm", "keras", "megatron", "presets")
 
 
 @pytest.mark.parametrize("origin", ORIGINS)
@@ -43,14 +43,14 @@ def test_origin_subpackage_names_import_and_are_documented(origin):
     for name in package.__all__:
         obj = getattr(package, name)
         assert obj.__doc__ and obj.__doc__.strip(), f"jaxsched.{origin}.{name}"
-        if origin not in ("timm", "keras") and hasattr(jaxsched, name):
+        if origin not in ("timm", "keras", "megatron") and hasattr(jaxsched, name):
             assert getattr(jaxsched, name) is obj, name
 
 
 def test_import_does_not_import_torch_or_deepspeed():
     code = ("import sys, jaxsched, jaxsched.tools.parity, jaxsched.tools.cli; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('torch', 'deepspeed', 'transformers', 'timm', 'keras', 'matplotlib')))")
+            "('torch', 'deepspeed', 'transformers', 'timm', 'keras', 'megatron', 'matplotlib')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -1,7 +1,7 @@
 """Every schedule by name, with its origin: how to build it from ``key=value`` settings, and
 how to run the original library on the same settings (for ``jaxsched compare``).
 
-The originals (torch, DeepSpeed, transformers, timm, Keras) are imported only inside
+The originals (torch, DeepSpeed, transformers, timm, Keras, Megatron) are imported only inside
 ``reference_curve``,
 when a comparison asks for them; jaxsched itself never needs them.
 """
@@ -32,6 +32,7 @@ DEEPSPEED = "DeepSpeed 0.19.8"
 HF = "Hugging Face transformers 5.23.0"
 TIMM = "timm 1.0.31"
 KERAS = "Keras 3.15.1"
+MEGATRON = "megatron-core 0.16.1"
 PRESET = "preset"
 # timm:<create_scheduler_v2 name> -> (the pure factory in jaxsched.timm, timm's class)
 TIMM_NAMES = {"cosine": ("cosine_lr", "CosineLRScheduler"), "tanh": ("tanh_lr", "TanhLRScheduler"),
@@ -108,6 +109,9 @@ ENTRIES: dict[str, Entry] = {e.name: e for e in [
     Entry("keras:CosineDecay", KERAS, "decay_steps=800 alpha=0.05 warmup_target=0.1 "
                                       "warmup_steps=100 initial_learning_rate=0.0"),
     Entry("keras:CosineDecayRestarts", KERAS, "first_decay_steps=100 t_mul=2.0 m_mul=0.7"),
+    Entry("megatron:OptimizerParamScheduler", MEGATRON,
+          "max_lr=0.1 min_lr=0.001 lr_warmup_steps=100 lr_decay_steps=900 "
+          "lr_decay_style=WSD wsd_decay_steps=300 lr_wsd_decay_style=minus_sqrt"),
     Entry("wsd", PRESET, "peak_lr=0.001 total_steps=1000 warmup_steps=50"),
     Entry("deepseek-llm", PRESET, "total_steps=10000"),
     Entry("deepseek-v3", PRESET, "total_steps=14800"),
@@ -175,6 +179,10 @@ def build(name: str, settings: dict[str, Any]) -> Schedule:
     if entry.origin == PRESET:
         check.known_keywords(name, settings, _parameters(PRESETS[name]), "setting")
         return PRESETS[name](**settings)
+    if entry.origin == MEGATRON:
+        check.known_keywords(name, settings, _parameters(jaxsched.megatron.lr_schedule),
+                             "setting")
+        return jaxsched.megatron.lr_schedule(**settings)
     if entry.origin == KERAS:
         cls = getattr(jaxsched.keras, name.removeprefix("keras:"))
         return cls(**_keras_settings(name, settings))
@@ -214,6 +222,8 @@ def reference_curve(name: str, settings: dict[str, Any], steps: int,
     if entry.origin == PRESET:
         raise LookupError(f"{name} is a jaxsched preset: there is no original library to "
                           f"compare with")
+    if entry.origin == MEGATRON:
+        return megatron_curve(settings, steps, progress)
     if entry.origin == KERAS:
         return keras_curve(name.removeprefix("keras:"), _keras_settings(name, settings),
                            range(steps), progress)
@@ -288,6 +298,29 @@ def keras_curve(cls: str, kwargs: dict[str, Any], steps: Iterable[int],
     """A live Keras schedule at ``steps`` (Keras evaluates ``schedule(iterations)``)."""
     schedule = getattr(import_keras_schedules(), cls)(**kwargs)
     lrs = [float(schedule(k)) for k in progress(list(steps))]
+    return {"lr": np.asarray(lrs), "momentum": np.full(len(lrs), np.nan)}
+
+
+def megatron_curve(settings: dict[str, Any], steps: int,
+                   progress: Callable[[Iterable[int]], Iterable[int]] = iter
+                   ) -> dict[str, np.ndarray]:
+    """Megatron's OptimizerParamScheduler stepped by 1 (``step(increment=1)``), its lr read
+    from the param group it writes; weight decay held at 0 (not part of the lr curve)."""
+    import types
+
+    with warnings.catch_warnings():  # Transformer Engine / Apex absent: Megatron warns
+        warnings.simplefilter("ignore")
+        from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
+    logging.getLogger("megatron").setLevel(logging.WARNING)
+    opt = types.SimpleNamespace(param_groups=[{"lr": 0.0}])
+    kw = dict(init_lr=0.0, start_wd=0.0, end_wd=0.0, wd_incr_steps=1,
+              wd_incr_style="constant")
+    kw.update(settings)
+    sched = OptimizerParamScheduler(opt, **kw)
+    lrs = [opt.param_groups[0]["lr"]]
+    for _ in progress(range(1, steps)):
+        sched.step(increment=1)
+        lrs.append(opt.param_groups[0]["lr"])
     return {"lr": np.asarray(lrs), "momentum": np.full(len(lrs), np.nan)}
 
 

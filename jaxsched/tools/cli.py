@@ -301,7 +301,7 @@ def _compare_figure(title: str, ours: dict, ref: dict, exact: dict, steps: np.nd
         bottom.set_ylabel(f"error vs {against}\n({'relative' if x64 else 'of the peak'})")
         bottom.set_xlabel("training step")
         bottom.legend(fontsize=7, loc="best")
-    fig.suptitle(textwrap.fill(title, 90), fontsize=11)  # long settings wrap, not clip
+    fig.suptitle(textwrap.fill(title, 72), fontsize=11)  # long settings wrap, not clip
     fig.tight_layout()
     return fig
 

@@ -287,6 +287,28 @@ def _keras(name: str) -> Draw:
     return make
 
 
+def _megatron(name: str) -> Draw:
+    def make(rng: np.random.Generator) -> tuple[Schedule, list[int]]:
+        m = jaxsched.megatron
+        if name == "wd_schedule":
+            style = str(rng.choice(["linear", "cosine", "constant"]))
+            start = float(rng.uniform(0, 0.1))
+            end = start if style == "constant" else start + float(rng.uniform(0, 0.1))
+            n = phase(rng)
+            return m.wd_schedule(start, end, n, style), [n]
+        decay = phase(rng, 2)
+        warm = int(rng.integers(0, decay)) if rng.integers(2) else 0
+        top = lr(rng)
+        style = str(rng.choice(["constant", "linear", "cosine", "inverse-square-root", "WSD"]))
+        wsd = int(rng.integers(1, decay - warm + 1))
+        s = m.lr_schedule(top, top * unit(rng), warm, decay, style, top * unit(rng),
+                          wsd if style == "WSD" else None,
+                          str(rng.choice(["linear", "cosine", "exponential", "minus_sqrt"]))
+                          if style == "WSD" else None)
+        return s, [warm, decay - wsd, decay]
+    return make
+
+
 DRAWS: dict[str, Draw] = {
     "lr_range_test": _ds_lr_range,
     "one_cycle": _ds_one_cycle,
@@ -311,6 +333,7 @@ DRAWS: dict[str, Draw] = {
     **{f"keras.{k}": _keras(k) for k in (
         "ExponentialDecay", "InverseTimeDecay", "PiecewiseConstantDecay", "PolynomialDecay",
         "CosineDecay", "CosineDecayRestarts")},
+    **{f"megatron.{k}": _megatron(k) for k in ("lr_schedule", "wd_schedule")},
 }
 
 

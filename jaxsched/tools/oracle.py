@@ -25,6 +25,7 @@ import numpy as np
 from jaxsched.core.mp import DPS, Curve
 from jaxsched.deepspeed import oracle as deepspeed
 from jaxsched.keras import oracle as keras
+from jaxsched.megatron import oracle as megatron
 from jaxsched.presets import oracle as presets
 from jaxsched.pytorch import oracle as torch
 from jaxsched.timm import oracle as timm
@@ -33,7 +34,7 @@ from jaxsched.transformers import oracle as huggingface
 __all__ = ["DPS", "Curve", "exact", "exact_curves", "exact_values", "has_oracle", "oracle_for"]
 
 _FAMILIES = (deepspeed.ORACLES, torch.ORACLES, huggingface.ORACLES, presets.ORACLES,
-             timm.ORACLES, keras.ORACLES)
+             timm.ORACLES, keras.ORACLES, megatron.ORACLES)
 
 
 def oracle_for(schedule: Any) -> Curve | None:

@@ -35,7 +35,7 @@ __all__ = ["Errors", "ThreeWay", "adapter_curves", "build", "compare", "judge", 
 
 FLOAT64_REL_TOL = 1e-12
 FLOAT32_PEAK_TOL = 2e-6
-FAMILIES = ("deepspeed", "torch", "huggingface", "timm", "keras")
+FAMILIES = ("deepspeed", "torch", "huggingface", "timm", "keras", "megatron")
 
 # Named step functions for the lambda-taking schedulers. Plain arithmetic, so the same
 # function runs on torch's Python ints and on jaxsched's traced integer arrays.
@@ -80,6 +80,8 @@ def build(case: dict[str, Any]) -> Any:
     if "hf" in case:  # transformers reads the torch optimizer's default lr: group 0's here
         optimizer = SimpleNamespace(param_groups=groups, defaults={"lr": groups[0]["lr"]})
         return jaxsched.get_scheduler(case["hf"], optimizer, **kwargs)
+    if "megatron" in case:
+        return jaxsched.megatron.OptimizerParamScheduler(groups, **kwargs)
     if "keras" in case:  # a Keras schedule is its own front end: one per group
         return SimpleNamespace(schedules=[getattr(jaxsched.keras, case["class"])(
             **dict(kwargs, initial_learning_rate=g["lr"]) if "values" not in kwargs
@@ -150,6 +152,8 @@ def adapter_curves(case: dict[str, Any]) -> dict[str, np.ndarray]:
         if "timm" in case:  # stateless in t: timm's step_update(k) from any count
             if k:
                 adapter.step_update(k)
+        elif "megatron" in case:  # Megatron's step(increment)
+            adapter.step(k - adapter.num_steps)
         elif metrics is not None:
             while adapter.last_epoch < k:
                 adapter.step(metrics[adapter.last_epoch])
@@ -428,7 +432,9 @@ def adapter_state(case: dict[str, Any]) -> dict[str, Any]:
         warnings.filterwarnings("ignore", "The epoch parameter")
         if "timm" in case:
             adapter.step_update(case["state_step"])
-        for i in range(case["state_step"] if "timm" not in case else 0):
+        if "megatron" in case:
+            adapter.step(case["state_step"])
+        for i in range(case["state_step"] if not {"timm", "megatron"} & set(case) else 0):
             adapter.step(metrics[i]) if metrics is not None else adapter.step()
     return plain_state(adapter.state_dict())
 
