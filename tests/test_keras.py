@@ -34,8 +34,10 @@ def config(draw, name):
     lr = draw(LR)
     if name in ("ExponentialDecay", "InverseTimeDecay"):
         d = draw(st.one_of(PHASE, st.floats(0.5, 1e5)))
-        rate = draw(st.floats(0.0, 1.0)) if name == "ExponentialDecay" else draw(
-            st.floats(0.0, 10.0))
+        # rates below 1e-6 make products below float64's smallest normal within a few
+        # decays, which XLA flushes to zero (out of scope, see the README)
+        rate = draw(st.one_of(st.just(0.0), st.floats(1e-6, 1.0))) if (
+            name == "ExponentialDecay") else draw(st.floats(0.0, 10.0))
         return dict(initial_learning_rate=lr, decay_steps=d, decay_rate=rate,
                     staircase=draw(st.booleans()))
     if name == "PiecewiseConstantDecay":
@@ -96,7 +98,8 @@ def test_random_config_matches_keras_and_exact(name, data):
     assert parity.judge(ours32, exact, x64=False, peak=peak, steps=steps).ok
     # Keras's own float32 curve: ours is within 2e-6 of its peak or closer to exact
     near = np.abs(ours32 - ref) <= parity.FLOAT32_PEAK_TOL * peak
-    closer = np.abs(ours32 - exact) <= np.abs(ref - exact)
+    closer = (np.abs(ours32 - exact) <= np.abs(ref - exact)) | (
+        ~np.isfinite(ref) & np.isfinite(ours32))  # Keras's float32 step can give NaN
     assert np.all(near | closer), [(s, o, r, e) for s, o, r, e, ok in zip(
         steps, ours32, ref, exact, near | closer, strict=True) if not ok][:3]
 
@@ -140,3 +143,18 @@ def test_serialized_optimizer():
         s = jk.deserialize(keras.optimizers.serialize(opt))
         assert float(s(100)) == pytest.approx(1e-3, rel=1e-12)
         assert float(s(50)) == pytest.approx(5e-4, rel=1e-12)
+
+
+@pytest.mark.parametrize("x64", [True, False], ids=["float64", "float32"])
+def test_tiny_power_at_the_end_of_the_decay(x64):
+    """A power that rounds to 0 in float32 once gave 0 * log(0) = NaN at the decay's end
+    (found by hypothesis: power=2.1e-169, decay_steps=1)."""
+    kw = dict(initial_learning_rate=1.0, decay_steps=1, end_learning_rate=0.0,
+              power=2.1452979104036133e-169)
+    steps = [0, 1, 2, 2**31 - 1]
+    with jax.enable_x64(x64):
+        s = jk.PolynomialDecay(**kw)
+        ours = np.asarray(jax.vmap(s)(np.asarray(steps)))
+    with jax.enable_x64(True):
+        exact = oracle.exact_values(jk.PolynomialDecay(**kw), steps)
+    assert parity.judge(ours, exact, x64=x64, peak=1.0).ok, ours

@@ -242,8 +242,13 @@ class PolynomialDecay(KerasSchedule):
                 frac_rest = divide(d - jnp.minimum(k, d), d)
             if power == 0.0:  # Keras: 0.0 ** 0.0 == 1, also at the end of a cycle
                 return jnp.full_like(frac_rest, lr)
-            log_w = power * jnp.log(frac_rest)
-            return mix(lr, jnp.exp(log_w), end, -jnp.expm1(log_w))
+            # at the end (frac_rest = 0) w = 0 exactly: power * log(0) would be 0 * -inf
+            # (NaN) for a power that is 0 in float32 (a Python 1e-169)
+            end_of_decay = frac_rest == 0
+            log_w = power * jnp.log(jnp.where(end_of_decay, 1.0, frac_rest))
+            w = jnp.where(end_of_decay, 0.0, jnp.exp(log_w))
+            w_end = jnp.where(end_of_decay, 1.0, -jnp.expm1(log_w))
+            return mix(lr, w, end, w_end)
 
         self._build(value, dict(initial_learning_rate=lr, decay_steps=d,
                                 end_learning_rate=end, power=power, cycle=cycle,

@@ -164,8 +164,10 @@ def shape_weights(kind: str, x: jax.Array, rest: jax.Array, **kw: float
         p = kw["power"]
         if p == 0.0:  # timm: (1 - x) ** 0 == 1, also at x = 1
             return jnp.ones_like(rk), jnp.zeros_like(rk)
-        log_r = p * jnp.log(rk)
-        return jnp.exp(log_r), -jnp.expm1(log_r)
+        done = rk == 0  # the cycle's end: weight 0 exactly (p * log(0) is NaN for a p that
+        log_r = p * jnp.log(jnp.where(done, 1.0, rk))  # rounds to 0 in float32)
+        return (jnp.where(done, 0.0, jnp.exp(log_r)),
+                jnp.where(done, 1.0, -jnp.expm1(log_r)))
     if kind == "tanh":  # (1 - tanh(z)) / 2 = sigmoid(-2z), z = lb (1 - x) + ub x
         z = mix(kw["lb"], rest, kw["ub"], x)
         return jax.nn.sigmoid(-2.0 * z), jax.nn.sigmoid(2.0 * z)
