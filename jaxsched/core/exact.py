@@ -29,7 +29,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 __all__ = ["divide", "half_cos", "half_cos_turns", "idiv", "imod", "int_pow", "is_x64", "mix",
-           "to_float", "two_prod_err"]
+           "to_float", "two_prod_err", "floor_div"]
 
 
 def float_dtype() -> Any:
@@ -177,3 +177,23 @@ def int_pow(gamma: float, n: ArrayLike) -> jax.Array:
     if not is_x64():
         return jnp.power(jnp.float32(2.0), to_float(n) * math.log2(gamma))
     return jnp.where(n == 0, 1.0, jnp.power(gamma, to_float(n)))
+
+
+def floor_div(t: jax.Array, d: float) -> jax.Array:
+    """``floor(t / d)`` for an integer array ``t >= 0`` and a float ``d > 0``, exact in
+    float64 (the rounded quotient corrected by an exact product test); an integral ``d`` is
+    ``idiv``. Used where a reference floors by a fractional interval (timm, Keras)."""
+    if float(d).is_integer():
+        return idiv(t, int(d))
+    x = to_float(t)
+    q = jnp.floor(x / d)
+    if not is_x64():
+        return q.astype(t.dtype)
+
+    def below(c: jax.Array) -> jax.Array:  # c * d <= x, exactly
+        p = c * d
+        return (x - p) - _two_prod_err(c, jnp.asarray(d, x.dtype), p) >= 0
+
+    q = jnp.where(below(q), q, q - 1)
+    q = jnp.where(below(q + 1), q + 1, q)
+    return q.astype(t.dtype)

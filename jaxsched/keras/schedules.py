@@ -20,7 +20,17 @@ import jax
 import jax.numpy as jnp
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import divide, float_dtype, half_cos, idiv, imod, int_pow, mix, to_float
+from jaxsched.core.exact import (
+    divide,
+    float_dtype,
+    floor_div,
+    half_cos,
+    idiv,
+    imod,
+    int_pow,
+    mix,
+    to_float,
+)
 from jaxsched.core.schedule import Schedule
 from jaxsched.timm.phases import Cycles
 
@@ -78,12 +88,6 @@ def _quotient(k: jax.Array, d: float | int) -> jax.Array:
     return divide(k, d) if isinstance(d, int) else to_float(k) / d
 
 
-def _floor_quotient(k: jax.Array, d: float | int) -> jax.Array:
-    from jaxsched.timm.schedules import _floor_div  # exact floor of k / d for a float d
-
-    return idiv(k, d) if isinstance(d, int) else _floor_div(k, d)
-
-
 class ExponentialDecay(KerasSchedule):
     """Keras's ExponentialDecay: ``initial_learning_rate * decay_rate ** (step / decay_steps)``
     (the exponent floored when ``staircase``).
@@ -116,7 +120,7 @@ class ExponentialDecay(KerasSchedule):
 
         def value(k: jax.Array) -> jax.Array:
             if staircase:
-                return lr * int_pow(rate, _floor_quotient(k, d))
+                return lr * int_pow(rate, floor_div(k, d))
             if rate == 0.0:
                 return jnp.where(k == 0, lr, 0.0).astype(float_dtype())
             if isinstance(d, int):  # rate**q * rate**(r/d): the error does not grow with k
@@ -154,7 +158,7 @@ class InverseTimeDecay(KerasSchedule):
         staircase = check.boolean(fn, "staircase", staircase)
 
         def value(k: jax.Array) -> jax.Array:
-            p = to_float(_floor_quotient(k, d)) if staircase else _quotient(k, d)
+            p = to_float(floor_div(k, d)) if staircase else _quotient(k, d)
             return lr / (1.0 + rate * p)
 
         self._build(value, dict(initial_learning_rate=lr, decay_steps=d, decay_rate=rate,

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import idiv, int_pow, is_x64, mix, to_float, two_prod_err
+from jaxsched.core.exact import floor_div, int_pow, mix
 from jaxsched.core.schedule import Schedule
 from jaxsched.timm.phases import (
     Cycles,
@@ -196,24 +196,6 @@ def poly_lr(t_initial: int, power: float = 0.5, lr_min: float = 0.0, cycle_mul: 
                    dict(power=power, k_decay=k_decay))
 
 
-def _floor_div(t: jax.Array, d: float) -> jax.Array:
-    """``floor(t / d)`` for an integer array ``t >= 0`` and a float ``d > 0``, exact in
-    float64 (the rounded quotient corrected by an exact product test)."""
-    if float(d).is_integer():
-        return idiv(t, int(d))
-    x = to_float(t)
-    q = jnp.floor(x / d)
-    if not is_x64():
-        return q.astype(t.dtype)
-
-    def below(c: jax.Array) -> jax.Array:  # c * d <= x, exactly
-        p = c * d
-        return (x - p) - two_prod_err(c, jnp.asarray(d, x.dtype), p) >= 0
-
-    q = jnp.where(below(q), q, q - 1)
-    q = jnp.where(below(q + 1), q + 1, q)
-    return q.astype(t.dtype)
-
 
 def _warmup_only(fn: str, lr: Any, warmup_t: Any, warmup_lr_init: Any, warmup_prefix: Any,
                  noise: tuple[Any, ...], lr_scale: Any, step_zero: Any
@@ -261,7 +243,7 @@ def step_lr(decay_t: float, decay_rate: float = 1.0, warmup_t: int = 0,
         (noise_range_t, noise_pct, noise_std, noise_seed), lr_scale, step_zero)
 
     def main(t: jax.Array) -> jax.Array:
-        return lr * int_pow(rate, _floor_div(t, d))
+        return lr * int_pow(rate, floor_div(t, d))
 
     params = dict(decay_t=d, decay_rate=rate, warmup_t=warmup_t, warmup_lr_init=warmup_lr_init,
                   warmup_prefix=warmup_prefix, lr=lr, lr_scale=lr_scale, step_zero=step_zero)
