@@ -12,7 +12,10 @@ CASES = parity.load_cases("timm")
 
 
 def test_fixtures_cover_every_timm_class():
-    assert {c["class"] for c in CASES} == {n for n in timm.__all__ if n.endswith("Scheduler")}
+    # the metric-driven PlateauLRScheduler has no count curve to store: test_timm_plateau.py
+    # steps it live against timm
+    assert {c["class"] for c in CASES} == {n for n in timm.__all__ if n.endswith("Scheduler")
+                                           and n != "PlateauLRScheduler"}
     assert any(len(c["groups"]) == 2 for c in CASES)
     assert any("lr_scale" in g for c in CASES for g in c["groups"])
 

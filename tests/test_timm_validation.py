@@ -77,8 +77,6 @@ CASES = {
     "create_wsd_decay_too_long": (lambda: timm.create_scheduler_v2(
         0.1, "wsd", num_epochs=10, warmup_epochs=5, decay_epochs=8), ValueError,
         r"wsd needs 0 < decay_epochs <= epochs - warmup_epochs \(timm raises\)"),
-    "create_plateau": (lambda: timm.create_scheduler_v2(0.1, "plateau"), NotImplementedError,
-                       r"sched='plateau'.*not ported"),
 }
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from jaxsched.core import checks as check
 from jaxsched.core.schedule import Schedule
 from jaxsched.timm import adapters
+from jaxsched.timm.plateau import PlateauLRScheduler
 from jaxsched.training import per_epoch
 
 __all__ = ["create_scheduler", "create_scheduler_v2", "scheduler_kwargs", "timm_schedule"]
@@ -55,10 +56,6 @@ def _plan(fn: str, sched: str, num_epochs: Any, decay_epochs: Any,
     check.choice(fn, "sched", sched, SCHEDS)
     step_on_epochs = check.boolean(fn, "step_on_epochs", step_on_epochs)
     warmup_prefix = check.boolean(fn, "warmup_prefix", warmup_prefix)
-    if sched == "plateau":
-        raise NotImplementedError(f"{fn}: sched='plateau' (timm's deprecated "
-                                  f"PlateauLRScheduler) is not ported; use "
-                                  f"jaxsched.ReduceLROnPlateau")
     if decay_epochs is None:
         decay_epochs = 0.2 if sched in ("wsd", "rsqrt") else 90
     t_initial, warmup_t, decay_t = num_epochs, warmup_epochs, decay_epochs
@@ -70,16 +67,29 @@ def _plan(fn: str, sched: str, num_epochs: Any, decay_epochs: Any,
         milestones = [d * n for d in milestones]
         cooldown_t = cooldown_t * n
         timescale_t = None if timescale_t is None else timescale_t * n
-    if noise is not None:
-        raise NotImplementedError(f"{fn}: noise={noise!r}: timm's lr noise is not ported")
+    noise_range = None
+    if noise is not None:  # fractions of t_initial; a one-element list is a start
+        if isinstance(noise, (list, tuple)):
+            noise_range = [n * t_initial for n in noise]
+            noise_range = noise_range[0] if len(noise_range) == 1 else noise_range
+        else:
+            noise_range = noise * t_initial
     warm = dict(warmup_lr_init=rest["warmup_lr"], warmup_t=warmup_t)
-    noise_kw = dict(noise_pct=rest["noise_pct"], noise_std=rest["noise_std"],
-                    noise_seed=rest["noise_seed"])
+    noise_kw = dict(noise_range_t=noise_range, noise_pct=rest["noise_pct"],
+                    noise_std=rest["noise_std"], noise_seed=rest["noise_seed"])
     cycle = dict(cycle_mul=rest["cycle_mul"], cycle_decay=rest["cycle_decay"],
                  cycle_limit=rest["cycle_limit"])
     lr_min = rest["min_lr"]
     if sched == "none":
         return None, {}, 0
+    if sched == "plateau":
+        if not step_on_epochs:
+            raise ValueError(f"{fn}: sched='plateau' steps per epoch only (timm asserts "
+                             f"'Plateau LR only supports step per epoch.'), got "
+                             f"step_on_epochs=False")
+        return PlateauLRScheduler, dict(
+            decay_rate=rest["decay_rate"], patience_t=rest["patience_epochs"], cooldown_t=0,
+            **warm, lr_min=lr_min, mode=rest["plateau_mode"], **noise_kw), 0
     if sched in ("cosine", "tanh", "poly"):
         cls = {"cosine": adapters.CosineLRScheduler, "tanh": adapters.TanhLRScheduler,
                "poly": adapters.PolyLRScheduler}[sched]
@@ -127,7 +137,7 @@ def _defaults(num_epochs: int = 300, decay_epochs: float | None = None,
 
 
 def create_scheduler_v2(optimizer: Any, sched: str = "cosine", **kwargs: Any
-                        ) -> tuple[adapters.TimmAdapter | None, int]:
+                        ) -> tuple[adapters.TimmAdapter | PlateauLRScheduler | None, int]:
     """timm's ``create_scheduler_v2``: ``(scheduler, num_epochs)`` with ``num_epochs`` the
     epochs to train (warmup prefix, all cycles and cooldown included), as timm returns.
 
@@ -135,7 +145,7 @@ def create_scheduler_v2(optimizer: Any, sched: str = "cosine", **kwargs: Any
         optimizer: an lr, param groups (``lr_scale`` honoured), an optax
             ``inject_hyperparams`` state or a torch optimizer.
         sched: one of timm's names: cosine, tanh, step, multistep, poly, wsd, rsqrt,
-            constant, none (``plateau`` raises NotImplementedError).
+            constant, plateau (timm's deprecated, metric-driven ``PlateauLRScheduler``), none.
         **kwargs: create_scheduler_v2's keywords with its defaults (num_epochs=300, ...).
 
     Returns:
@@ -155,12 +165,15 @@ def create_scheduler_v2(optimizer: Any, sched: str = "cosine", **kwargs: Any
     options = _defaults()
     check.known_keywords(fn, kwargs, options, "argument")
     options.update(kwargs)
-    options.pop("patience_epochs"), options.pop("plateau_mode")
     cls, kw, cooldown_t = _plan(fn, sched, **options)
     if cls is None:
         return None, options["num_epochs"]
-    scheduler = cls(optimizer, t_in_epochs=options["step_on_epochs"], **kw)
-    if isinstance(scheduler, (adapters.StepLRScheduler, adapters.MultiStepLRScheduler)):
+    if cls is PlateauLRScheduler:
+        scheduler = cls(optimizer, **kw)
+    else:
+        scheduler = cls(optimizer, t_in_epochs=options["step_on_epochs"], **kw)
+    if isinstance(scheduler, (adapters.StepLRScheduler, adapters.MultiStepLRScheduler,
+                              PlateauLRScheduler)):
         # timm: no get_cycle_length, so num_epochs plus a prefixed warmup (no cooldown)
         return scheduler, options["num_epochs"] + (
             options["warmup_epochs"] if options["warmup_prefix"] else 0)
@@ -209,6 +222,10 @@ def timm_schedule(lr: float, sched: str = "cosine", **kwargs: Any) -> Schedule:
         [0.1, 0.1, 0.05, 0.05, 0.025]
     """
     fn = "jaxsched.timm.timm_schedule"
+    if sched == "plateau":
+        raise ValueError(f"{fn}: sched='plateau' follows a metric, it is no function of the "
+                         f"count: use jaxsched.timm.PlateauLRScheduler, or the in-graph "
+                         f"jaxsched.reduce_lr_on_plateau")
     scheduler, _ = create_scheduler_v2(lr, sched, **kwargs)
     if scheduler is None:
         raise ValueError(f"{fn}: sched='none' has no schedule (the lr stays {lr!r})")

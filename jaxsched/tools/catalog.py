@@ -101,6 +101,7 @@ ENTRIES: dict[str, Entry] = {e.name: e for e in [
     Entry("timm:step", TIMM, "decay_t=120 decay_rate=0.7 warmup_t=50"),
     Entry("timm:multistep", TIMM, "decay_t=[300,600,800] decay_rate=0.3 warmup_t=50"),
     Entry("timm:wsd", TIMM, "t_initial=900 decay_t=300 warmup_t=100 lr_min=0.001"),
+    Entry("timm:plateau", TIMM, "", cli=False),
     Entry("keras:ExponentialDecay", KERAS, "decay_steps=100 decay_rate=0.5 staircase=True"),
     Entry("keras:InverseTimeDecay", KERAS, "decay_steps=100 decay_rate=1.0"),
     Entry("keras:PiecewiseConstantDecay", KERAS, "boundaries=[300,600] values=[0.1,0.05,0.01]"),
