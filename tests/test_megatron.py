@@ -39,14 +39,16 @@ class Optimizer:
 @st.composite
 def config(draw):
     decay = draw(st.one_of(st.integers(2, 200), st.integers(2, 10**6)))
-    warm = draw(st.one_of(st.just(0), st.integers(0, decay - 1)))
+    warm = draw(st.one_of(st.just(0), st.integers(0, decay - 1),
+                          # Megatron-LM's lr_warmup_fraction * lr_decay_steps: a float
+                          st.floats(1e-6, 0.99).map(lambda f: min(f * decay, decay - 1.0))))
     max_lr = draw(st.floats(1e-8, 10.0))
     style = draw(st.sampled_from(jm.schedules.DECAY_STYLES))
     kw = dict(init_lr=max_lr * draw(st.floats(0.0, 1.0)), max_lr=max_lr,
               min_lr=max_lr * draw(st.one_of(st.just(0.0), st.floats(0.0, 1.0))),
               lr_warmup_steps=warm, lr_decay_steps=decay, lr_decay_style=style)
     if style == "WSD":
-        kw.update(wsd_decay_steps=draw(st.integers(1, decay - warm)),
+        kw.update(wsd_decay_steps=draw(st.integers(1, int(decay - warm))),
                   lr_wsd_decay_style=draw(st.sampled_from(jm.schedules.WSD_DECAY_STYLES)))
     wd_style = draw(st.sampled_from(jm.schedules.WD_INCR_STYLES))
     start = draw(st.one_of(st.just(0.0), st.floats(1e-6, 0.2)))  # float32-representable

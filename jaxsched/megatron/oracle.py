@@ -26,23 +26,24 @@ def _coeff(style: str, r: Fraction) -> Any:
 
 def lr_schedule(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
     hi, lo, init = mp(p["max_lr"]), mp(p["min_lr"]), mp(p["init_lr"])
-    warm, decay, style = p["lr_warmup_steps"], p["lr_decay_steps"], p["lr_decay_style"]
+    warm, decay, style = Fraction(p["lr_warmup_steps"]), p["lr_decay_steps"], p[
+        "lr_decay_style"]  # a fractional warmup is the float's exact value
 
     def curve(n: int) -> Any:
         if warm > 0 and n <= warm:
-            return init + (hi - init) * mp(Fraction(n, warm))
+            return init + (hi - init) * mp(n / warm)
         if style == "constant":
             return hi
         if n > decay:
             return lo
         if style == "inverse-square-root":
-            return max(lo, hi * mpmath.sqrt(mp(Fraction(max(warm, 1), max(n, 1)))))
+            return max(lo, hi * mpmath.sqrt(mp(max(warm, 1) / max(n, 1))))
         if style == "WSD":
             start = decay - p["wsd_decay_steps"]
             c = mp(1) if n <= start else _coeff(p["lr_wsd_decay_style"],
                                                 Fraction(n - start, p["wsd_decay_steps"]))
         else:
-            c = _coeff(style, Fraction(n - warm, decay - warm))
+            c = _coeff(style, (n - warm) / (decay - warm))
         return hi * c + lo * (1 - c)
 
     return curve, None

@@ -11,6 +11,7 @@ decays are computed from the steps left, so each is exact to the last step befor
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -26,12 +27,26 @@ WSD_DECAY_STYLES = ("linear", "cosine", "exponential", "minus_sqrt")
 WD_INCR_STYLES = ("constant", "linear", "cosine")
 
 
-def _weights(style: str, rest: jax.Array, span: int) -> tuple[jax.Array, jax.Array]:
+def _warmup_steps(fn: str, steps: Any, decay: int) -> int | float:
+    """``lr_warmup_steps`` in [0, decay): an int, or a float when Megatron-LM derives it as
+    ``lr_warmup_fraction * lr_decay_steps`` and the product is not integral."""
+    value = check.nonneg(fn, "lr_warmup_steps", steps)
+    if value >= decay:
+        raise ValueError(f"{fn}: lr_warmup_steps must be < lr_decay_steps={decay} (Megatron "
+                         f"asserts), got {steps!r}")
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _weights(style: str, rest: jax.Array, span: float) -> tuple[jax.Array, jax.Array]:
     """``(coeff, 1 - coeff)`` of a decay at ``r = 1 - rest / span``, each from the smaller
     side: linear ``1 - r``, cosine ``(1 + cos(pi r)) / 2``, exponential ``2 * 0.5**r - 1``,
-    minus_sqrt ``1 - sqrt(r)``."""
-    left = divide(rest, span)  # 1 - r
-    done = divide(span - rest, span)  # r
+    minus_sqrt ``1 - sqrt(r)``. A float ``span`` (after a fractional warmup) is one rounding
+    of ``decay - warmup``; its quotients are plain divisions."""
+    if isinstance(span, float):
+        left, done = to_float(rest) / span, (span - to_float(rest)) / span
+    else:
+        left = divide(rest, span)  # 1 - r
+        done = divide(span - rest, span)  # r
     if style == "linear":
         return left, done
     if style == "cosine":
@@ -42,7 +57,7 @@ def _weights(style: str, rest: jax.Array, span: int) -> tuple[jax.Array, jax.Arr
     return left / (1.0 + root), root
 
 
-def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: int, lr_decay_steps: int,
+def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_steps: int,
                 lr_decay_style: str, init_lr: float = 0.0, wsd_decay_steps: int | None = None,
                 lr_wsd_decay_style: str | None = None) -> Schedule:
     """Megatron's ``OptimizerParamScheduler.get_lr`` as a function of ``num_steps``.
@@ -59,7 +74,9 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: int, lr_decay_ste
     Args:
         max_lr, min_lr, init_lr: ``0 <= min_lr <= max_lr``, ``init_lr <= max_lr`` (asserted
             by Megatron).
-        lr_warmup_steps: < lr_decay_steps; lr_decay_steps: > 0 (asserted by Megatron).
+        lr_warmup_steps: < lr_decay_steps (asserted by Megatron); an int, or a float
+            as Megatron-LM's ``lr_warmup_fraction * lr_decay_steps`` gives.
+        lr_decay_steps: > 0 (asserted by Megatron).
         lr_decay_style: one of constant, linear, cosine, inverse-square-root, WSD.
         wsd_decay_steps, lr_wsd_decay_style: for WSD (Megatron fails at the first annealing
             step without a style, so one is required here).
@@ -86,8 +103,7 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: int, lr_decay_ste
     check.ordered(fn, "min_lr", min_lr, "max_lr", max_lr, " (Megatron asserts)")
     check.ordered(fn, "init_lr", init_lr, "max_lr", max_lr, " (Megatron asserts)")
     decay = check.integer(fn, "lr_decay_steps", lr_decay_steps, minimum=1)
-    warm = check.integer(fn, "lr_warmup_steps", lr_warmup_steps, minimum=0,
-                         maximum=decay - 1)
+    warm = _warmup_steps(fn, lr_warmup_steps, decay)
     style = check.choice(fn, "lr_decay_style", lr_decay_style, DECAY_STYLES)
     wsd = None
     if style == "WSD":
@@ -96,12 +112,15 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: int, lr_decay_ste
                              f"lr_wsd_decay_style (Megatron asserts the first and fails at "
                              f"the first annealing step without the second)")
         wsd = check.integer(fn, "wsd_decay_steps", wsd_decay_steps, minimum=1,
-                            maximum=decay - warm)
+                            maximum=math.floor(decay - warm))
         check.choice(fn, "lr_wsd_decay_style", lr_wsd_decay_style, WSD_DECAY_STYLES)
 
     def value(n: jax.Array) -> jax.Array:
         n = n.astype(jnp.result_type(int))
-        if warm:
+        if isinstance(warm, float):  # W - n and n / W, each one rounding of a float W
+            nw = to_float(jnp.minimum(n, math.floor(warm)))
+            warmup = mix(init_lr, (warm - nw) / warm, max_lr, nw / warm)
+        elif warm:
             nw = jnp.minimum(n, warm)
             warmup = mix(init_lr, divide(warm - nw, warm), max_lr, divide(nw, warm))
         else:
@@ -109,14 +128,15 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: int, lr_decay_ste
         if style == "constant":
             after = jnp.full(jnp.shape(n), max_lr, to_float(n).dtype)
         elif style == "inverse-square-root":
-            after = jnp.maximum(min_lr, max_lr * jnp.sqrt(divide(max(warm, 1),
-                                                                 jnp.maximum(n, 1))))
+            ratio = (max(warm, 1) / to_float(jnp.maximum(n, 1)) if isinstance(warm, float)
+                     else divide(max(warm, 1), jnp.maximum(n, 1)))
+            after = jnp.maximum(min_lr, max_lr * jnp.sqrt(ratio))
         elif style == "WSD":
             rest = jnp.clip(decay - n, 0, wsd)
             c, c_min = _weights(lr_wsd_decay_style, rest, wsd)
             after = mix(max_lr, c, min_lr, c_min)
-        else:
-            rest = jnp.clip(decay - n, 0, decay - warm)
+        else:  # rest = decay - n, an integer even for a fractional warmup
+            rest = jnp.clip(decay - n, 0, math.floor(decay - warm))
             c, c_min = _weights(style, rest, decay - warm)
             after = mix(max_lr, c, min_lr, c_min)
         if style != "constant":
