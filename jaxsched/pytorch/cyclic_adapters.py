@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jaxsched.pytorch import cyclic
+from jaxsched.pytorch import cyclic, one_cycle
 from jaxsched.pytorch import schedules as pytorch
 from jaxsched.pytorch.adapters import TorchAdapter
 
@@ -181,7 +181,7 @@ class OneCycleLR(_MomentumAdapter):
 
     def _hyper_state(self) -> dict[str, Any]:
         p = self.schedule.params
-        ends = [ph[0] for ph in cyclic.one_cycle_phases(p["total_steps"], p["pct_start"],
+        ends = [ph[0] for ph in one_cycle.one_cycle_phases(p["total_steps"], p["pct_start"],
                                                        p["three_phase"], 0, 0, 0, 0, 0)]
         if p["three_phase"]:
             keys = [("initial_lr", "max_lr", "max_momentum", "base_momentum"),
