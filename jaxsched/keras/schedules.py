@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxsched.core import checks as check
+from jaxsched.core.cycles import Cycles
 from jaxsched.core.exact import (
     divide,
     float_dtype,
@@ -32,7 +33,6 @@ from jaxsched.core.exact import (
     to_float,
 )
 from jaxsched.core.schedule import Schedule
-from jaxsched.timm.phases import Cycles
 
 __all__ = ["CosineDecay", "CosineDecayRestarts", "ExponentialDecay", "InverseTimeDecay",
            "KerasSchedule", "PiecewiseConstantDecay", "PolynomialDecay"]
@@ -317,7 +317,7 @@ class CosineDecayRestarts(KerasSchedule):
 
     Keras finds the cycle with ``floor(log(1 - f (1 - t_mul)) / log(t_mul))`` in float32 on
     a float32 step, which misplaces cycle starts (and, past 2**24, steps); here the cycle
-    starts are exact (``jaxsched.timm.phases.Cycles``). ``first_decay_steps`` must be whole.
+    starts are exact (``jaxsched.core.cycles.Cycles``). ``first_decay_steps`` must be whole.
 
     Example:
         >>> from jaxsched import keras
