@@ -1,4 +1,5 @@
-"""jaxsched's benchmark suite: jaxsched vs optax vs torch, side by side in one process.
+"""jaxsched's benchmark suite: jaxsched vs optax vs torch (and timm / Megatron's schedulers,
+which step torch optimizers), side by side in one process.
 
     python bench/run.py [--quick] [--out bench]
 
@@ -50,6 +51,7 @@ def pairs(total: int):
     import torch
 
     lr = 0.1
+    w, d = total // 20, total // 5
     return [
         ("cosine", jaxsched.cosine_annealing_lr(total, lr=lr),
          optax.cosine_decay_schedule(lr, total),
@@ -65,7 +67,54 @@ def pairs(total: int):
                                                     warmup_type="linear", lr=lr),
          optax.warmup_cosine_decay_schedule(0.0, lr, total // 20, total, lr * 1e-4),
          None),  # torch has no warmup-cosine scheduler; DeepSpeed's is timed below
+        ("timm cosine+warmup", jaxsched.timm.cosine_lr(total, lr=lr, lr_min=lr * 1e-4,
+                                                       warmup_t=w),
+         optax.warmup_cosine_decay_schedule(0.0, lr, w, total, lr * 1e-4),
+         lambda o: Counted(timm_scheduler("CosineLRScheduler", o, t_initial=total,
+                                          lr_min=lr * 1e-4, warmup_t=w, t_in_epochs=False),
+                           lambda s, k: s.step_update(k))),
+        ("keras cosine+warmup", jaxsched.keras.CosineDecay(0.0, total - w, alpha=1e-4,
+                                                           warmup_target=lr, warmup_steps=w),
+         optax.warmup_cosine_decay_schedule(0.0, lr, w, total, lr * 1e-4),
+         None),  # Keras has no scheduler object to step: its schedule is a function
+        ("megatron WSD", jaxsched.megatron.lr_schedule(lr, lr * 0.1, w, total, "WSD",
+                                                       wsd_decay_steps=d,
+                                                       lr_wsd_decay_style="linear"),
+         optax.join_schedules([optax.linear_schedule(0.0, lr, w), optax.constant_schedule(lr),
+                               optax.linear_schedule(lr, lr * 0.1, d)], [w, total - d]),
+         lambda o: Counted(megatron_scheduler(o, max_lr=lr, min_lr=lr * 0.1, init_lr=0.0,
+                                              lr_warmup_steps=w, lr_decay_steps=total,
+                                              lr_decay_style="WSD", wsd_decay_steps=d,
+                                              lr_wsd_decay_style="linear", start_wd=0.0,
+                                              end_wd=0.0, wd_incr_steps=total,
+                                              wd_incr_style="constant"),
+                           lambda s, k: s.step(1))),
     ]
+
+
+class Counted:
+    """A scheduler stepped with an explicit count (timm's ``step_update(k)``) or increment
+    (Megatron's ``step(1)``), behind torch's ``step()``."""
+
+    def __init__(self, sched, call):
+        self.sched, self.call, self.k = sched, call, 0
+
+    def step(self):
+        self.k += 1
+        self.call(self.sched, self.k)
+
+
+def timm_scheduler(name, optimizer, **kw):
+    from jaxsched.tools import catalog
+
+    return getattr(catalog.import_timm_schedulers(), name)(optimizer, **kw)
+
+
+def megatron_scheduler(optimizer, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
+    return OptimizerParamScheduler(optimizer, **kw)
 
 
 def torch_loop_seconds_per_step(make, n: int) -> float:

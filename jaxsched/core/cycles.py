@@ -76,6 +76,8 @@ class Cycles:
 
     def index(self, t: jax.Array) -> jax.Array:
         """The cycle of ``t >= 0``, at most ``cycle_limit``."""
+        if self.table is None and self.cycle_limit <= 1:  # one cycle: no division
+            return (t >= self.t_initial).astype(t.dtype) * self.cycle_limit
         if self.table is None:
             return jnp.minimum(idiv(t, self.t_initial), self.cycle_limit)
         reachable = [c for c in self.table[0][1:] if c <= check.MAX_COUNT]
@@ -84,8 +86,9 @@ class Cycles:
 
     def position(self, t: jax.Array, i: jax.Array) -> tuple[jax.Array, jax.Array]:
         """``(t - B_i) / t_i`` and ``(B_{i+1} - t) / t_i`` in cycle ``i`` (< cycle_limit)."""
-        if self.table is None:
-            done = imod(t, self.t_initial)
+        if self.table is None:  # in a single cycle t itself (past it, the value is unused)
+            done = (jnp.minimum(t, self.t_initial) if self.cycle_limit <= 1
+                    else imod(t, self.t_initial))
             return (divide(done, self.t_initial),
                     divide(self.t_initial - done, self.t_initial))
         ceil_b, frac_b, length = self.table
@@ -100,5 +103,8 @@ class Cycles:
         t_i = jnp.asarray(length, float_dtype())[i0]
         return done / t_i, left / t_i
 
-    def decay(self, cycle_decay: float, i: jax.Array) -> jax.Array:
+    def decay(self, cycle_decay: float, i: jax.Array) -> jax.Array | float:
+        """``cycle_decay ** i`` (1 without a decay, or while only cycle 0 is reachable)."""
+        if cycle_decay == 1.0 or self.cycle_limit <= 1:
+            return 1.0
         return int_pow(cycle_decay, i)

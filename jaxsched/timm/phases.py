@@ -64,10 +64,13 @@ def k_decayed(x: jax.Array, rest: jax.Array, k: float) -> tuple[jax.Array, jax.A
 
 def cos_weights(x: jax.Array, rest: jax.Array) -> tuple[jax.Array, jax.Array]:
     """``((1 + cos(pi x)) / 2, (1 - cos(pi x)) / 2)`` from ``x`` and ``rest = 1 - x``,
-    each from the smaller of the two, so neither loses accuracy near its zero."""
+    each from the smaller of the two, so neither loses accuracy near its zero: with ``a =
+    pi/2 min(x, rest)`` the small one is ``sin(a)**2`` and the other, at least 1/2, is ``1 -
+    sin(a)**2`` without cancellation (one transcendental, as optax's cosine)."""
     low = x <= 0.5
     a = jnp.where(low, x, rest) * (math.pi / 2)
-    c, s = jnp.cos(a) ** 2, jnp.sin(a) ** 2
+    s = jnp.sin(a) ** 2
+    c = 1.0 - s
     return jnp.where(low, c, s), jnp.where(low, s, c)
 
 
@@ -120,8 +123,10 @@ def assemble(fn: str, name: str, params: dict[str, Any], main: Callable[[jax.Arr
             draw = lax.cond(apply, lambda s: normal_noise(s, pct, std),
                             lambda s: jnp.zeros((), float_dtype()), key)
             out = jnp.where(apply, out + out * draw, out)
-        out = out * lr_scale
-        if step_zero == "construction":
+        if lr_scale != 1.0:
+            out = out * lr_scale
+        # with a warmup and no noise the formula at 0 is warmup_lr_init * lr_scale already
+        if step_zero == "construction" and (not w or noise_range is not None):
             out = jnp.where(k == 0, initial, out)
         return out
 
