@@ -1,0 +1,29 @@
+"""The training-loop companions: read the hyperparameters in force from an optax state
+(``monitor``), torch-style param groups over a parameter tree (``groups``), weight decay on
+a schedule and its coupled / decoupled conventions (``decay``), and clocks that drive a
+schedule by samples, tokens or fractional epochs (``clocks``)."""
+
+from jaxsched.loop.clocks import epoch_clock, rampup_table, samples_clock
+from jaxsched.loop.decay import (
+    coupled_from_decoupled,
+    decoupled_from_coupled,
+    decoupled_weight_decay,
+)
+from jaxsched.loop.groups import (
+    Groups,
+    Rule,
+    grouped,
+    layerwise,
+    param_groups,
+    path_name,
+    rules_from_megatron,
+    rules_from_torch,
+)
+from jaxsched.loop.monitor import hyperparams
+
+__all__ = [
+    "Groups", "Rule", "coupled_from_decoupled", "decoupled_from_coupled",
+    "decoupled_weight_decay", "epoch_clock", "grouped", "hyperparams", "layerwise",
+    "param_groups", "path_name", "rampup_table", "rules_from_megatron", "rules_from_torch",
+    "samples_clock",
+]

@@ -1,0 +1,172 @@
+"""Clocks: drive a schedule by what a run consumed instead of the optimizer step.
+
+- ``samples_clock``: consumed samples (or tokens: ``seq_length`` per sample, in units of
+  ``unit``), with Megatron's batch-size ramp-up (``--rampup-batch-size start incr samples``):
+  the batch of an iteration is ``start + int(c / (samples / n)) * incr`` for the samples ``c``
+  consumed before it while ``c <= samples``, then the global batch size (megatron-core
+  0.16.1's ``RampupBatchsizeNumMicroBatchesCalculator``, its float quotient reproduced by
+  tabulating, on the host, the first ``c`` of every increment). The lr of iteration ``i`` is
+  ``s(consumed(i))``, the value Megatron's scheduler holds then (it is stepped by each
+  iteration's batch after the iteration).
+- ``epoch_clock``: fractional epochs, ``s(floor(k * units / steps_per_epoch))`` for a schedule
+  counted in ``1/units`` of an epoch (``units=1`` is ``jaxsched.per_epoch``).
+- Gradient accumulation needs no clock: inside ``optax.MultiSteps`` the inner optimizer's
+  count, hence its schedule, advances once per real update, not per micro-batch.
+
+All clock arithmetic is on integers (the count's dtype: int64 under ``jax_enable_x64``, else
+int32, where a consumed count saturates at 2**31-1).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxsched.core import checks as check
+from jaxsched.core.exact import idiv
+from jaxsched.core.schedule import Schedule
+
+__all__ = ["epoch_clock", "rampup_table", "samples_clock"]
+
+
+def rampup_table(global_batch_size: int, rampup_batch_size: Any = None
+                 ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """``(first iteration, samples consumed before it, batch)`` of every constant-batch
+    segment of a run, the last one open-ended (Megatron's ramp-up, exactly)."""
+    fn = "jaxsched.rampup_table"
+    gbs = check.integer(fn, "global_batch_size", global_batch_size, minimum=1)
+    if rampup_batch_size is None:
+        return (0,), (0,), (gbs,)
+    if not isinstance(rampup_batch_size, (list, tuple)) or len(rampup_batch_size) != 3:
+        raise ValueError(f"{fn}: rampup_batch_size must be [start, increment, samples] "
+                         f"(Megatron's --rampup-batch-size), got {rampup_batch_size!r}")
+    start = check.integer(fn, "rampup_batch_size[0] (start)", rampup_batch_size[0], minimum=1)
+    inc = check.integer(fn, "rampup_batch_size[1] (increment)", rampup_batch_size[1],
+                        minimum=1)
+    ramp = check.integer(fn, "rampup_batch_size[2] (samples)", rampup_batch_size[2],
+                         minimum=0)
+    diff = gbs - start
+    if diff <= 0 or diff % inc:
+        raise ValueError(f"{fn}: global_batch_size - start = {diff} must be a positive "
+                         f"multiple of the increment {inc} (Megatron asserts divisibility; "
+                         f"with no difference it divides by zero)")
+    per = ramp / (diff // inc)  # Megatron's float samples per increment
+
+    def batch(c: int) -> int:
+        return gbs if c > ramp else start + int(c / per) * inc
+
+    iters, consumed, batches = [0], [0], [batch(0)]
+    c, i = 0, 0
+    while batches[-1] != gbs:  # walk segment by segment: each ends where batch(c) changes
+        b = batches[-1]
+        # the smallest n >= 1 with batch(c + n b) != b: near the float quotient's crossing
+        j = int(c / per) + 1
+        n = max(1, math.ceil((min(j * per, ramp + 1) - c) / b) - 2)
+        while batch(c + (n - 1) * b) != b:
+            n -= 1
+        while batch(c + n * b) == b:
+            n += 1
+        c, i = c + n * b, i + n
+        iters.append(i)
+        consumed.append(c)
+        batches.append(batch(c))
+    return tuple(iters), tuple(consumed), tuple(batches)
+
+
+def samples_clock(schedule: Schedule, global_batch_size: int, rampup_batch_size: Any = None,
+                  *, seq_length: int = 1, unit: int = 1) -> Schedule:
+    """``schedule`` driven by consumed samples (tokens with ``seq_length``), per iteration.
+
+    Formula: ``s((consumed(i) * seq_length) // unit)``, ``consumed(i) = C_j + (i - I_j) b_j``
+    in the ramp-up segment ``j`` holding iteration ``i`` (``rampup_table``).
+
+    Args:
+        schedule: a schedule of consumed samples (or tokens / ``unit``).
+        global_batch_size: the batch after ramp-up.
+        rampup_batch_size: Megatron's ``[start, increment, samples]``, or None.
+        seq_length: units per sample (tokens per sequence), >= 1.
+        unit: the schedule's count unit, >= 1 (e.g. 1000 for thousands of tokens).
+
+    Returns:
+        A ``Schedule`` of the iteration (momentum clocked alike).
+
+    Raises:
+        ValueError / TypeError: for a ramp-up Megatron refuses or bad sizes.
+
+    Example:
+        >>> import jaxsched
+        >>> s = jaxsched.samples_clock(jaxsched.linear_lr(0.5, 1.0, 100, lr=1.0), 32,
+        ...                            [8, 8, 48])
+        >>> [int(s.params["consumed"](i)) for i in range(6)]
+        [0, 8, 16, 32, 56, 88]
+
+    Matches megatron-core 0.16.1's ``RampupBatchsizeNumMicroBatchesCalculator``.
+    """
+    fn = "jaxsched.samples_clock"
+    if not isinstance(schedule, Schedule):
+        raise TypeError(f"{fn}: schedule must be a jaxsched.Schedule, got {schedule!r}")
+    iters, consumed, batches = rampup_table(global_batch_size, rampup_batch_size)
+    seq = check.integer(fn, "seq_length", seq_length, minimum=1)
+    per_unit = check.integer(fn, "unit", unit, minimum=1)
+
+    def samples(i: jax.Array) -> jax.Array:
+        i = jnp.asarray(i)
+        dt = i.dtype
+        top = jnp.iinfo(dt).max
+        j = jnp.searchsorted(jnp.asarray(iters, dt), i, side="right") - 1
+        base = jnp.asarray([min(c, top) for c in consumed], dt)[j]
+        b = jnp.asarray(batches, dt)[j]
+        n = jnp.minimum(i - jnp.asarray(iters, dt)[j], (top - base) // b)  # saturate
+        return base + n * b
+
+    def count(i: jax.Array) -> jax.Array:
+        c = samples(i)
+        if seq == 1 and per_unit == 1:
+            return c
+        top = jnp.iinfo(c.dtype).max
+        if per_unit % seq == 0:
+            return idiv(c, per_unit // seq)
+        whole = jnp.minimum(c, top // seq) * seq  # saturate
+        return idiv(whole, per_unit)
+
+    params = dict(schedule=schedule.name, global_batch_size=global_batch_size,
+                  rampup_batch_size=rampup_batch_size, seq_length=seq, unit=per_unit,
+                  consumed=samples)
+    mom = schedule.momentum
+    momentum = None if mom is None else Schedule(lambda i: mom(count(i)),
+                                                 name=fn + ".momentum", params=params)
+    return Schedule(lambda i: schedule(count(i)), momentum=momentum, name=fn, params=params)
+
+
+def epoch_clock(schedule: Schedule, steps_per_epoch: int, units: int) -> Schedule:
+    """``schedule`` counted in ``1/units`` of an epoch, as a function of the optimizer step:
+    ``s(floor(k * units / steps_per_epoch))``, exact in integers (no float epoch).
+
+    Example:
+        >>> import jaxsched
+        >>> s = jaxsched.epoch_clock(jaxsched.step_lr(5, 0.5, lr=1.0), steps_per_epoch=30,
+        ...                          units=10)  # halve every half epoch
+        >>> [float(s(k)) for k in (0, 14, 15, 29, 30)]
+        [1.0, 1.0, 0.5, 0.5, 0.25]
+    """
+    fn = "jaxsched.epoch_clock"
+    if not isinstance(schedule, Schedule):
+        raise TypeError(f"{fn}: schedule must be a jaxsched.Schedule, got {schedule!r}")
+    n = check.integer(fn, "steps_per_epoch", steps_per_epoch, minimum=1)
+    u = check.integer(fn, "units", units, minimum=1)
+    g = math.gcd(n, u)
+    n, u = n // g, u // g
+
+    def count(k: jax.Array) -> jax.Array:
+        k = jnp.asarray(k)
+        q, r = idiv(k, n), k - idiv(k, n) * n  # k = q n + r: k u / n = q u + r u / n
+        return q * u + idiv(r * u, n)
+
+    mom = schedule.momentum
+    params = dict(schedule=schedule.name, steps_per_epoch=steps_per_epoch, units=units)
+    momentum = None if mom is None else Schedule(lambda k: mom(count(k)),
+                                                 name=fn + ".momentum", params=params)
+    return Schedule(lambda k: schedule(count(k)), momentum=momentum, name=fn, params=params)
