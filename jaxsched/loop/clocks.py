@@ -48,6 +48,10 @@ def rampup_table(global_batch_size: int, rampup_batch_size: Any = None
                         minimum=1)
     ramp = check.integer(fn, "rampup_batch_size[2] (samples)", rampup_batch_size[2],
                          minimum=0)
+    if ramp == 0:
+        raise ValueError(f"{fn}: rampup_batch_size[2] (samples) must be > 0: Megatron "
+                         f"computes 0 / (0 / increments) when built and raises "
+                         f"ZeroDivisionError")
     diff = gbs - start
     if diff <= 0 or diff % inc:
         raise ValueError(f"{fn}: global_batch_size - start = {diff} must be a positive "
@@ -122,15 +126,17 @@ def samples_clock(schedule: Schedule, global_batch_size: int, rampup_batch_size:
         n = jnp.minimum(i - jnp.asarray(iters, dt)[j], (top - base) // b)  # saturate
         return base + n * b
 
+    g = math.gcd(seq, per_unit)
+    a, b = seq // g, per_unit // g  # count = c a // b = q a + (r a) // b, c = q b + r
+
     def count(i: jax.Array) -> jax.Array:
         c = samples(i)
-        if seq == 1 and per_unit == 1:
+        if a == 1 and b == 1:
             return c
         top = jnp.iinfo(c.dtype).max
-        if per_unit % seq == 0:
-            return idiv(c, per_unit // seq)
-        whole = jnp.minimum(c, top // seq) * seq  # saturate
-        return idiv(whole, per_unit)
+        q = idiv(c, b)
+        r = c - q * b
+        return jnp.minimum(q, (top - a) // a) * a + idiv(r * a, b)  # saturates, no wrap
 
     params = dict(schedule=schedule.name, global_batch_size=global_batch_size,
                   rampup_batch_size=rampup_batch_size, seq_length=seq, unit=per_unit,
