@@ -51,6 +51,7 @@ def ramps(draw):
 def test_consumed_samples_match_megatron(ramp):
     gbs, rampup = ramp
     iters, consumed, batches = jaxsched.rampup_table(gbs, rampup)
+    assert consumed[0] == 0 and list(consumed) == sorted(consumed)
     n = iters[-1] + 50
     ref = megatron_consumed(gbs, rampup, n)
     s = jaxsched.samples_clock(jaxsched.constant_lr(1.0, 1, lr=1.0), gbs, rampup)
@@ -68,9 +69,11 @@ def test_megatron_schedule_on_the_samples_clock():
               wd_incr_steps=200_000, wd_incr_style="constant")
 
     class Opt:
-        param_groups = [{"lr": 0.0, "weight_decay": 0.0}]
+        def __init__(self):
+            self.param_groups = [{"lr": 0.0, "weight_decay": 0.0}]
 
-    ref = Ref(Opt(), **kw)
+    opt = Opt()
+    ref = Ref(opt, **kw)
     consumed = megatron_consumed(gbs, rampup, 1_000)
     s = jaxsched.samples_clock(jaxsched.megatron.lr_schedule(
         kw["max_lr"], kw["min_lr"], kw["lr_warmup_steps"], kw["lr_decay_steps"],
@@ -79,7 +82,7 @@ def test_megatron_schedule_on_the_samples_clock():
         ours = np.asarray(jax.jit(jax.vmap(s))(jnp.arange(1_000)))
     theirs = []
     for i in range(1_000):
-        theirs.append(Opt.param_groups[0]["lr"])
+        theirs.append(opt.param_groups[0]["lr"])
         ref.step((consumed[i + 1] if i + 1 < len(consumed) else consumed[i] + gbs)
                  - consumed[i])
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-300)

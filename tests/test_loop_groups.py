@@ -176,7 +176,7 @@ def test_megatron_groups():
     groups = jaxsched.param_groups(params, jaxsched.rules_from_megatron(sched, ["^w", "^b"]))
     tx = jaxsched.grouped(optax.identity(), groups, lr=None, weight_decay=None)
     state = tx.init(params)
-    for k in range(25):
+    for _ in range(25):
         _, state = tx.update(params, state, params)
         h = jaxsched.hyperparams(state)
         np.testing.assert_allclose(h["learning_rate"][:2], sched.get_last_lr(), rtol=1e-6)

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import mpmath
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import divide, float_dtype, idiv, imod, int_pow, to_float
+from jaxsched.core.exact import divide, float_dtype, idiv, imod, int_pow, is_x64, to_float
 
 __all__ = ["MAX_CYCLES", "Cycles"]
 
@@ -89,8 +89,10 @@ class Cycles:
         if self.table is None:  # in a single cycle t itself (past it, the value is unused)
             done = (jnp.minimum(t, self.t_initial) if self.cycle_limit <= 1
                     else imod(t, self.t_initial))
-            return (divide(done, self.t_initial),
-                    divide(self.t_initial - done, self.t_initial))
+            x = divide(done, self.t_initial)
+            if not is_x64():  # float32 keeps 2e-6 of the peak: 1 - x is enough there
+                return x, 1.0 - x
+            return x, divide(self.t_initial - done, self.t_initial)
         ceil_b, frac_b, length = self.table
         i0 = jnp.minimum(i, len(ceil_b) - 2)
         frac = jnp.asarray(frac_b, float_dtype())

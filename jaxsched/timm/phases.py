@@ -17,7 +17,7 @@ from jax import lax
 
 from jaxsched.core import checks as check
 from jaxsched.core.cycles import MAX_CYCLES, Cycles
-from jaxsched.core.exact import divide, float_dtype, mix
+from jaxsched.core.exact import divide, float_dtype, is_x64, mix
 from jaxsched.core.schedule import Schedule
 from jaxsched.timm.noise import check_noise, in_range, normal_noise
 
@@ -112,7 +112,9 @@ def assemble(fn: str, name: str, params: dict[str, Any], main: Callable[[jax.Arr
     def value(k: jax.Array) -> jax.Array:
         kw = jnp.minimum(k, w)
         if w:
-            warm = mix(warmup_lr_init, divide(w - kw, w), warmup_target, divide(kw, w))
+            f = divide(kw, w)
+            warm = mix(warmup_lr_init, divide(w - kw, w) if is_x64() else 1.0 - f,
+                       warmup_target, f)
         else:
             warm = jnp.zeros((), float_dtype())
         t = jnp.maximum(k - w, 0) if warmup_prefix else jnp.maximum(k, w)
