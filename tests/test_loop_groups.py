@@ -202,6 +202,13 @@ def test_bad_input():
     tx = jaxsched.grouped(optax.identity(), jaxsched.param_groups(params), lr=0.1)
     with pytest.raises(ValueError, match=r"grouped: params have another structure"):
         tx.init({"w": jnp.ones(2), "extra": jnp.ones(1)})
+    with pytest.raises(ValueError, match=r"decoupled_weight_decay: weight_decay must be >= 0"):
+        jaxsched.decoupled_weight_decay(-0.1)
+    with pytest.raises(TypeError, match=r"decoupled_from_coupled: lr"):
+        jaxsched.decoupled_from_coupled(0.1, "1e-3")
+    with pytest.raises(ValueError, match=r"grouped: rule 0 \('default'\) matches parameters "
+                                         r"but sets no lr"):
+        jaxsched.grouped(optax.identity(), jaxsched.param_groups(params), lr=None)
     with pytest.raises(ValueError, match=r"rules_from_megatron: 1 groups, 2 patterns"):
         jaxsched.rules_from_megatron(jaxsched.megatron.from_args(
             dict(lr=0.1, train_samples=100)), ["a", "b"])
