@@ -48,6 +48,7 @@ def _cyclic(fn: str, kind: str, t_initial: Any, lr_min: Any, cycle_mul: Any,
     warmup_prefix = check.boolean(fn, "warmup_prefix", warmup_prefix)
     span = check.MAX_COUNT - (warmup_t if warmup_prefix else 0)
     cycles = Cycles(fn, t_initial, cycle_mul, cycle_limit, span)
+    single_cosine = kind == "cosine" and cycles.table is None and cycles.cycle_limit == 1
 
     def main(t: jax.Array) -> jax.Array:
         t = t.astype(jnp.result_type(int))
@@ -55,6 +56,8 @@ def _cyclic(fn: str, kind: str, t_initial: Any, lr_min: Any, cycle_mul: Any,
         x, rest = cycles.position(t, i)
         w, w_min = shape_weights(kind, x, rest, **shape)
         value = mix(lr * cycles.decay(cycle_decay, i), w, lr_min, w_min)
+        if single_cosine:  # past the one cycle x = 1 exactly, so w = 0: value is lr_min
+            return value
         return jnp.where(i < cycles.cycle_limit, value, lr_min)
 
     target = lr
