@@ -123,3 +123,15 @@ def test_missing_schedule_and_empty_state_raise():
     state = optax.chain(optax.add_decayed_weights(W), optax.sgd(0.1)).init(PARAMS)
     with pytest.raises(TypeError, match=r"weight_decay_schedule="):
         jaxsched.hyperparams(state)
+
+
+def test_nnx_optimizer():
+    nnx = pytest.importorskip("flax.nnx")
+    model = nnx.Linear(2, 1, rngs=nnx.Rngs(0))
+    for tx, kw in ((jaxsched.scheduled(optax.sgd, S2), {}), (optax.adam(S2), dict(schedule=S2))):
+        opt = nnx.Optimizer(model, tx, wrt=nnx.Param)
+        for _ in range(9):
+            grads = nnx.grad(lambda m: (m(jnp.ones((1, 2))) ** 2).sum())(model)
+            opt.update(model, grads)
+        got = float(jaxsched.hyperparams(opt, **kw)["learning_rate"])
+        assert got == pytest.approx(float(S2(8)), rel=1e-6)
