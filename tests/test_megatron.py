@@ -192,7 +192,8 @@ def test_loading_adds_the_checkpoint_count_as_megatron_does():
 BAD = {
     "min_above_max": (dict(min_lr=2e-3), ValueError, r"min_lr \(0.002\) must not exceed max_lr"),
     "warmup_not_below_decay": (dict(lr_warmup_steps=1000), ValueError,
-                               r"lr_warmup_steps must be in \[0, 999\], got 1000"),
+                               r"lr_warmup_steps must be < lr_decay_steps=1000 \(Megatron "
+                               r"asserts\), got 1000"),
     "style_typo": (dict(lr_decay_style="cosin"), ValueError,
                    r"lr_decay_style must be one of .*\(did you mean 'cosine'\?\)"),
     "wsd_without_style": (dict(lr_decay_style="WSD", wsd_decay_steps=10), ValueError,

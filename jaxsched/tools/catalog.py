@@ -296,9 +296,16 @@ def import_keras_schedules() -> Any:
 def keras_curve(cls: str, kwargs: dict[str, Any], steps: Iterable[int],
                 progress: Callable[[Iterable[int]], Iterable[int]] = iter
                 ) -> dict[str, np.ndarray]:
-    """A live Keras schedule at ``steps`` (Keras evaluates ``schedule(iterations)``)."""
+    """A live Keras schedule at ``steps``: ``schedule(iterations)`` jitted, as Keras's JAX
+    train step evaluates it (eagerly, each call of a schedule with ``ops.cond`` re-traces
+    its branches: 0.1-0.25 s a step; jitted results can differ from eager ones by a float32
+    ulp)."""
+    import jax
+    import jax.numpy as jnp
+
     schedule = getattr(import_keras_schedules(), cls)(**kwargs)
-    lrs = [float(schedule(k)) for k in progress(list(steps))]
+    evaluate = jax.jit(schedule.__call__)
+    lrs = [float(evaluate(jnp.asarray(k, jnp.int32))) for k in progress(list(steps))]
     return {"lr": np.asarray(lrs), "momentum": np.full(len(lrs), np.nan)}
 
 
