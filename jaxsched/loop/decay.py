@@ -86,8 +86,7 @@ def decoupled_weight_decay(weight_decay: Any, mask: Any = None
             raise ValueError(f"{fn}: update needs params")
         rate = jnp.asarray(wd(state.count), jnp.result_type(float))
         updates = jax.tree.map(lambda u, p: u - rate.astype(u.dtype) * p, updates, params)
-        count = jnp.where(state.count < jnp.iinfo(jnp.int32).max, state.count + 1,
-                          state.count)
+        count = optax.safe_increment(state.count)
         return updates, DecoupledDecayState(count, rate)
 
     tx = optax.GradientTransformation(init_fn, update_fn)

@@ -253,7 +253,7 @@ def grouped(direction: optax.GradientTransformation, groups: Groups, lr: Any,
             if w and decoupled:
                 u = u - (wd_now[g] * w).astype(u.dtype) * p
             out.append(u)
-        count = jnp.where(own.count < jnp.iinfo(jnp.int32).max, own.count + 1, own.count)
+        count = optax.safe_increment(own.count)  # saturates at 2**31-1, as optax's counts
         return (jax.tree.unflatten(treedef, out),
                 (inner, GroupedState(count, lr_now, wd_now * rule_wd)))
 
