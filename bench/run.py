@@ -150,29 +150,29 @@ def bench_curves(n: int, n_torch: int, rounds: int) -> list[dict]:
     return rows
 
 
+def scanned(opt: optax.GradientTransformation, n: int) -> Callable[[object], object]:
+    """A jitted ``lax.scan`` of ``n`` updates of ``opt``, the params as their own gradient."""
+    @jax.jit
+    def run(params):
+        def body(carry, _):
+            p, state = carry
+            updates, state = opt.update(p, state, p)
+            return (optax.apply_updates(p, updates), state), None
+
+        (params, _), _ = jax.lax.scan(body, (params, opt.init(params)), None, length=n)
+        return params
+    return run
+
+
 def bench_in_step(shapes: list[tuple[tuple[int, ...], int]], rounds: int) -> list[dict]:
     """A lax.scan of an SGD update on params of each shape, where the schedule is much of
     the work: a scalar over many steps, and small vectors over the lengths people train."""
     rows = []
     for shape, n in shapes:
         for name, ours, theirs, _ in pairs(n):
-            def scan_with(sched, n=n):
-                opt = optax.sgd(learning_rate=sched)
-
-                @jax.jit
-                def run(w):
-                    def body(carry, _):
-                        w, state = carry
-                        updates, state = opt.update(w, state, w)
-                        return (optax.apply_updates(w, updates), state), None
-
-                    (w, _), _ = jax.lax.scan(body, (w, opt.init(w)), None, length=n)
-                    return w
-                return run
-
             w0 = jnp.ones(shape)
-            runs = {"jaxsched": scan_with(ours), "optax": scan_with(theirs),
-                    "constant": scan_with(0.1)}
+            runs = {k: scanned(optax.sgd(learning_rate=s), n)
+                    for k, s in (("jaxsched", ours), ("optax", theirs), ("constant", 0.1))}
             t = interleaved({k: (lambda f=f, w=w0: ready(f(w))) for k, f in runs.items()},
                             rounds)
             rows.append({"schedule": name, "params": str(shape or "scalar"), "steps": n,
@@ -287,20 +287,8 @@ def bench_groups(n: int, rounds: int) -> list[dict]:
     theirs = optax.multi_transform({k: adamw_for(k) for k in names}, labels)
     plain = optax.adamw(sched, weight_decay=0.05)
 
-    def scan_with(opt):
-        @jax.jit
-        def run(p):
-            def body(c, _):
-                p, st = c
-                u, st = opt.update(p, st, p)
-                return (optax.apply_updates(p, u), st), None
-
-            (p, _), _ = jax.lax.scan(body, (p, opt.init(p)), None, length=n)
-            return p
-        return run
-
-    runs = {"jaxsched_grouped": scan_with(ours), "optax_multi_transform": scan_with(theirs),
-            "optax_adamw_one_group": scan_with(plain)}
+    runs = {"jaxsched_grouped": scanned(ours, n), "optax_multi_transform": scanned(theirs, n),
+            "optax_adamw_one_group": scanned(plain, n)}
     t = interleaved({k: (lambda f=f: ready(f(params))) for k, f in runs.items()}, rounds)
     return [{"groups": len(names), "leaves": len(jax.tree.leaves(params)), "steps": n,
              **{f"{k}_s": v for k, v in t.items()},

@@ -25,6 +25,15 @@ def _warmup_checks(fn: str, warmup_num_steps: int, warmup_type: str) -> int:
     return max(2, int(warmup_num_steps))
 
 
+def _total_checks(fn: str, total_num_steps: int, n: int) -> int:
+    """``total_num_steps``, at least the (effective) warmup ``n``."""
+    total = check.integer(fn, "total_num_steps", total_num_steps, minimum=1)
+    if total < n:
+        raise ValueError(f"{fn}: total_num_steps ({total}) must be >= max(2, "
+                         f"warmup_num_steps) ({n})")
+    return total
+
+
 def _warmup_fraction(k: jax.Array, n: int, warmup_type: str) -> jax.Array:
     """DeepSpeed's warmup gamma at ``last_batch_iteration = k - 1`` (for ``1 <= k <= n``)."""
     if warmup_type == "log":
@@ -143,10 +152,7 @@ def warmup_decay_lr(
     """
     fn = "jaxsched.warmup_decay_lr"
     n = _warmup_checks(fn, warmup_num_steps, warmup_type)
-    total = check.integer(fn, "total_num_steps", total_num_steps, minimum=1)
-    if total < n:
-        raise ValueError(f"{fn}: total_num_steps ({total}) must be >= max(2, "
-                         f"warmup_num_steps) ({n})")
+    total = _total_checks(fn, total_num_steps, n)
     min_lr = check.nonneg(fn, "warmup_min_lr", warmup_min_lr)
     max_lr = _max_lr(fn, warmup_max_lr, lr)
     check.ordered(fn, "warmup_min_lr", min_lr, "warmup_max_lr", max_lr)
@@ -215,10 +221,7 @@ def warmup_cosine_lr(
     """
     fn = "jaxsched.warmup_cosine_lr"
     n = _warmup_checks(fn, warmup_num_steps, warmup_type)
-    total = check.integer(fn, "total_num_steps", total_num_steps, minimum=1)
-    if total < n:
-        raise ValueError(f"{fn}: total_num_steps ({total}) must be >= max(2, "
-                         f"warmup_num_steps) ({n})")
+    total = _total_checks(fn, total_num_steps, n)
     wmin = check.unit(fn, "warmup_min_ratio", warmup_min_ratio)
     cmin = check.unit(fn, "cos_min_ratio", cos_min_ratio)
     base = check.nonneg(fn, "lr", lr)
