@@ -18,19 +18,21 @@ from jaxsched import presets
 Case = tuple[str, Callable[[], Any], type, str]
 
 # kinds: "lr" (real >= 0), "pos" (real > 0), "unit" ([0, 1]), "int1" (integer >= 1),
-# "int0" (integer >= 0), "bool", "choice", "real" (any finite real)
+# "int0" (integer >= 0), "bool", "choice", "real" (any finite real), "nonzero" (finite,
+# not 0: a divisor). torch accepts growth factors and swapped or out-of-[0, 1] momenta (kind
+# "lr" or "real"); tests/test_torch_acceptance.py compares those live.
 FACTORIES: dict[str, tuple[Callable[..., Any], dict[str, Any], dict[str, str]]] = {
     "step_lr": (jaxsched.step_lr, dict(step_size=10, gamma=0.5, lr=0.1),
-                dict(step_size="int1", gamma="unit", lr="lr")),
+                dict(step_size="int1", gamma="lr", lr="lr")),
     "multi_step_lr": (jaxsched.multi_step_lr, dict(milestones=[3, 6], gamma=0.5, lr=0.1),
-                      dict(gamma="unit", lr="lr")),
+                      dict(gamma="lr", lr="lr")),
     "constant_lr": (jaxsched.constant_lr, dict(factor=0.5, total_iters=5, lr=0.1),
                     dict(factor="unit", total_iters="int0", lr="lr")),
     "linear_lr": (jaxsched.linear_lr, dict(start_factor=0.1, end_factor=1.0, total_iters=5,
                                            lr=0.1),
                   dict(start_factor="unit", end_factor="unit", total_iters="int0", lr="lr")),
     "exponential_lr": (jaxsched.exponential_lr, dict(gamma=0.9, lr=0.1),
-                       dict(gamma="unit", lr="lr")),
+                       dict(gamma="lr", lr="lr")),
     "polynomial_lr": (jaxsched.polynomial_lr, dict(total_iters=10, power=2.0, lr=0.1),
                       dict(total_iters="int0", power="lr", lr="lr")),
     "cosine_annealing_lr": (jaxsched.cosine_annealing_lr, dict(T_max=10, eta_min=0.0, lr=0.1),
@@ -41,12 +43,12 @@ FACTORIES: dict[str, tuple[Callable[..., Any], dict[str, Any], dict[str, str]]] 
     "cyclic_lr": (jaxsched.cyclic_lr, dict(base_lr=0.01, max_lr=0.1, step_size_up=10),
                   dict(base_lr="lr", max_lr="lr", step_size_up="int1", step_size_down="int0",
                        mode="choice", gamma="pos", scale_mode="choice",
-                       cycle_momentum="bool", base_momentum="unit", max_momentum="unit")),
+                       cycle_momentum="bool", base_momentum="real", max_momentum="real")),
     "one_cycle_lr": (jaxsched.one_cycle_lr, dict(max_lr=0.1, total_steps=100),
                      dict(max_lr="lr", total_steps="int1", pct_start="unit",
                           anneal_strategy="choice", cycle_momentum="bool",
-                          base_momentum="unit", max_momentum="unit", div_factor="pos",
-                          final_div_factor="pos", three_phase="bool")),
+                          base_momentum="real", max_momentum="real", div_factor="nonzero",
+                          final_div_factor="nonzero", three_phase="bool")),
     "lr_range_test": (jaxsched.lr_range_test, dict(lr_range_test_min_lr=0.001),
                       dict(lr_range_test_min_lr="lr", lr_range_test_step_size="int1",
                            lr_range_test_step_rate="lr", lr_range_test_staircase="bool")),
@@ -96,6 +98,10 @@ BAD: dict[str, list[tuple[str, Any, type]]] = {
              ("zero", 0, ValueError), ("huge", 2**40, ValueError)],
     "int0": [("float", 2.5, TypeError), ("str", "3", TypeError), ("negative", -1, ValueError)],
     "bool": [("str_no", "no", TypeError), ("int", 1, TypeError), ("none", None, TypeError)],
+    "real": [("str", "0.5", TypeError), ("bool", True, TypeError), ("nan", math.nan, ValueError),
+             ("inf", math.inf, ValueError)],
+    "nonzero": [("str", "2", TypeError), ("zero", 0.0, ValueError),
+                ("nan", math.nan, ValueError)],
     "choice": [("misspelt", "cosin", ValueError), ("int", 3, ValueError)],
 }
 

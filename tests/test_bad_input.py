@@ -76,8 +76,8 @@ def test_adapters_refuse_bad_optimizers(name, optimizer, exc, match):
 
 
 @pytest.mark.parametrize(("make", "match"), [
-    (lambda: jaxsched.StepLR(SGD, 2, gamma=2.0), r"jaxsched\.StepLR: gamma must be in \[0, 1\], "
-                                                 r"got 2.0 \(torch accepts a growth factor"),
+    (lambda: jaxsched.StepLR(SGD, 2, gamma=-2.0), r"jaxsched\.StepLR: gamma must be >= 0, "
+                                                  r"got -2.0"),
     (lambda: jaxsched.StepLR(SGD, 2, last_epoch="3"), r"jaxsched\.StepLR: last_epoch must be an "
                                                       r"integer, got '3'"),
     (lambda: jaxsched.StepLR(SGD, 2, last_epoch=-2), r"jaxsched\.StepLR: last_epoch must be in "
@@ -184,18 +184,12 @@ OTHER_CASES = [
      r"jaxsched\.lr_range_test: .* reaches .* at count 2\*\*31-1, past float32"),
     ("deepseek-v3-order", lambda: jaxsched.presets.deepseek_v3(10000, final_lr=1e-3), ValueError,
      r"jaxsched\.presets\.deepseek_v3: final_lr \(0.001\) must not exceed decayed_lr"),
-    ("cosine-floor-above", lambda: jaxsched.cosine_annealing_lr(10, 0.2, lr=0.1), ValueError,
-     r"jaxsched\.cosine_annealing_lr: eta_min \(0.2\) must not exceed lr \(0.1\) \(a floor"),
-    ("restarts-floor-above", lambda: jaxsched.cosine_annealing_warm_restarts(
-        10, eta_min=0.2, lr=0.1), ValueError,
-     r"jaxsched\.cosine_annealing_warm_restarts: eta_min \(0.2\) must not exceed lr"),
-    ("cyclic-growth", lambda: jaxsched.cyclic_lr(0.01, 0.1, 4, mode="exp_range", gamma=1.01),
-     ValueError, r"jaxsched\.cyclic_lr: gamma must be in \[0, 1\], got 1.01"),
-    ("one-cycle-lr-div", lambda: jaxsched.one_cycle_lr(0.1, 10, div_factor=0.5), ValueError,
-     r"jaxsched\.one_cycle_lr: div_factor must be >= 1, got 0.5"),
-    ("one-cycle-lr-momenta", lambda: jaxsched.one_cycle_lr(0.1, 10, base_momentum=0.95,
-                                                          max_momentum=0.85), ValueError,
-     r"jaxsched\.one_cycle_lr: base_momentum \(0.95\) must not exceed max_momentum"),
+    ("cosine-floor-negative", lambda: jaxsched.cosine_annealing_lr(10, -0.2, lr=0.1),
+     ValueError, r"jaxsched\.cosine_annealing_lr: eta_min must be >= 0, got -0.2"),
+    ("cyclic-gamma-zero", lambda: jaxsched.cyclic_lr(0.01, 0.1, 4, mode="exp_range", gamma=0.0),
+     ValueError, r"jaxsched\.cyclic_lr: gamma must be > 0, got 0.0"),
+    ("one-cycle-lr-div-zero", lambda: jaxsched.one_cycle_lr(0.1, 10, div_factor=0.0),
+     ValueError, r"jaxsched\.one_cycle_lr: div_factor must be nonzero"),
     ("traced-setting", lambda: __import__("jax").jit(
         lambda x: jaxsched.step_lr(3, lr=x)(0))(0.1), TypeError,
      r"jaxsched\.step_lr: lr must be a concrete number, got a traced value"),

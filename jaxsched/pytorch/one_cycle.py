@@ -5,6 +5,7 @@ of the distance to its low point; the momentum (or Adam's beta1) cycles inversel
 from __future__ import annotations
 
 import math
+import warnings
 from fractions import Fraction
 from typing import Any
 
@@ -87,12 +88,12 @@ def one_cycle_lr(
         pct_start: fraction of the cycle spent rising, in [0, 1].
         anneal_strategy: ``"cos"`` or ``"linear"``.
         cycle_momentum: whether the schedule has a ``momentum`` curve.
-        base_momentum: momentum at the peak lr, in [0, 1].
-        max_momentum: momentum at the ends, in [0, 1].
-        div_factor: ``initial_lr = max_lr / div_factor``, >= 1 (torch accepts any value;
-            below 1 the warmup would go down).
-        final_div_factor: ``min_lr = initial_lr / final_div_factor``, >= 1 (torch accepts
-            any value; below 1 the final lr would exceed the initial).
+        base_momentum: momentum at the peak lr, a finite real (as torch, values outside
+            [0, 1] or above ``max_momentum`` are taken as given).
+        max_momentum: momentum at the ends, a finite real.
+        div_factor: ``initial_lr = max_lr / div_factor``, nonzero (below 1 the warmup goes
+            down, as torch's does; a negative factor, which gives negative lrs, warns).
+        final_div_factor: ``min_lr = initial_lr / final_div_factor``, nonzero (likewise).
         three_phase: use torch's three-phase variant.
 
     Returns:
@@ -127,18 +128,18 @@ def one_cycle_lr(
     pct = check.unit(fn, "pct_start", pct_start)
     check.choice(fn, "anneal_strategy", anneal_strategy, ("cos", "linear"))
     cycle_momentum = check.boolean(fn, "cycle_momentum", cycle_momentum)
-    m_lo = check.unit(fn, "base_momentum", base_momentum)
-    m_hi = check.unit(fn, "max_momentum", max_momentum)
-    check.ordered(fn, "base_momentum", m_lo, "max_momentum", m_hi)
+    m_lo = check.real(fn, "base_momentum", base_momentum)
+    m_hi = check.real(fn, "max_momentum", max_momentum)
     three_phase = check.boolean(fn, "three_phase", three_phase)
     div = check.real(fn, "div_factor", div_factor)
     final_div = check.real(fn, "final_div_factor", final_div_factor)
     for name, value in (("div_factor", div), ("final_div_factor", final_div)):
-        if value < 1:
-            raise ValueError(f"{fn}: {name} must be >= 1, got {value!r} (below 1 the "
-                             f"{'initial' if name == 'div_factor' else 'final'} lr would "
-                             f"exceed the {'peak' if name == 'div_factor' else 'initial'} "
-                             f"lr; torch accepts it silently)")
+        if value == 0:
+            raise ValueError(f"{fn}: {name} must be nonzero (torch divides by it), got "
+                             f"{value!r}")
+        if value < 0:
+            warnings.warn(f"{fn}: {name}={value!r} is negative, so the schedule's lrs are "
+                          f"negative (as in torch)", UserWarning, stacklevel=2)
     initial = peak / div
     floor = initial / final_div
     phases = one_cycle_phases(total, pct, three_phase, initial, peak, floor, m_lo, m_hi)
