@@ -280,7 +280,8 @@ def cosine_annealing_lr(T_max: int, eta_min: float = 0.0, *, lr: float) -> Sched
     position is reduced modulo ``2 * T_max`` in integers; float64 computes the curve as
     ``low + span * sin(pi m / (2 T_max))**2`` with ``m`` the integer distance to the nearest
     low point: exact to a few ulps at any count, relatively accurate down to a zero
-    ``eta_min``. An ``eta_min`` above ``lr`` anneals upward, as in torch. float32, whose tolerance is of the peak, computes
+    ``eta_min``. An ``eta_min`` above ``lr`` anneals upward, as in torch. float32, whose
+    tolerance is of the peak, computes
     ``mid + half * sin(pi/2 - pi r / T_max)`` (XLA:CPU's float32 sine is cheaper than its
     cosine). torch's recursion drifts from the exact curve (1.5e-12 relative over 5000
     steps of ``T_max=100``).

@@ -1,0 +1,103 @@
+"""Configurations torch accepts and steps through, which jaxsched once refused (issue 20):
+growth factors (LR range tests), an ``eta_min`` above the lr, swapped CyclicLR bounds and
+momenta, momenta outside [0, 1], OneCycleLR div factors below 1. Each is run live in torch
+2.13 and compared three ways (jaxsched's pure schedule in float64 and float32, its adapter,
+torch, and the exact value of torch's formula), state dict included."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import jaxsched
+from jaxsched.tools import parity
+
+from helpers import require
+
+torch = require("torch")
+generate = pytest.importorskip("generate_torch")
+optimizers = pytest.importorskip("optimizers")
+
+# (id, class, kwargs, optimizer, lrs, momenta, steps)
+ACCEPTED = [
+    ("StepLR-growth-range-test", "StepLR", dict(step_size=25, gamma=1.6), "SGD",
+     [1e-7, 3e-6], [0.9, 0.8], 600),
+    ("MultiStepLR-growth", "MultiStepLR", dict(milestones=[100, 250, 250, 400], gamma=3.0),
+     "Adam", [1e-4], [0.9], 500),
+    ("ExponentialLR-range-test", "ExponentialLR", dict(gamma=1.02), "SGD", [1e-7], [0.9], 1000),
+    ("CosineAnnealingLR-eta-above-lr", "CosineAnnealingLR", dict(T_max=150, eta_min=0.3),
+     "SGD", [0.01, 0.05], [0.9, 0.9], 700),
+    ("CosineAnnealingWarmRestarts-eta-above-lr", "CosineAnnealingWarmRestarts",
+     dict(T_0=50, T_mult=2, eta_min=0.2), "Adam", [0.01], [0.9], 400),
+    ("CyclicLR-swapped-bounds", "CyclicLR", dict(base_lr=0.1, max_lr=0.004, step_size_up=120,
+                                                 step_size_down=80), "SGD", [0.1], [0.9], 900),
+    ("CyclicLR-momenta-outside-unit", "CyclicLR",
+     dict(base_lr=1e-3, max_lr=0.05, step_size_up=100, base_momentum=1.2, max_momentum=-0.3),
+     "SGD", [0.05], [0.9], 450),
+    ("CyclicLR-exp-range-growth", "CyclicLR",
+     dict(base_lr=1e-3, max_lr=0.01, step_size_up=200, mode="exp_range", gamma=1.001,
+          base_momentum=0.95, max_momentum=0.85), "Adam", [0.01], [0.9], 1200),
+    ("OneCycleLR-momenta-swapped-above-one", "OneCycleLR",
+     dict(max_lr=0.1, total_steps=1000, base_momentum=0.99, max_momentum=1.05), "SGD", [0.1],
+     [0.9], 1001),
+    ("OneCycleLR-div-below-one", "OneCycleLR",
+     dict(max_lr=0.1, total_steps=800, div_factor=0.5, final_div_factor=0.25,
+          anneal_strategy="linear", three_phase=True), "Adam", [0.1], [0.9], 801),
+]
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "optimizer", "lrs", "moms", "steps"),
+                         [c[1:] for c in ACCEPTED], ids=[c[0] for c in ACCEPTED])
+def test_accepted_configuration_matches_torch(cls, kwargs, optimizer, lrs, moms, steps):
+    groups = optimizers.torch_groups(optimizer, lrs, moms)
+    case = dict(cls=cls, kwargs=kwargs, optimizer=optimizer, groups=groups,
+                steps=list(range(steps)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        curves = generate.record(case)
+    case = dict(name="live", **{"class": cls}, kwargs=kwargs, optimizer=optimizer,
+                groups=groups, **curves)
+    assert np.all(np.isfinite(np.asarray(case["lr"])))
+    errors = parity.case_errors(case)
+    assert {"pure64.lr", "pure32.lr", "adapter.lr"} <= set(errors)
+    if cls in ("CyclicLR", "OneCycleLR"):
+        assert {"pure64.momentum", "pure32.momentum", "adapter.momentum"} <= set(errors)
+    bad = {k: e for k, e in errors.items() if not parity.within_tolerance(k, e)}
+    assert not bad, bad
+    mismatches = parity.state_mismatches(parity.adapter_state(case), case["state_dict"],
+                                        scale=parity.case_peak(case),
+                                        exact=parity.case_state_exact(case))
+    assert not mismatches, mismatches
+
+
+def test_growth_overflows_to_inf_where_torch_does():
+    """ExponentialLR(gamma=2) from lr 1: torch's lr passes float64's range at step 1024;
+    jaxsched's float64 schedule and adapter turn inf at the same step, finite before."""
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([param], lr=1.0)
+    ref = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=2.0)
+    ours = jaxsched.ExponentialLR(1.0, gamma=2.0)
+    ref_lrs, our_lrs = [opt.param_groups[0]["lr"]], [ours.get_last_lr()[0]]
+    for _ in range(1030):
+        opt.step()
+        ref.step()
+        ours.step()
+        ref_lrs.append(opt.param_groups[0]["lr"])
+        our_lrs.append(ours.get_last_lr()[0])
+    first_inf = [next(i for i, v in enumerate(c) if math.isinf(v)) for c in (ref_lrs, our_lrs)]
+    assert first_inf == [1024, 1024]
+    assert our_lrs[:1024] == ref_lrs[:1024]  # powers of two: exact both ways
+    import jax
+
+    with jax.enable_x64(True):
+        assert float(jaxsched.exponential_lr(2.0, lr=1.0)(1024)) == math.inf
+
+
+def test_negative_div_factor_warns_once_naming_it():
+    with pytest.warns(UserWarning, match=r"jaxsched\.one_cycle_lr: div_factor=-2\.0 is "
+                                         r"negative") as record:
+        jaxsched.one_cycle_lr(0.1, 100, div_factor=-2.0)
+    assert len(record) == 1
