@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxsched.core import checks as check
-from jaxsched.core.schedule import Schedule
+from jaxsched.core.schedule import Schedule, schedule_factory
 
 __all__ = ["per_epoch", "scheduled"]
 
@@ -79,6 +79,7 @@ def scheduled(factory: Callable[..., optax.GradientTransformation], schedule: Sc
     return optax.inject_hyperparams(factory, hyperparam_dtype=jnp.result_type(float))(**kwargs)
 
 
+@schedule_factory
 def per_epoch(schedule: Schedule, steps_per_epoch: int) -> Schedule:
     """A schedule stepped once per epoch, as a function of the per-step count.
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from jaxsched.core import checks as check
 from jaxsched.core.hyperparams import apply_hyperparams, injected_states, read_value
-from jaxsched.core.schedule import Schedule
+from jaxsched.core.schedule import Schedule, _rebuild
 
 __all__ = ["Adapter", "parse_optimizer"]
 
@@ -126,6 +126,10 @@ class Adapter:
         self._write_momentum = write_momentum and all(s.momentum is not None
                                                       for s in self.schedules)
         self._count = count
+        self._compile()
+
+    def _compile(self) -> None:
+        """The compiled evaluation of every group's schedule (rebuilt after unpickling)."""
         self._cache: tuple[int, list[float], list[float] | None] | None = None
         moms = self._write_momentum
         scheds = self.schedules
@@ -135,6 +139,31 @@ class Adapter:
             return lrs, (jnp.stack([s.momentum(c) for s in scheds]) if moms else None)
 
         self._evaluate = jax.jit(evaluate)
+
+    _TRANSIENT = ("_cache", "_evaluate")  # compiled, rebuilt by _compile on unpickling
+
+    _pickles_as_call = True  # a factory returning an adapter records its call in _origin
+    _origin: tuple[Any, tuple[Any, ...], dict[str, Any]] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickling (``pickle``, ``torch.save``, spawn): everything but the compiled
+        evaluation; the schedules pickle as the calls that made them."""
+        return {k: v for k, v in self.__dict__.items() if k not in type(self)._TRANSIENT}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "__state_dict__" in state:  # rebuilt by the factory call: resume its state
+            self.load_state_dict(state["__state_dict__"])
+            return
+        self.__dict__.update(state)
+        self._compile()
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """An adapter a factory built around its own closures (``transformers``'
+        ``get_scheduler``) pickles as that call plus its state dict; any other as its
+        attributes."""
+        if self._origin is not None:
+            return _rebuild, self._origin, {"__state_dict__": self.state_dict()}
+        return super().__reduce_ex__(protocol)
 
     @property
     def schedule(self) -> Schedule:

@@ -275,6 +275,16 @@ class ReduceLROnPlateau:
             self._state = init_state([g["lr"] for g in self._groups], self._min_lrs,
                                      self._config, jnp.float64)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickling: the state machine as host numpy arrays (float64 kept; a jax array would
+        load as float32 outside x64 mode)."""
+        return dict(self.__dict__, _state=jax.device_get(self._state))
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        with jax.enable_x64(True), jax.default_device(host_cpu()):
+            self._state = jax.tree.map(jnp.asarray, self._state)
+
     @property
     def last_epoch(self) -> int:
         return int(self._state.last_epoch)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -11,7 +12,9 @@ from jax.typing import ArrayLike
 
 from jaxsched.core.exact import float_dtype, to_float  # noqa: F401  (re-exported)
 
-__all__ = ["Schedule", "per_group"]
+__all__ = ["Schedule", "per_group", "schedule_factory"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def as_count(count: ArrayLike) -> jax.Array:
@@ -39,6 +42,12 @@ class Schedule:
     It works under ``jax.jit`` and ``jax.vmap``; the count may be a Python int or any
     integer (or floating, floored) array. Negative counts give the step-0 value.
 
+    A schedule pickles (``pickle``, ``torch.save``, multiprocessing with spawn) as the call
+    that made it: a factory's schedule as the factory and its arguments (rebuilt on load,
+    so values are identical), a subclass (Keras's) as its constructor call, and a plain
+    ``Schedule(fn)`` as ``fn``, which must then be picklable itself (a module-level
+    function; a lambda is not, as for torch's ``LambdaLR``).
+
     Attributes:
         momentum: a ``Schedule`` of momentum (SGD) or beta1 (Adam-like) for schedules that
             cycle momentum, else ``None``.
@@ -52,7 +61,13 @@ class Schedule:
         0.3
     """
 
-    __slots__ = ("__weakref__", "_fn", "momentum", "name", "params")  # jax.jit needs weakrefs
+    __slots__ = ("__weakref__", "_fn", "_origin", "momentum", "name", "params")  # (jit: weakrefs)
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Schedule:
+        self = super().__new__(cls)
+        # the call that made it, for pickling; a factory's wrapper replaces it by its own call
+        self._origin = (cls, args, kwargs)
+        return self
 
     def __init__(
         self,
@@ -79,6 +94,47 @@ class Schedule:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"<Schedule {self.name}({args})>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, self._origin
+
+
+def _rebuild(make: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Unpickling: the schedule the same call makes now."""
+    return make(*args, **kwargs)
+
+
+def _holds(container: Any, obj: Any) -> bool:
+    if container is obj:
+        return True
+    if isinstance(container, (list, tuple)):
+        return any(_holds(c, obj) for c in container)
+    if isinstance(container, Mapping):
+        return any(_holds(c, obj) for c in container.values())
+    return False
+
+
+def schedule_factory(factory: F) -> F:
+    """Marks a module-level function returning a ``Schedule``: the schedule remembers the
+    call (function and arguments), so it pickles as that call. A schedule the factory was
+    given and returns unchanged keeps its own origin.
+
+    Example:
+        >>> import pickle, jaxsched
+        >>> s = pickle.loads(pickle.dumps(jaxsched.step_lr(2, gamma=0.5, lr=1.0)))
+        >>> float(s(4))
+        0.25
+    """
+
+    @functools.wraps(factory)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        out = factory(*args, **kwargs)
+        as_call = isinstance(out, Schedule) or getattr(out, "_pickles_as_call", False)
+        if as_call and not _holds((args, kwargs), out):  # (an adapter built around a closure)
+            out._origin = (wrapper, args, kwargs)
+        return out
+
+    return wrapper  # type: ignore[return-value]
 
 
 def per_group(

@@ -17,12 +17,13 @@ import jax.numpy as jnp
 
 from jaxsched.core import checks as check
 from jaxsched.core.exact import divide, idiv, imod, mix, to_float
-from jaxsched.core.schedule import Schedule
+from jaxsched.core.schedule import Schedule, schedule_factory
 from jaxsched.deepspeed.warmup import warmup_cosine_lr, warmup_decay_lr, warmup_lr
 
 __all__ = ["lr_range_test", "one_cycle", "warmup_cosine_lr", "warmup_decay_lr", "warmup_lr"]
 
 
+@schedule_factory
 def lr_range_test(
     lr_range_test_min_lr: float = 1e-3,
     lr_range_test_step_size: int = 2000,
@@ -71,6 +72,7 @@ def lr_range_test(
         lr_range_test_step_rate=rate, lr_range_test_staircase=staircase))
 
 
+@schedule_factory
 def one_cycle(
     cycle_min_lr: float,
     cycle_max_lr: float,

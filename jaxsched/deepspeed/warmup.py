@@ -12,7 +12,7 @@ import jax.numpy as jnp
 
 from jaxsched.core import checks as check
 from jaxsched.core.exact import divide, half_cos, to_float
-from jaxsched.core.schedule import Schedule
+from jaxsched.core.schedule import Schedule, schedule_factory
 
 __all__ = ["WARMUP_TYPES", "warmup_cosine_lr", "warmup_decay_lr", "warmup_lr"]
 
@@ -51,6 +51,7 @@ def _max_lr(fn: str, warmup_max_lr: float | None, lr: float | None) -> float:
     return check.nonneg(fn, "warmup_max_lr", warmup_max_lr)
 
 
+@schedule_factory
 def warmup_lr(
     warmup_min_lr: float = 0.0,
     warmup_max_lr: float | None = None,
@@ -109,6 +110,7 @@ def warmup_lr(
         warmup_type=warmup_type))
 
 
+@schedule_factory
 def warmup_decay_lr(
     total_num_steps: int,
     warmup_min_lr: float = 0.0,
@@ -170,6 +172,7 @@ def warmup_decay_lr(
         warmup_num_steps=int(warmup_num_steps), warmup_type=warmup_type))
 
 
+@schedule_factory
 def warmup_cosine_lr(
     total_num_steps: int,
     warmup_min_ratio: float = 0.0,

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 
 from jaxsched.core import checks as check
 from jaxsched.core.exact import idiv
-from jaxsched.core.schedule import Schedule
+from jaxsched.core.schedule import Schedule, schedule_factory
 
 __all__ = ["epoch_clock", "rampup_table", "samples_clock"]
 
@@ -80,6 +80,7 @@ def rampup_table(global_batch_size: int, rampup_batch_size: Any = None
     return tuple(iters), tuple(consumed), tuple(batches)
 
 
+@schedule_factory
 def samples_clock(schedule: Schedule, global_batch_size: int, rampup_batch_size: Any = None,
                   *, seq_length: int = 1, unit: int = 1) -> Schedule:
     """``schedule`` driven by consumed samples (tokens with ``seq_length``), per iteration.
@@ -147,6 +148,7 @@ def samples_clock(schedule: Schedule, global_batch_size: int, rampup_batch_size:
     return Schedule(lambda i: schedule(count(i)), momentum=momentum, name=fn, params=params)
 
 
+@schedule_factory
 def epoch_clock(schedule: Schedule, steps_per_epoch: int, units: int) -> Schedule:
     """``schedule`` counted in ``1/units`` of an epoch, as a function of the optimizer step:
     ``s(floor(k * units / steps_per_epoch))``, exact in integers (no float epoch).

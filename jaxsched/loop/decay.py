@@ -22,12 +22,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxsched.core.schedule import Schedule
+from jaxsched.core.schedule import Schedule, schedule_factory
 from jaxsched.loop.groups import _as_schedule
 
 __all__ = ["coupled_from_decoupled", "decoupled_from_coupled", "decoupled_weight_decay"]
 
 
+@schedule_factory
 def decoupled_from_coupled(weight_decay: Any, lr: Any) -> Schedule:
     """``wd'(t) = lr(t) wd(t)``: the decoupled decay of a coupled (torch AdamW) run.
 
@@ -42,6 +43,7 @@ def decoupled_from_coupled(weight_decay: Any, lr: Any) -> Schedule:
     return Schedule(lambda k: s(k) * wd(k), name=fn, params=dict(lr=s.name, wd=wd.name))
 
 
+@schedule_factory
 def coupled_from_decoupled(weight_decay: Any, lr: Any) -> Schedule:
     """``wd(t) = wd'(t) / lr(t)`` (0 where ``lr(t) = 0``): the coupled decay that decays as
     the decoupled ``wd'`` does under the lr ``lr``.

@@ -102,7 +102,12 @@ class OptimizerParamScheduler(Adapter):
         self._settings = dict(s)
         self._wds, self._wd_mults = wds, mults
         self._setup(lrs, self._count, write_momentum=False)
-        wd_fns = list(wds)
+
+    _TRANSIENT = ("_cache", "_evaluate", "_evaluate_wd")
+
+    def _compile(self) -> None:
+        super()._compile()
+        wd_fns = list(self._wds)
         self._evaluate_wd = jax.jit(lambda c: jnp.stack([w(c) for w in wd_fns]))
 
     def step(self, increment: int) -> None:

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 
 from jaxsched.core import checks as check
 from jaxsched.core.exact import divide, half_cos, mix, to_float
-from jaxsched.core.schedule import Schedule
+from jaxsched.core.schedule import Schedule, schedule_factory
 
 __all__ = ["DECAY_STYLES", "WD_INCR_STYLES", "WSD_DECAY_STYLES", "lr_schedule", "wd_schedule"]
 
@@ -57,6 +57,7 @@ def _weights(style: str, rest: jax.Array, span: float) -> tuple[jax.Array, jax.A
     return left / (1.0 + root), root
 
 
+@schedule_factory
 def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_steps: int,
                 lr_decay_style: str, init_lr: float = 0.0, wsd_decay_steps: int | None = None,
                 lr_wsd_decay_style: str | None = None) -> Schedule:
@@ -149,6 +150,7 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_s
         lr_wsd_decay_style=lr_wsd_decay_style))
 
 
+@schedule_factory
 def wd_schedule(start_wd: float, end_wd: float, wd_incr_steps: int,
                 wd_incr_style: str) -> Schedule:
     """Megatron's ``OptimizerParamScheduler.get_wd``: weight decay from ``start_wd`` up to

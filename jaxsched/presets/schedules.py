@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from jaxsched.core import checks as check
 from jaxsched.core.exact import half_cos, to_float
-from jaxsched.core.schedule import Schedule
+from jaxsched.core.schedule import Schedule, schedule_factory
 from jaxsched.transformers.schedules import wsd_factor
 
 __all__ = ["deepseek_llm", "deepseek_v3", "inverse_sqrt", "warmup_stable_decay"]
@@ -31,6 +31,7 @@ def _at_fraction(fn: str, name: str, fraction: float, total: int) -> int:
     return math.ceil(Fraction(repr(fraction)) * total)
 
 
+@schedule_factory
 def warmup_stable_decay(
     peak_lr: float,
     total_steps: int,
@@ -105,6 +106,7 @@ def warmup_stable_decay(
                              decay_type=dt, warmup_type=wt, min_lr_ratio=r))
 
 
+@schedule_factory
 def deepseek_llm(
     total_steps: int,
     *,
@@ -172,6 +174,7 @@ def deepseek_llm(
 V3_TOKENS_B = (10_000, 4_300, 333, 167)
 
 
+@schedule_factory
 def deepseek_v3(
     total_steps: int,
     *,
@@ -249,6 +252,7 @@ def deepseek_v3(
         boundaries=(b1, b2, b3)))
 
 
+@schedule_factory
 def inverse_sqrt(
     peak_lr: float | None = None,
     warmup_steps: int = 4000,

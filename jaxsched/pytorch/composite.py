@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxsched.core import checks as check
-from jaxsched.core.schedule import Schedule
+from jaxsched.core.schedule import Schedule, schedule_factory
 
 __all__ = ["chained_scheduler", "sequential_lr"]
 
@@ -35,6 +35,7 @@ def _children(fn: str, schedules: Sequence[Schedule]) -> tuple[list[Schedule], f
     return list(schedules), float(bases.pop()) if bases else 0.0
 
 
+@schedule_factory
 def sequential_lr(schedules: Sequence[Schedule], milestones: Sequence[int]) -> Schedule:
     """torch's SequentialLR: ``schedules[i]`` from milestone ``i - 1`` on, restarted.
 
@@ -108,6 +109,7 @@ def sequential_lr(schedules: Sequence[Schedule], milestones: Sequence[int]) -> S
     return Schedule(lambda k: value(k, False), momentum=momentum, name=fn, params=params)
 
 
+@schedule_factory
 def chained_scheduler(schedules: Sequence[Schedule]) -> Schedule:
     """torch's ChainedScheduler: every scheduler steps in turn, each scaling the lr it finds.
 

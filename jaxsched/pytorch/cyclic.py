@@ -28,13 +28,14 @@ from jaxsched.core.exact import (
     mix,
     to_float,
 )
-from jaxsched.core.schedule import Schedule
+from jaxsched.core.schedule import Schedule, schedule_factory
 from jaxsched.pytorch.one_cycle import one_cycle_lr
 from jaxsched.pytorch.schedules import traceable
 
 __all__ = ["cosine_annealing_warm_restarts", "cyclic_lr", "one_cycle_lr"]
 
 
+@schedule_factory
 def cosine_annealing_warm_restarts(T_0: int, T_mult: int = 1, eta_min: float = 0.0,
                                    *, lr: float) -> Schedule:
     """torch's CosineAnnealingWarmRestarts (SGDR), stepped once per ``step()``.
@@ -96,6 +97,7 @@ def cosine_annealing_warm_restarts(T_0: int, T_mult: int = 1, eta_min: float = 0
 CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
 
 
+@schedule_factory
 def cyclic_lr(
     base_lr: float,
     max_lr: float,

@@ -13,7 +13,7 @@ from jax import lax
 
 from jaxsched.core import checks as check
 from jaxsched.core.exact import float_dtype
-from jaxsched.core.schedule import Schedule
+from jaxsched.core.schedule import Schedule, schedule_factory
 
 __all__ = ["is_plain_function", "lambda_lr", "multiplicative_lr", "table_lookup", "traceable"]
 
@@ -38,6 +38,7 @@ def traceable(fn: str, name: str, f: Any) -> Callable[..., Any]:
     return f
 
 
+@schedule_factory
 def lambda_lr(lr_lambda: Callable[[jax.Array], Any], *, lr: float) -> Schedule:
     """torch's LambdaLR: ``lr * lr_lambda(k)``.
 
@@ -66,6 +67,7 @@ def lambda_lr(lr_lambda: Callable[[jax.Array], Any], *, lr: float) -> Schedule:
     return Schedule(lambda k: base * f(k), name=fn, params=dict(lr_lambda=f, lr=base))
 
 
+@schedule_factory
 def multiplicative_lr(lr_lambda: Callable[[jax.Array], Any], *, lr: float) -> Schedule:
     """torch's MultiplicativeLR: ``lr(0) = lr``, ``lr(k) = lr(k-1) * lr_lambda(k)``.
 

@@ -21,7 +21,7 @@ from jaxsched.core.exact import (
     mix,
     to_float,
 )
-from jaxsched.core.schedule import Schedule
+from jaxsched.core.schedule import Schedule, schedule_factory
 
 __all__ = ["one_cycle_lr", "one_cycle_phases"]
 
@@ -37,6 +37,7 @@ def one_cycle_phases(total: int, pct: float, three_phase: bool, initial: float, 
             (total - 1, peak, floor, m_lo, m_hi)]
 
 
+@schedule_factory
 def one_cycle_lr(
     max_lr: float,
     total_steps: int | None = None,

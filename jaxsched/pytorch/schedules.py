@@ -23,7 +23,7 @@ from jax import lax
 
 from jaxsched.core import checks as check
 from jaxsched.core.exact import half_cos, idiv, int_pow, is_x64, to_float
-from jaxsched.core.schedule import Schedule
+from jaxsched.core.schedule import Schedule, schedule_factory
 from jaxsched.pytorch.lambdas import (  # noqa: F401  (re-exported: old import paths)
     is_plain_function,
     lambda_lr,
@@ -36,6 +36,7 @@ __all__ = ["constant_lr", "cosine_annealing_lr", "exponential_lr", "lambda_lr", 
            "multi_step_lr", "multiplicative_lr", "polynomial_lr", "step_lr"]
 
 
+@schedule_factory
 def step_lr(step_size: int, gamma: float = 0.1, *, lr: float) -> Schedule:
     """torch's StepLR: ``lr * gamma ** (k // step_size)`` (integer floor division).
 
@@ -68,6 +69,7 @@ def step_lr(step_size: int, gamma: float = 0.1, *, lr: float) -> Schedule:
                     params=dict(step_size=size, gamma=g, lr=base))
 
 
+@schedule_factory
 def multi_step_lr(milestones: Iterable[int], gamma: float = 0.1, *, lr: float) -> Schedule:
     """torch's MultiStepLR: ``lr * gamma ** n(k)``, ``n(k)`` = milestones ``<= k``.
 
@@ -116,6 +118,7 @@ def multi_step_lr(milestones: Iterable[int], gamma: float = 0.1, *, lr: float) -
     return Schedule(lr_fn, name=fn, params=dict(milestones=list(ms), gamma=g, lr=base))
 
 
+@schedule_factory
 def constant_lr(factor: float = 1.0 / 3, total_iters: int = 5, *, lr: float) -> Schedule:
     """torch's ConstantLR: ``lr * factor`` for ``k < total_iters``, then ``lr``.
 
@@ -157,6 +160,7 @@ def constant_lr(factor: float = 1.0 / 3, total_iters: int = 5, *, lr: float) -> 
                     params=dict(factor=f, total_iters=total, lr=base))
 
 
+@schedule_factory
 def linear_lr(start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5,
               *, lr: float) -> Schedule:
     """torch's LinearLR: ``lr * (s + (e - s) * min(k, total_iters) / total_iters)``.
@@ -205,6 +209,7 @@ def linear_lr(start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iter
                                                  total_iters=total, lr=base))
 
 
+@schedule_factory
 def exponential_lr(gamma: float, *, lr: float) -> Schedule:
     """torch's ExponentialLR: ``lr * gamma ** k``.
 
@@ -233,6 +238,7 @@ def exponential_lr(gamma: float, *, lr: float) -> Schedule:
     return Schedule(lambda k: base * int_pow(g, k), name=fn, params=dict(gamma=g, lr=base))
 
 
+@schedule_factory
 def polynomial_lr(total_iters: int = 5, power: float = 1.0, *, lr: float) -> Schedule:
     """torch's PolynomialLR: ``lr * (1 - min(k, total_iters) / total_iters) ** power``.
 
@@ -271,6 +277,7 @@ def polynomial_lr(total_iters: int = 5, power: float = 1.0, *, lr: float) -> Sch
     return Schedule(lr_fn, name=fn, params=dict(total_iters=total, power=p, lr=base))
 
 
+@schedule_factory
 def cosine_annealing_lr(T_max: int, eta_min: float = 0.0, *, lr: float) -> Schedule:
     """torch's CosineAnnealingLR: ``eta_min + (lr - eta_min) * (1 + cos(pi * k / T_max)) / 2``.
 

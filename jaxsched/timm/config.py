@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jaxsched.core import checks as check
-from jaxsched.core.schedule import Schedule
+from jaxsched.core.schedule import Schedule, schedule_factory
 from jaxsched.timm import adapters
 from jaxsched.timm.plateau import PlateauLRScheduler
 from jaxsched.training import per_epoch
@@ -208,6 +208,7 @@ def create_scheduler(args: Any, optimizer: Any, updates_per_epoch: int = 0
     return create_scheduler_v2(optimizer, sched, **kw, updates_per_epoch=updates_per_epoch)
 
 
+@schedule_factory
 def timm_schedule(lr: float, sched: str = "cosine", **kwargs: Any) -> Schedule:
     """The pure schedule of ``create_scheduler_v2(lr, sched, **kwargs)`` as a function of
     the optimizer update: with ``step_on_epochs`` (timm's default) the epoch schedule held

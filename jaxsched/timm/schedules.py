@@ -20,7 +20,7 @@ import jax.numpy as jnp
 
 from jaxsched.core import checks as check
 from jaxsched.core.exact import floor_div, int_pow, mix
-from jaxsched.core.schedule import Schedule
+from jaxsched.core.schedule import Schedule, schedule_factory
 from jaxsched.timm.phases import (
     Cycles,
     assemble,
@@ -74,6 +74,7 @@ def _cyclic(fn: str, kind: str, t_initial: Any, lr_min: Any, cycle_mul: Any,
                     noise=noise)
 
 
+@schedule_factory
 def cosine_lr(t_initial: int, lr_min: float = 0.0, cycle_mul: float = 1.0,
               cycle_decay: float = 1.0, cycle_limit: int = 1, warmup_t: int = 0,
               warmup_lr_init: float = 0.0, warmup_prefix: bool = False,
@@ -126,6 +127,7 @@ def cosine_lr(t_initial: int, lr_min: float = 0.0, cycle_mul: float = 1.0,
                    dict(k_decay=k_decay))
 
 
+@schedule_factory
 def tanh_lr(t_initial: int, lb: float = -7.0, ub: float = 3.0, lr_min: float = 0.0,
             cycle_mul: float = 1.0, cycle_decay: float = 1.0, cycle_limit: int = 1,
             warmup_t: int = 0, warmup_lr_init: float = 0.0, warmup_prefix: bool = False,
@@ -162,6 +164,7 @@ def tanh_lr(t_initial: int, lb: float = -7.0, ub: float = 3.0, lr_min: float = 0
                    dict(lb=lb, ub=ub))
 
 
+@schedule_factory
 def poly_lr(t_initial: int, power: float = 0.5, lr_min: float = 0.0, cycle_mul: float = 1.0,
             cycle_decay: float = 1.0, cycle_limit: int = 1, warmup_t: int = 0,
             warmup_lr_init: float = 0.0, warmup_prefix: bool = False, noise_range_t: Any = None,
@@ -209,6 +212,7 @@ def _warmup_only(fn: str, lr: Any, warmup_t: Any, warmup_lr_init: Any, warmup_pr
         lr_scale, noise
 
 
+@schedule_factory
 def step_lr(decay_t: float, decay_rate: float = 1.0, warmup_t: int = 0,
             warmup_lr_init: float = 0.0, warmup_prefix: bool = True, noise_range_t: Any = None,
             noise_pct: float = 0.67, noise_std: float = 1.0, noise_seed: int = 42, *,
@@ -256,6 +260,7 @@ def step_lr(decay_t: float, decay_rate: float = 1.0, warmup_t: int = 0,
                     noise=noise)
 
 
+@schedule_factory
 def multistep_lr(decay_t: Sequence[float], decay_rate: float = 1.0, warmup_t: int = 0,
                  warmup_lr_init: float = 0.0, warmup_prefix: bool = True,
                  noise_range_t: Any = None, noise_pct: float = 0.67, noise_std: float = 1.0,

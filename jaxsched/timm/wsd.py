@@ -13,7 +13,7 @@ import jax.numpy as jnp
 
 from jaxsched.core import checks as check
 from jaxsched.core.exact import divide, mix, to_float
-from jaxsched.core.schedule import Schedule
+from jaxsched.core.schedule import Schedule, schedule_factory
 from jaxsched.timm.phases import assemble, common_checks, cos_weights, log_unit
 
 __all__ = ["DECAY_FNS", "STABLE_FNS", "wsd_lr"]
@@ -42,6 +42,7 @@ def _decay_weights(decay_fn: Any, f: jax.Array, rest: jax.Array, power: float, r
     return ratio * jnp.expm1(-rest * log_r) / (1 - ratio), -jnp.expm1(f * log_r) / (1 - ratio)
 
 
+@schedule_factory
 def wsd_lr(t_initial: int, decay_t: int, lr_min: float = 0.0, stable_fn: str = "constant",
            stable_timescale: float | None = None, stable_power: float = 0.5,
            decay_fn: str | Callable[[jax.Array], Any] = "1-sqrt", decay_power: float = 0.5,

@@ -49,13 +49,28 @@ FAMILIES = ("deepspeed", "torch", "huggingface", "timm", "keras", "megatron")
 
 # Named step functions for the lambda-taking schedulers. Plain arithmetic, so the same
 # function runs on torch's Python ints and on jaxsched's traced integer arrays.
-LAMBDAS: dict[str, Any] = {
-    "pow095": lambda e: 0.95 ** e,
-    "inv": lambda e: 1.0 / (1.0 + 0.1 * e),
-    "wobble": lambda e: 0.9 + 0.05 * (e % 2),
-    "const09": lambda e: 0.9 + 0.0 * e,
-    "half_pow": lambda x: 0.5 ** x,
-}
+def pow095(e: Any) -> Any:
+    return 0.95 ** e
+
+
+def inv(e: Any) -> Any:
+    return 1.0 / (1.0 + 0.1 * e)
+
+
+def wobble(e: Any) -> Any:
+    return 0.9 + 0.05 * (e % 2)
+
+
+def const09(e: Any) -> Any:
+    return 0.9 + 0.0 * e
+
+
+def half_pow(x: Any) -> Any:
+    return 0.5 ** x
+
+
+# named module-level functions, so the schedules and adapters made with them pickle
+LAMBDAS: dict[str, Any] = {f.__name__: f for f in (pow095, inv, wobble, const09, half_pow)}
 
 
 def resolve_lambdas(value: Any) -> Any:

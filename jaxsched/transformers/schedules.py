@@ -27,7 +27,7 @@ from jaxsched.core import checks as check
 from jaxsched.core.adapter import parse_optimizer
 from jaxsched.core.exact import divide, float_dtype, half_cos, half_cos_turns, is_x64, to_float
 from jaxsched.core.plateau import ReduceLROnPlateau, reduce_lr_on_plateau
-from jaxsched.core.schedule import Schedule
+from jaxsched.core.schedule import Schedule, schedule_factory
 from jaxsched.pytorch.adapters import LambdaLR
 
 __all__ = ["SCHEDULER_TYPES", "get_scheduler", "wsd_factor"]
@@ -306,6 +306,7 @@ def _lr_init(fn: str, optimizer: Any) -> Callable[[], float]:
     return read
 
 
+@schedule_factory
 def get_scheduler(
     name: str,
     optimizer: Any,
