@@ -33,11 +33,12 @@ def test_catalog_schedule_round_trips(name):
         s = catalog.build(name, settings(name))
         back = pickle.loads(pickle.dumps(s))
         assert type(back) is type(s) and back.name == s.name
-        ours, theirs = jax.vmap(s)(COUNTS), jax.vmap(back)(COUNTS)
+        counts = COUNTS[:-2] if name == "MultiplicativeLR" else COUNTS  # O(k) per value
+        ours, theirs = jax.jit(jax.vmap(s))(counts), jax.jit(jax.vmap(back))(counts)
         np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
         if s.momentum is not None:
-            np.testing.assert_array_equal(np.asarray(jax.vmap(s.momentum)(COUNTS)),
-                                          np.asarray(jax.vmap(back.momentum)(COUNTS)))
+            np.testing.assert_array_equal(np.asarray(jax.vmap(s.momentum)(counts)),
+                                          np.asarray(jax.vmap(back.momentum)(counts)))
 
 
 def test_composites_and_wrappers_round_trip():
