@@ -11,11 +11,11 @@ import pickle
 import jax
 import numpy as np
 import pytest
+from bad_input_cases import ADAPTERS
 
 import jaxsched
 from jaxsched.tools import catalog, cli, parity
 
-from bad_input_cases import ADAPTERS
 from helpers import require
 
 COUNTS = np.array([0, 1, 2, 7, 50, 99, 100, 101, 333, 999, 1000, 1001, 12345, 10**6,
