@@ -15,7 +15,7 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from jaxsched.core import checks as check
 from jaxsched.core.adapter import Adapter
@@ -23,11 +23,16 @@ from jaxsched.core.schedule import group_schedules
 from jaxsched.core.state import PROGRESS, check_progress, check_settings, lr_list
 from jaxsched.pytorch import schedules as pytorch
 
-if TYPE_CHECKING:
-    from jaxsched.pytorch.composite_adapters import ChainedScheduler
-
 __all__ = ["ConstantLR", "CosineAnnealingLR", "ExponentialLR", "LambdaLR", "LinearLR",
            "MultiStepLR", "MultiplicativeLR", "PolynomialLR", "StepLR", "TorchAdapter"]
+
+
+class _Chain(Protocol):
+    """What a child sees of the ``ChainedScheduler`` that owns it (no import of
+    ``composite_adapters``, which imports this module)."""
+
+    def _child_last_lr(self, index: int) -> list[float]: ...
+
 
 EPOCH_DEPRECATION = ("The epoch parameter in `scheduler.step()` was not necessary and is being "
                      "deprecated where possible. Please use `scheduler.step()` to step the "
@@ -116,7 +121,7 @@ class TorchAdapter(Adapter):
         check_settings(fn, type(self).__name__, state_dict, self.state_dict(), progress)
 
     _adopts = True  # False: settings that cannot be read back from torch's dict must match
-    _chain: tuple[ChainedScheduler, int] | None = None  # set when a ChainedScheduler owns it
+    _chain: tuple[_Chain, int] | None = None  # set when a ChainedScheduler owns it
     _raw = False  # True while _state_at reads this scheduler's own lr
 
     def get_last_lr(self) -> list[float]:
