@@ -101,3 +101,54 @@ def test_negative_div_factor_warns_once_naming_it():
                                          r"negative") as record:
         jaxsched.one_cycle_lr(0.1, 100, div_factor=-2.0)
     assert len(record) == 1
+
+
+def _cawr_pair(T_0, T_mult, eta_min):
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([param], lr=0.1, momentum=0.9)
+    ref = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0, T_mult, eta_min)
+    ours = jaxsched.CosineAnnealingWarmRestarts([{"lr": 0.1, "momentum": 0.9}], T_0, T_mult,
+                                                eta_min)
+    return opt, ref, ours
+
+
+@pytest.mark.parametrize(("T_0", "T_mult", "eta_min", "iters"),
+                         [(10, 1, 1e-4, 37), (3, 2, 0.0, 50), (5, 3, 0.2, 13)],
+                         ids=["mult1", "mult2", "mult3-eta-above-lr"])
+def test_warm_restarts_fractional_epochs_match_torch(T_0, T_mult, eta_min, iters):
+    """torch's docstring usage, step(epoch + i / iters), then plain steps, and the state dict
+    moved both ways mid-run: identical lrs and state dicts (the same float formula)."""
+    opt, ref, ours = _cawr_pair(T_0, T_mult, eta_min)
+    epochs = 3 * T_0 * T_mult
+    for epoch in range(epochs):
+        for i in range(iters):
+            ref.step(epoch + i / iters)
+            ours.step(epoch + i / iters)
+            assert ours.get_last_lr() == ref.get_last_lr()
+            assert ours.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+        if epoch == epochs // 2:
+            state = ref.state_dict()
+            assert parity.state_mismatches(ours.state_dict(), parity.plain_state(state)) == []
+            _, _, resumed = _cawr_pair(T_0, T_mult, eta_min)
+            resumed.load_state_dict(state)  # torch -> jaxsched, fractional T_cur
+            opt2, ref2, _ = _cawr_pair(T_0, T_mult, eta_min)
+            opt2.param_groups[0]["lr"] = ours.get_last_lr()[0]
+            ref2.load_state_dict(ours.state_dict())  # jaxsched -> torch
+            for _ in range(2 * T_0 + 1):  # plain steps from a fractional position
+                for s in (ref, ours, resumed, ref2):
+                    s.step()
+                assert ours.get_last_lr() == ref.get_last_lr() == resumed.get_last_lr() \
+                    == ref2.get_last_lr()
+                assert ours.state_dict()["T_cur"] == ref.state_dict()["T_cur"]
+
+
+def test_warm_restarts_refuses_a_position_off_the_schedule():
+    sched = jaxsched.CosineAnnealingWarmRestarts(0.1, T_0=3, T_mult=2)
+    bad = dict(sched.state_dict(), last_epoch=4, T_cur=1.5, T_i=5)
+    with pytest.raises(ValueError, match=r"T_cur=1.5, T_i=5 are no position of this schedule"):
+        sched.load_state_dict(bad)
+    assert sched.last_epoch == 0
+    with pytest.raises(ValueError, match=r"Expected non-negative epoch, but got -0.5"):
+        sched.step(-0.5)
+    with pytest.raises(TypeError, match=r"epoch must be an integer, got '1.5'"):
+        sched.step("1.5")

@@ -170,11 +170,3 @@ def test_deepspeed_state_dict_into_torch_adapter_is_rejected():
     with pytest.raises(ValueError, match=r"is not a StepLR's"):
         sched.load_state_dict({"last_batch_iteration": 4})
     assert sched.last_epoch == 0
-
-
-def test_warm_restarts_rejects_fractional_epoch_state():
-    sched = jaxsched.CosineAnnealingWarmRestarts(0.1, T_0=3)
-    bad = dict(sched.state_dict(), last_epoch=4, T_cur=1.5)
-    with pytest.raises(ValueError, match=r"fractional step\(epoch\) states are not supported"):
-        sched.load_state_dict(bad)
-    assert sched.last_epoch == 0

@@ -5,9 +5,12 @@ beta1) of every param group, as torch does."""
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
+from jaxsched.core import checks as check
 from jaxsched.pytorch import cyclic, one_cycle
 from jaxsched.pytorch import schedules as pytorch
 from jaxsched.pytorch.adapters import TorchAdapter
@@ -26,18 +29,38 @@ def restart_position(k: int, t0: int, mult: int) -> tuple[int, int]:
 
 class CosineAnnealingWarmRestarts(TorchAdapter):
     """torch's ``CosineAnnealingWarmRestarts`` over
-    ``jaxsched.cosine_annealing_warm_restarts``. ``step(epoch)`` takes whole epochs only:
-    torch's fractional ``step(epoch + i / iters)`` is refused deliberately (a position
-    between steps is not a step count); the same curve at iteration granularity is this
-    scheduler with ``T_0`` counted in iterations, stepped once per iteration."""
+    ``jaxsched.cosine_annealing_warm_restarts``.
 
-    def step(self, epoch: int | None = None) -> None:
-        if epoch is not None and not isinstance(epoch, bool) and isinstance(
-                epoch, float) and not epoch.is_integer():
-            raise TypeError(f"{self._fn}.step: epoch must be a whole epoch, got {epoch!r}; "
-                            f"torch's fractional step(epoch + i / iters) is not supported: "
-                            f"count T_0 in iterations and step once per iteration instead")
-        super().step(epoch)
+    ``step(epoch + i / iters)``, the usage torch's docstring shows, is supported exactly as
+    torch computes it: ``T_cur`` and ``T_i`` from torch's own formula (a float ``T_cur``),
+    ``last_epoch = floor(epoch)``, and the lr from torch's ``get_lr`` on the host; a plain
+    ``step()`` after it goes on from that fractional position, as torch's does. An ``int``
+    epoch and plain steps from a whole position use the pure schedule (the sequential
+    restart table: torch's float log can land one cycle early at an exact restart). The state dict
+    carries the fractional ``T_cur`` both ways.
+    """
+
+    _pos: tuple[float, int] | None = None  # (T_cur, T_i) after a fractional step(epoch)
+
+    def step(self, epoch: float | None = None) -> None:
+        fn = f"{self._fn}.step"
+        if epoch is None and self._pos is not None:
+            t_cur, t_i = self._pos[0] + 1, self._pos[1]
+            if t_cur >= t_i:  # torch's sequential restart
+                t_cur, t_i = t_cur % t_i, t_i * self._kwargs["T_mult"]
+            self._step_to(None)
+            self._pos = (t_cur, t_i)
+            return
+        if isinstance(epoch, numbers.Real) and not isinstance(epoch, (bool, numbers.Integral)):
+            epoch = check.real(fn, "epoch", epoch)  # a float epoch: torch's formula
+            if epoch < 0:
+                raise ValueError(f"{fn}: Expected non-negative epoch, but got {epoch}")
+            pos = fractional_position(epoch, self._kwargs["T_0"], self._kwargs["T_mult"])
+            self._step_to(math.floor(epoch))
+            self._pos = pos
+            return
+        self._step_to(epoch)  # None or a whole epoch: the sequential path (torch: no warning)
+        self._pos = None
 
     _factory = staticmethod(cyclic.cosine_annealing_warm_restarts)
 
@@ -46,21 +69,60 @@ class CosineAnnealingWarmRestarts(TorchAdapter):
         self._start("jaxsched.CosineAnnealingWarmRestarts", optimizer, last_epoch,
                     dict(T_0=T_0, T_mult=T_mult, eta_min=eta_min))
 
+    def _values(self) -> tuple[list[float], list[float] | None]:
+        if self._pos is None:
+            return super()._values()
+        t_cur, t_i = self._pos
+        eta = self._kwargs["eta_min"]  # torch's get_lr, in Python floats
+        return [eta + (base - eta) * (1 + math.cos(math.pi * t_cur / t_i)) / 2
+                for base in self._base_lrs], None
+
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
-        t_cur, t_i = restart_position(self._count, self._kwargs["T_0"], self._kwargs["T_mult"])
+        if self._pos is None:
+            t_cur, t_i = restart_position(self._count, self._kwargs["T_0"],
+                                          self._kwargs["T_mult"])
+        else:
+            t_cur, t_i = self._pos
         state.update(T_0=self._kwargs["T_0"], T_i=t_i, T_mult=self._kwargs["T_mult"],
                      eta_min=self._kwargs["eta_min"], T_cur=t_cur, _step_count=0)
         return state
 
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        self._pending: tuple[float, int] | None = None
+        super().load_state_dict(state_dict)
+        self._pos = self._pending
+
     def _check_position(self, fn: str, state_dict: Mapping[str, Any], count: int,
                         kwargs: dict[str, Any]) -> None:
         want = restart_position(count, kwargs["T_0"], kwargs["T_mult"])
-        if (state_dict["T_cur"], state_dict["T_i"]) != want:
+        got = (state_dict["T_cur"], state_dict["T_i"])
+        if got == want:
+            return
+        # a fractional step(epoch) state: T_i = T_0 * T_mult**n, 0 <= T_cur < T_i
+        t_cur = check.real(fn, "T_cur", state_dict["T_cur"])
+        t_i = check.integer(fn, "T_i", state_dict["T_i"], minimum=1, maximum=2**62)
+        lengths, n = [kwargs["T_0"]], 0
+        while kwargs["T_mult"] > 1 and lengths[-1] < t_i and n < 64:
+            lengths.append(lengths[-1] * kwargs["T_mult"])
+            n += 1
+        if t_i not in lengths or not 0 <= t_cur < t_i:
             raise ValueError(f"{fn}: T_cur={state_dict['T_cur']!r}, T_i={state_dict['T_i']!r} "
-                             f"do not follow from last_epoch={count} by stepping (expected "
-                             f"T_cur={want[0]}, T_i={want[1]}); fractional step(epoch) states "
-                             f"are not supported")
+                             f"are no position of this schedule (after last_epoch={count} "
+                             f"steps: T_cur={want[0]}, T_i={want[1]}; after a fractional "
+                             f"step(epoch): T_i = T_0 * T_mult**n and 0 <= T_cur < T_i)")
+        self._pending = (t_cur, t_i)
+
+
+def fractional_position(epoch: float, t0: int, mult: int) -> tuple[float, int]:
+    """torch's ``(T_cur, T_i)`` after ``step(epoch)`` for a fractional ``epoch``, computed
+    as torch does (a float log for the cycle index)."""
+    if epoch < t0:
+        return epoch, t0
+    if mult == 1:
+        return epoch % t0, t0
+    n = int(math.log((epoch / t0 * (mult - 1) + 1), mult))
+    return epoch - t0 * (mult**n - 1) / (mult - 1), t0 * mult**n
 
 
 class _MomentumAdapter(TorchAdapter):
