@@ -152,3 +152,88 @@ def test_warm_restarts_refuses_a_position_off_the_schedule():
         sched.step(-0.5)
     with pytest.raises(TypeError, match=r"epoch must be an integer, got '1.5'"):
         sched.step("1.5")
+
+
+def _warmup_then_step(epoch):
+    """A typical torch lambda: Python if/else on the epoch."""
+    if epoch < 50:
+        return (epoch + 1) / 50
+    return 0.5 ** ((epoch - 50) // 100)
+
+
+def _cosine_math(epoch):
+    return 0.5 * (1 + math.cos(math.pi * min(epoch, 400) / 400))
+
+
+_TABLE = {0: 1.0, 100: 0.3, 250: 0.1}
+
+
+def _lookup(epoch):
+    return max(v for k, v in _TABLE.items() if k <= epoch)
+
+
+def _shrink(epoch):
+    return 0.999 if epoch % 7 else 0.95
+
+
+@pytest.mark.parametrize(("cls", "fns"), [
+    ("LambdaLR", [_warmup_then_step, _cosine_math]),
+    ("LambdaLR", _lookup),
+    ("MultiplicativeLR", [_shrink, _shrink]),
+    ("MultiplicativeLR", lambda e: 1.0 if e < 30 else math.exp(-0.01)),
+], ids=["lambda-if-else-and-math", "lambda-lookup", "multiplicative-modulo",
+        "multiplicative-python-lambda"])
+def test_python_callables_run_on_the_host_as_torch(cls, fns):
+    """Untraceable lambdas: the adapter calls them on the host, exactly torch's values at
+    every step, and the state dict both ways; the pure schedule tabulates them over a
+    horizon (float64 and float32)."""
+    groups = [{"lr": 0.1, "momentum": 0.9}, {"lr": 0.02, "momentum": 0.9}]
+    params = [dict(g, params=[torch.nn.Parameter(torch.zeros(1))]) for g in groups]
+    opt = torch.optim.SGD(params, lr=0.1, momentum=0.9)
+    ref = getattr(torch.optim.lr_scheduler, cls)(opt, fns)
+    ours = getattr(jaxsched, cls)(groups, fns)
+    torch_lrs = [ref.get_last_lr()]
+    for k in range(600):
+        assert ours.get_last_lr() == ref.get_last_lr(), k
+        if k == 300:
+            resumed = getattr(jaxsched, cls)(groups, fns)
+            resumed.load_state_dict(ref.state_dict())
+            assert resumed.state_dict() == ours.state_dict()
+        opt.step()
+        ref.step()
+        ours.step()
+        torch_lrs.append(ref.get_last_lr())
+    factory = jaxsched.lambda_lr if cls == "LambdaLR" else jaxsched.multiplicative_lr
+    one = fns[1] if isinstance(fns, list) else fns
+    import jax
+
+    for x64 in (True, False):
+        with jax.enable_x64(x64):
+            s = factory(one, lr=0.02, horizon=600)
+            got = np.asarray(jax.jit(jax.vmap(s))(np.arange(601)), np.float64)
+        want = np.array([lrs[1] for lrs in torch_lrs])
+        if x64:
+            assert list(got) == list(want)
+        else:
+            assert np.max(np.abs(got - want)) <= 2e-6 * np.max(want)
+    assert math.isnan(float(s(601)))
+
+
+def test_untraceable_lambda_without_horizon_says_how():
+    with pytest.raises(TypeError, match=r"jaxsched\.lambda_lr: lr_lambda must be a "
+                                        r"jnp-traceable .*pass horizon=N to tabulate it"):
+        jaxsched.lambda_lr(_warmup_then_step, lr=0.1)
+
+
+def test_multiplicative_never_calls_the_lambda_before_the_first_step():
+    calls = []
+
+    def spy(epoch):  # untraceable (if on the epoch): called on the host
+        calls.append(epoch)
+        return 0.9 if epoch > 0 else float("nan")
+
+    sched = jaxsched.MultiplicativeLR(0.1, spy)
+    assert sched.get_last_lr() == [0.1]
+    sched.step()
+    assert sched.get_last_lr() == [0.1 * 0.9]
+    assert [c for c in calls if isinstance(c, int)] == [1]  # (a tracer may probe it)

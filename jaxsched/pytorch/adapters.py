@@ -12,6 +12,8 @@ checkpoint does): torch's recursive schedulers continue from the lr in the group
 
 from __future__ import annotations
 
+import math
+import numbers
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -175,11 +177,68 @@ def _lambdas_state(lambdas: Sequence[Any]) -> list[Any]:
     return [None if pytorch.is_plain_function(f) else dict(vars(f)) for f in lambdas]
 
 
+def _host_only(fn: str, f: Any) -> bool:
+    """Whether ``f`` (callable) must be called on the host: it does not trace to a scalar."""
+    if not callable(f):
+        raise TypeError(f"{fn}: lr_lambda must be callable, got {f!r}")
+    try:
+        pytorch.traceable(fn, "lr_lambda", f)
+    except TypeError:
+        return True
+    return False
+
+
 class _LambdaAdapter(TorchAdapter):
+    _host = False  # the lambdas are plain Python callables, called on the host as torch does
+    _product = False  # MultiplicativeLR: the host lrs are a running product
+
     def __init__(self, optimizer: Any, lr_lambda: Any, last_epoch: int = -1) -> None:
         fn = f"jaxsched.{type(self).__name__}"
-        self._start(fn, optimizer, last_epoch, dict(lr_lambda=lr_lambda))
-        self._lambdas = [s.params["lr_lambda"] for s in self.schedules]
+        fns = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda]
+        if not any(_host_only(fn, f) for f in fns):
+            self._start(fn, optimizer, last_epoch, dict(lr_lambda=lr_lambda))
+            self._lambdas = [s.params["lr_lambda"] for s in self.schedules]
+            return
+        groups, le = self._read_torch_groups(fn, optimizer, last_epoch)
+        if isinstance(lr_lambda, (list, tuple)) and len(fns) != len(groups):
+            raise ValueError(f"{fn}: Expected {len(groups)} lr_lambdas, but got {len(fns)}")
+        self._host, self._kwargs = True, dict(lr_lambda=lr_lambda)
+        self._lambdas = fns if len(fns) == len(groups) else fns * len(groups)
+        self.schedules, self._write_momentum, self._count = [], False, 0
+        self._lrs = [float(g["lr"]) for g in groups]  # torch's group lrs (the product's)
+        self._compile()
+        self._host_step(le + 1)  # torch's constructor step (MultiplicativeLR: no call at 0)
+
+    def _compile(self) -> None:
+        if not self._host:
+            super()._compile()
+
+    def _host_step(self, count: int) -> None:
+        """torch's get_lr at ``last_epoch = count``, on the host in Python floats."""
+        if self._product:
+            lrs = [lr * f(count) if count > 0 else lr
+                   for lr, f in zip(self._lrs, self._lambdas, strict=True)]
+        else:
+            lrs = [base * f(count) for base, f in zip(self._base_lrs, self._lambdas, strict=True)]
+        for i, v in enumerate(lrs):
+            if isinstance(v, (bool, str)) or not isinstance(v, numbers.Real) or math.isnan(v):
+                raise ValueError(f"{self._fn}.step: lr_lambda gives the lr {v!r} at step "
+                                 f"{count} (param group {i}); a real number is needed")
+        self._count, self._lrs = count, [float(v) for v in lrs]
+
+    def step(self, epoch: int | None = None) -> None:
+        if not self._host:
+            return super().step(epoch)
+        counter = self._count + 1 if epoch is None else check.integer(
+            f"{self._fn}.step", "epoch", epoch, minimum=0)
+        self._host_step(counter)
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION, UserWarning, stacklevel=2)
+
+    def _values(self) -> tuple[list[float], list[float] | None]:
+        if not self._host:
+            return super()._values()
+        return list(self._lrs), None
 
     def _hyper_state(self) -> dict[str, Any]:
         return {"lr_lambdas": _lambdas_state(self._lambdas)}
@@ -196,22 +255,33 @@ class _LambdaAdapter(TorchAdapter):
             if attrs is not None and not isinstance(attrs, Mapping):
                 raise TypeError(f"{fn}: lr_lambdas[{i}] must be None or a dict of the "
                                 f"callable object's attributes, got {attrs!r}")
+        lrs = lr_list(fn, "_last_lr", state_dict["_last_lr"], len(self._groups),
+                      signed=True) if self._host else None
         for f, attrs in zip(self._lambdas, saved, strict=True):
             if attrs is not None:
                 vars(f).update(attrs)
+        if self._host:  # torch resumes from the lrs in force (the optimizer's)
+            self._count, self._lrs = count, lrs
+            return
         self._setup(self.schedules, count, write_momentum=False)  # recompile with new attrs
 
 
 class LambdaLR(_LambdaAdapter):
     """torch's ``LambdaLR(optimizer, lr_lambda, last_epoch=-1)`` over ``jaxsched.lambda_lr``;
-    ``lr_lambda`` (or one per group) must be jnp-traceable."""
+    ``lr_lambda`` (or one per group) may be any Python callable: one that traces runs as the
+    pure schedule, any other (``if``/``else`` on the epoch, ``math.*``, lookups) is called on
+    the host at each step, as torch does."""
 
     _factory = staticmethod(pytorch.lambda_lr)
 
 
 class MultiplicativeLR(_LambdaAdapter):
     """torch's ``MultiplicativeLR(optimizer, lr_lambda, last_epoch=-1)`` over
-    ``jaxsched.multiplicative_lr`` (O(k) per read; see there)."""
+    ``jaxsched.multiplicative_lr`` (O(k) per read; see there). Any Python callable is
+    accepted: one that does not trace is called on the host at each step, as torch does
+    (never before the first step)."""
+
+    _product = True
 
     _factory = staticmethod(pytorch.multiplicative_lr)
 
