@@ -106,14 +106,16 @@ def test_adapters_refuse_bad_optimizers(name, optimizer, exc, match):
      r"jaxsched\.StepLR\.apply: state has no injected hyperparameters"),
     (lambda: jaxsched.SequentialLR(SGD, [jaxsched.StepLR(SGD, 2),
                                          jaxsched.StepLR([{"lr": 0.5}], 2)], [2]),
-     r"jaxsched\.sequential_lr: every schedule must be built on the same optimizer lr"),
+     r"jaxsched\.SequentialLR: schedulers\[1\] \(StepLR\) was built on an optimizer with "
+     r"lrs \[0\.5\], not this one's \[0\.1\]"),
     (lambda: jaxsched.SequentialLR(SGD, [jaxsched.StepLR(SGD, 2)] * 2, "2"),
      r"jaxsched\.sequential_lr: milestones must be a sequence of integers, got '2'"),
     (lambda: jaxsched.ChainedScheduler([]),
      r"jaxsched\.ChainedScheduler: schedulers must be a non-empty list"),
     (lambda: jaxsched.ChainedScheduler([jaxsched.StepLR(SGD, 2),
                                         jaxsched.ExponentialLR([{"lr": 0.5}], 0.9)]),
-     r"jaxsched\.chained_scheduler: every schedule must be built on the same optimizer lr"),
+     r"jaxsched\.ChainedScheduler: schedulers\[1\] \(ExponentialLR\) was built on an "
+     r"optimizer with lrs \[0\.5\], not this one's \[0\.1\]"),
 ], ids=lambda x: None)
 def test_adapters_refuse(make, match):
     with pytest.raises((TypeError, ValueError), match=match):

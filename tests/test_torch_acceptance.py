@@ -237,3 +237,25 @@ def test_multiplicative_never_calls_the_lambda_before_the_first_step():
     sched.step()
     assert sched.get_last_lr() == [0.1 * 0.9]
     assert [c for c in calls if isinstance(c, int)] == [1]  # (a tracer may probe it)
+
+
+def test_composites_refuse_children_of_another_optimizer_as_torch_does():
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt, other = (torch.optim.SGD([param], lr=0.1), torch.optim.SGD([param], lr=0.5))
+    with pytest.raises(ValueError, match="expects all schedulers to belong to the same"):
+        torch.optim.lr_scheduler.SequentialLR(
+            opt, [torch.optim.lr_scheduler.ConstantLR(other, 0.5, 2),
+                  torch.optim.lr_scheduler.ExponentialLR(opt, 0.9)], [2])
+    with pytest.raises(ValueError, match=r"jaxsched\.SequentialLR: schedulers\[0\] "
+                                         r"\(ConstantLR\) was built on an optimizer with lrs "
+                                         r"\[0\.5\], not this one's \[0\.1\]; torch expects"):
+        jaxsched.SequentialLR(0.1, [jaxsched.ConstantLR(0.5, 0.5, 2),
+                                    jaxsched.ExponentialLR(0.1, 0.9)], [2])
+    with pytest.raises(ValueError, match=r"jaxsched\.ChainedScheduler: schedulers\[1\] "
+                                         r"\(ExponentialLR\) was built on an optimizer"):
+        jaxsched.ChainedScheduler([jaxsched.ConstantLR(0.1, 0.5, 2),
+                                   jaxsched.ExponentialLR(0.2, 0.9)])
+    with pytest.raises(ValueError, match=r"jaxsched\.ChainedScheduler: schedulers\[0\] "
+                                         r"\(ConstantLR\) was built on an optimizer"):
+        jaxsched.ChainedScheduler([jaxsched.ConstantLR(0.1, 0.5, 2)], optimizer=0.3)
+    jaxsched.ChainedScheduler([jaxsched.ConstantLR(0.1, 0.5, 2)], optimizer=0.1)  # the same

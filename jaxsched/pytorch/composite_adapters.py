@@ -16,7 +16,8 @@ from jaxsched.pytorch.adapters import TorchAdapter
 __all__ = ["ChainedScheduler", "SequentialLR"]
 
 
-def _child_schedules(fn: str, schedulers: Any, n_groups: int) -> list[list[Schedule]]:
+def _child_schedules(fn: str, schedulers: Any, n_groups: int,
+                     base_lrs: list[float] | None = None) -> list[list[Schedule]]:
     if not isinstance(schedulers, Sequence) or not schedulers:
         raise ValueError(f"{fn}: schedulers must be a non-empty list of jaxsched torch "
                          f"adapters, got {schedulers!r}")
@@ -31,6 +32,10 @@ def _child_schedules(fn: str, schedulers: Any, n_groups: int) -> list[list[Sched
         if len(s.schedules) != n_groups:
             raise ValueError(f"{fn}: schedulers[{i}] has {len(s.schedules)} param groups, "
                              f"expected {n_groups}")
+        if base_lrs is not None and list(s.base_lrs) != list(base_lrs):
+            raise ValueError(f"{fn}: schedulers[{i}] ({type(s).__name__}) was built on an "
+                             f"optimizer with lrs {s.base_lrs}, not this one's {base_lrs}; "
+                             f"torch expects all schedulers to belong to the same optimizer")
     return [[s.schedules[g] for s in schedulers] for g in range(n_groups)]
 
 
@@ -42,7 +47,7 @@ class SequentialLR(TorchAdapter):
                  milestones: Sequence[int], last_epoch: int = -1) -> None:
         fn = "jaxsched.SequentialLR"
         groups, le = self._read_torch_groups(fn, optimizer, last_epoch)
-        per_group = _child_schedules(fn, schedulers, len(groups))
+        per_group = _child_schedules(fn, schedulers, len(groups), self._base_lrs)
         schedules = [composite.sequential_lr(children, milestones) for children in per_group]
         self._children = list(schedulers)
         self._milestones = list(schedules[0].params["milestones"])
@@ -146,7 +151,10 @@ class ChainedScheduler(TorchAdapter):
             raise TypeError(f"{fn}: schedulers[0] must be a jaxsched torch adapter, got "
                             f"{first!r}")
         groups = self._read_groups(fn, optimizer if optimizer is not None else first._groups)
-        per_group = _child_schedules(fn, schedulers, len(groups))
+        base = None if optimizer is None else [float(g.get("initial_lr", g["lr"]))
+                                               for g in groups]
+        per_group = _child_schedules(fn, schedulers, len(groups), base if base is not None
+                                     else list(first.base_lrs))
         schedules = [composite.chained_scheduler(children) for children in per_group]
         self._children = list(schedulers)
         self._base_lrs = [s.params["lr"] for s in schedules]
