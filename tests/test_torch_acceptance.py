@@ -259,3 +259,32 @@ def test_composites_refuse_children_of_another_optimizer_as_torch_does():
                                          r"\(ConstantLR\) was built on an optimizer"):
         jaxsched.ChainedScheduler([jaxsched.ConstantLR(0.1, 0.5, 2)], optimizer=0.3)
     jaxsched.ChainedScheduler([jaxsched.ConstantLR(0.1, 0.5, 2)], optimizer=0.1)  # the same
+
+
+def test_cyclic_load_state_dict_adopts_mode_scale_and_sizes_as_torch():
+    """torch's load is an update of the scheduler's attributes: a CyclicLR built with other
+    settings takes the dict's mode, gamma, scale_mode, lrs, sizes and momenta."""
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([param], lr=0.1, momentum=0.9)
+    ref = torch.optim.lr_scheduler.CyclicLR(opt, 0.002, 0.05, step_size_up=40,
+                                            step_size_down=60, mode="exp_range", gamma=0.998,
+                                            base_momentum=0.8, max_momentum=0.95)
+    for _ in range(130):
+        opt.step()
+        ref.step()
+    ours = jaxsched.CyclicLR([{"lr": 0.1, "momentum": 0.9}], 0.01, 0.1, step_size_up=10)
+    before = ours.state_dict()
+    bad = dict(ref.state_dict(), step_ratio=0.123456)
+    with pytest.raises(ValueError, match=r"CyclicLR\.load_state_dict: .*step_ratio=0\.123456"):
+        ours.load_state_dict(bad)
+    assert ours.state_dict() == before
+    ours.load_state_dict(ref.state_dict())
+    for _ in range(300):
+        assert ours.get_last_lr()[0] == pytest.approx(ref.get_last_lr()[0], rel=1e-12)
+        assert ours.param_groups[0]["momentum"] == pytest.approx(opt.param_groups[0]["momentum"],
+                                                                 rel=1e-12)
+        opt.step()
+        ref.step()
+        ours.step()
+    assert parity.state_mismatches(ours.state_dict(), parity.plain_state(ref.state_dict()),
+                                   scale=0.05) == []

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from jaxsched.core import checks as check
+from jaxsched.core.schedule import group_schedules
+from jaxsched.core.state import PROGRESS, check_progress, check_settings, lr_list
 from jaxsched.pytorch import cyclic, one_cycle
 from jaxsched.pytorch import schedules as pytorch
 from jaxsched.pytorch.adapters import TorchAdapter
@@ -170,6 +172,39 @@ class CyclicLR(_MomentumAdapter):
                     write_momentum=bool(cycle_momentum))
         self._base_lrs = [s.params["base_lr"] for s in self.schedules]
         self._momentum_keys()
+
+    _ADOPTED = ("base_lrs", "max_lrs", "total_size", "step_ratio", "mode", "gamma",
+                "scale_mode", "base_momentums", "max_momentums")
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Resumes from torch's (or our) state dict and, as torch's load (an update of the
+        scheduler's attributes) does, adopts its lrs, cycle sizes, mode and scale settings
+        and momenta; any other setting must be this scheduler's. A bad dict raises and
+        changes nothing."""
+        fn = f"{self._fn}.load_state_dict"
+        ours = self.state_dict()
+        check_settings(fn, "CyclicLR", state_dict, ours, PROGRESS | set(self._ADOPTED))
+        n, sd = len(self._groups), state_dict
+        try:
+            total = check.integer(fn, "total_size", sd["total_size"], minimum=1)
+            ratio = check.real(fn, "step_ratio", sd["step_ratio"])
+            up = round(ratio * total)
+            if not 1 <= up <= total or up / float(total) != ratio:
+                raise ValueError(f"{fn}: step_ratio={ratio!r} of total_size={total} is no "
+                                 f"whole step_size_up")
+            kw = dict(self._kwargs, base_lr=lr_list(fn, "base_lrs", sd["base_lrs"], n),
+                      max_lr=lr_list(fn, "max_lrs", sd["max_lrs"], n), step_size_up=up,
+                      step_size_down=total - up, mode=sd["mode"], gamma=sd["gamma"],
+                      scale_mode=sd["scale_mode"])
+            if self.cycles_momentum:
+                kw.update(base_momentum=list(sd["base_momentums"]),
+                          max_momentum=list(sd["max_momentums"]))
+            schedules = group_schedules(fn, cyclic.cyclic_lr, n, kw)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{fn}: the state_dict's settings are not valid: {err}") from None
+        count = check_progress(fn, sd, n)
+        self._kwargs, self._base_lrs = kw, [s.params["base_lr"] for s in schedules]
+        self._setup(schedules, count, write_momentum=self._write_momentum)
 
     def _extra_group_keys(self) -> list[dict[str, Any]]:
         if not self.cycles_momentum:
