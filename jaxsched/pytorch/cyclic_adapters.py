@@ -197,11 +197,14 @@ class CyclicLR(_MomentumAdapter):
                       step_size_down=total - up, mode=sd["mode"], gamma=sd["gamma"],
                       scale_mode=sd["scale_mode"])
             if self.cycles_momentum:
-                kw.update(base_momentum=list(sd["base_momentums"]),
-                          max_momentum=list(sd["max_momentums"]))
+                kw.update(base_momentum=lr_list(fn, "base_momentums", sd["base_momentums"], n,
+                                                signed=True),
+                          max_momentum=lr_list(fn, "max_momentums", sd["max_momentums"], n,
+                                               signed=True))
             schedules = group_schedules(fn, cyclic.cyclic_lr, n, kw)
         except (TypeError, ValueError) as err:
-            raise type(err)(f"{fn}: the state_dict's settings are not valid: {err}") from None
+            text = str(err).removeprefix(f"{fn}: ")
+            raise type(err)(f"{fn}: the state_dict's settings are not valid: {text}") from None
         count = check_progress(fn, sd, n)
         self._kwargs, self._base_lrs = kw, [s.params["base_lr"] for s in schedules]
         self._setup(schedules, count, write_momentum=self._write_momentum)
