@@ -171,6 +171,10 @@ def _other(value: Any) -> list[Any]:
     return ["x", None, [value, value]] if not isinstance(value, (list, dict)) else ["x", None]
 
 
+# a valid setting a load adopts, as torch's does (not a bad value)
+ADOPTED = {("ReduceLROnPlateau", "default_min_lr", "None")}
+
+
 def state_cases() -> list[tuple[str, Callable[[], Any], dict[str, Any], str]]:
     """``(id, make adapter, bad state dict, match)``: every field of every adapter's state
     dict given a value of the wrong type, a missing field, and a child's field for the
@@ -180,6 +184,8 @@ def state_cases() -> list[tuple[str, Callable[[], Any], dict[str, Any], str]]:
         good = make().state_dict()
         for key, value in good.items():
             for i, bad in enumerate(_other(value)):
+                if (name, key, repr(bad)) in ADOPTED:
+                    continue
                 cases.append((f"{name}-{key}-{i}", make, dict(good, **{key: bad}),
                               rf"jaxsched\.{name}\.load_state_dict: .*{re.escape(key)}"))
             cases.append((f"{name}-{key}-missing", make,

@@ -288,3 +288,29 @@ def test_cyclic_load_state_dict_adopts_mode_scale_and_sizes_as_torch():
         ours.step()
     assert parity.state_mismatches(ours.state_dict(), parity.plain_state(ref.state_dict()),
                                    scale=0.05) == []
+
+
+def test_plateau_load_state_dict_adopts_settings_as_torch():
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([param], lr=0.1)
+    ref = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=2,
+                                                     threshold=0.01, threshold_mode="abs",
+                                                     cooldown=1, min_lr=0.004)
+    rng = np.random.default_rng(3)
+    metrics = list(np.cumsum(rng.normal(0.0, 1.0, 200)) * 0.01)
+    for m in metrics[:20]:
+        opt.step()
+        ref.step(m)
+    ours = jaxsched.ReduceLROnPlateau(0.1)  # torch's defaults: mode min, factor 0.1, ...
+    bad = dict(ref.state_dict(), mode_worse=math.inf)
+    with pytest.raises(ValueError, match=r"mode_worse=inf does not fit mode='max'"):
+        ours.load_state_dict(bad)
+    assert ours.state_dict()["mode"] == "min"
+    ours.load_state_dict(ref.state_dict())
+    for m in metrics[20:]:
+        opt.step()
+        ref.step(m)
+        ours.step(m)
+        assert ours.get_last_lr() == ref.get_last_lr()
+    assert parity.state_mismatches(parity.plain_state(ours.state_dict()),
+                                   parity.plain_state(ref.state_dict()), scale=0.1) == []

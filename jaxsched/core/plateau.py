@@ -358,10 +358,29 @@ class ReduceLROnPlateau:
                 "num_bad_epochs": int(s.num_bad_epochs)}
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Resumes torch's (or our) plateau state; a foreign dict raises, changing nothing."""
+        """Resumes torch's (or our) plateau state and, as torch's load (an update of the
+        scheduler's attributes) does, adopts its settings (``mode``, ``factor``,
+        ``patience``, ``threshold``, ``threshold_mode``, ``cooldown``, ``eps``, ``min_lrs``);
+        a foreign or invalid dict raises, changing nothing."""
         fn = f"{self._fn}.load_state_dict"
+        adopted = {"factor", "default_min_lr", "min_lrs", "patience", "cooldown", "eps",
+                   "mode_worse", "mode", "threshold", "threshold_mode"}
         check_settings(fn, "ReduceLROnPlateau", state_dict, self.state_dict(),
-                       {"last_epoch", "_last_lr", "best", "cooldown_counter", "num_bad_epochs"})
+                       {"last_epoch", "_last_lr", "best", "cooldown_counter", "num_bad_epochs"}
+                       | adopted)
+        sd = state_dict
+        config = make_config(fn, sd["mode"], sd["factor"], sd["patience"], sd["threshold"],
+                             sd["threshold_mode"], sd["cooldown"], sd["eps"])
+        if sd["mode_worse"] != (math.inf if config.mode == "min" else -math.inf):
+            raise ValueError(f"{fn}: mode_worse={sd['mode_worse']!r} does not fit "
+                             f"mode={config.mode!r}")
+        raw = sd["min_lrs"]
+        if not isinstance(raw, list) or len(raw) != len(self._groups):
+            raise ValueError(f"{fn}: min_lrs must list {len(self._groups)} lrs, got {raw!r}")
+        min_lrs = [check.nonneg(fn, "min_lrs", m) for m in raw]
+        default = sd["default_min_lr"]
+        if default is not None:
+            check.nonneg(fn, "default_min_lr", default)
         lrs = state_dict["_last_lr"]
         if not isinstance(lrs, list) or len(lrs) != len(self._groups):
             raise ValueError(f"{fn}: _last_lr must list {len(self._groups)} lrs, got {lrs!r}")
@@ -372,12 +391,14 @@ class ReduceLROnPlateau:
                             f"{best!r}")
         counters = [check.integer(fn, key, state_dict[key], minimum=0)
                     for key in ("num_bad_epochs", "cooldown_counter", "last_epoch")]
-        if counters[1] > self._config.cooldown:
+        if counters[1] > config.cooldown:
             raise ValueError(f"{fn}: cooldown_counter={counters[1]!r} exceeds cooldown="
-                             f"{self._config.cooldown}")
+                             f"{config.cooldown}")
+        self._config, self._min_lrs, self._raw_min_lrs = config, min_lrs, list(raw)
+        self._default_min_lr = default
         with jax.enable_x64(True), jax.default_device(host_cpu()):
             self._state = PlateauState(
-                lr=jnp.asarray(lrs, jnp.float64), min_lr=self._state.min_lr,
+                lr=jnp.asarray(lrs, jnp.float64), min_lr=jnp.asarray(min_lrs, jnp.float64),
                 best=jnp.asarray(float(best), jnp.float64),
                 num_bad_epochs=jnp.asarray(counters[0], jnp.int32),
                 cooldown_counter=jnp.asarray(counters[1], jnp.int32),
