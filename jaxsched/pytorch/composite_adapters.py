@@ -32,9 +32,10 @@ def _child_schedules(fn: str, schedulers: Any, n_groups: int,
         if len(s.schedules) != n_groups:
             raise ValueError(f"{fn}: schedulers[{i}] has {len(s.schedules)} param groups, "
                              f"expected {n_groups}")
-        if base_lrs is not None and list(s.base_lrs) != list(base_lrs):
+        own = [float(g.get("initial_lr", g["lr"])) for g in s._groups]  # its optimizer's
+        if base_lrs is not None and own != list(base_lrs):
             raise ValueError(f"{fn}: schedulers[{i}] ({type(s).__name__}) was built on an "
-                             f"optimizer with lrs {s.base_lrs}, not this one's {base_lrs}; "
+                             f"optimizer with lrs {own}, not this one's {base_lrs}; "
                              f"torch expects all schedulers to belong to the same optimizer")
     return [[s.schedules[g] for s in schedulers] for g in range(n_groups)]
 
@@ -154,7 +155,8 @@ class ChainedScheduler(TorchAdapter):
         base = None if optimizer is None else [float(g.get("initial_lr", g["lr"]))
                                                for g in groups]
         per_group = _child_schedules(fn, schedulers, len(groups), base if base is not None
-                                     else list(first.base_lrs))
+                                     else [float(g.get("initial_lr", g["lr"]))
+                                           for g in first._groups])
         schedules = [composite.chained_scheduler(children) for children in per_group]
         self._children = list(schedulers)
         self._base_lrs = [s.params["lr"] for s in schedules]
