@@ -104,15 +104,15 @@ def test_zero_dim_hyperparameters_are_taken_as_their_value(wrap):
         jaxsched.step_lr(3, gamma=np.asarray([0.5, 0.5]), lr=0.1)
 
 
-def test_fractional_epochs_in_warm_restarts_are_a_documented_refusal():
+def test_fractional_epochs_in_warm_restarts_follow_torch():
+    """Now supported (issue 20; live in test_torch_acceptance): step(1.5) sets T_cur = 1.5
+    and last_epoch = 1 as torch does, without torch's deprecation warning (its
+    CosineAnnealingWarmRestarts.step emits none)."""
     sched = jaxsched.CosineAnnealingWarmRestarts(0.1, T_0=10)
-    with pytest.raises(TypeError, match=r"CosineAnnealingWarmRestarts.step: epoch must be a "
-                                        r"whole epoch, got 1.5; torch's fractional"):
-        sched.step(1.5)
-    assert sched.last_epoch == 0
-    with pytest.warns(UserWarning, match="epoch parameter"):
-        sched.step(2.0)  # a whole epoch as a float is fine
-    assert sched.last_epoch == 2
+    sched.step(1.5)
+    assert sched.last_epoch == 1 and sched.state_dict()["T_cur"] == 1.5
+    sched.step(2)
+    assert sched.last_epoch == 2 and sched.state_dict()["T_cur"] == 2
     assert "fractional" in type(sched).__doc__
 
 
