@@ -18,7 +18,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 project = "jaxsched"
 author = "jaxsched maintainers"
-copyright = "2026, jaxsched maintainers"  # noqa: A001
+copyright = "2026, jaxsched maintainers"
 release = "0.1.0"
 
 extensions = [
