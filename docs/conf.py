@@ -50,6 +50,9 @@ html_title = "jaxsched"
 html_static_path: list[str] = []
 html_theme_options = {
     "show_toc_level": 2,
+    # Only the current branch of the sidebar is rendered: with an API page per public name,
+    # the full tree on every page would be most of the build time.
+    "collapse_navbar": True,
     "navigation_with_keys": False,
     "use_repository_button": False,
 }
