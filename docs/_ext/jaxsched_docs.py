@@ -122,6 +122,9 @@ def _special_curves(name: str, steps: int) -> dict[str, Any]:
         s = jaxsched.chained_scheduler([jaxsched.constant_lr(0.5, total_iters=200, lr=0.1),
                                         jaxsched.exponential_lr(0.998, lr=0.1)])
         return {"curves": evaluate(s, steps), "note": "constant_lr x exponential_lr"}
+    if name not in ("ReduceLROnPlateau", "hf:reduce_lr_on_plateau", "timm:plateau"):
+        raise ValueError(f"the gallery has no drawing for {name!r} (a catalog entry without "
+                         f"key=value settings): add one to docs/_ext/jaxsched_docs.py")
     # Metric-driven: a loss that falls, then plateaus with noise; one step per 10 updates.
     rng = np.random.default_rng(0)
     epochs = steps // 10
