@@ -275,3 +275,29 @@ def test_figure_and_table(constants, tmp_path):
     table = constants.table()
     assert table.splitlines()[0].split()[:3] == ["candidate", "lr", "first"]
     assert table.splitlines()[-1].endswith("best")
+
+
+def test_cli_sweep(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    from jaxsched.tools import cli
+
+    out = tmp_path / "sweep.png"
+    assert cli.main(["sweep", "--lrs", "0.001", "0.01", "--steps", "12", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "2 candidates in one compiled run" in text and "lr=0.01" in text
+    assert "best" in text and out.stat().st_size > 0
+    spec = ["StepLR step_size=5 gamma=0.5 lr=0.01", "CosineAnnealingLR T_max=12 lr=0.01"]
+    assert cli.main(["sweep", "--schedules", *spec, "--steps", "12", "-o", str(out)]) == 0
+    assert "CosineAnnealingLR T_max=12 lr=0.01" in capsys.readouterr().out
+    assert cli.main(["sweep", "--steps", "12"]) == 2
+    assert "give --lrs" in capsys.readouterr().err
+    assert cli.main(["sweep", "--lrs", "0.1", "--schedules", *spec]) == 2
+    assert "takes one schedule" in capsys.readouterr().err
+
+
+def test_cli_sweep_without_sklearn(monkeypatch, capsys):
+    from jaxsched.tools import cli
+
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    assert cli.main(["sweep", "--lrs", "0.01"]) == 2
+    assert "pip install 'jaxsched[cli]'" in capsys.readouterr().err

@@ -116,7 +116,7 @@ class GridResult:
             lw = 2.2 if j == self.best else 1.2
             top.plot(steps, self.losses[j], color=colours[j], lw=lw, alpha=0.85, label=label)
             if self.val_losses is not None:
-                top.plot(self.val_steps - 1, self.val_losses[j], "o", ms=3.5,
+                top.plot(self.val_steps - 1, self.val_losses[j], "o--", ms=3.5, lw=0.9,
                          color=colours[j])
             stop = self.first_nonfinite[j]
             if stop is not None and stop > 0 and finite.size:
