@@ -136,6 +136,24 @@ def test_plateau_in_graph_bitwise_equal_alone(use_val):
     assert cut, "no plateau cut happened: the test would not see a wrong metric"
 
 
+def test_plateau_on_some_candidates():
+    """The combination: a StepLR candidate with a plateau next to plain ones (which stay
+    bitwise the grid without a plateau)."""
+    s = [ORIGINS["torch StepLR"], ORIGINS["optax cosine"]]
+    plain = jaxsched.grid_search(loss_fn, W0, TARGETS, optax.adam, num_steps=N, schedules=s)
+    res = jaxsched.grid_search(loss_fn, W0, TARGETS, optax.adam, num_steps=N,
+                               schedules=[*s, s[0]], plateau=PLATEAU, plateau_on=[2],
+                               eval_every=3)
+    np.testing.assert_array_equal(res.losses[:2], plain.losses)
+    np.testing.assert_array_equal(res.lrs[:2], plain.lrs)
+    assert (res.lrs[2] <= res.lrs[0]).all() and (res.lrs[2] < res.lrs[0]).any()
+    with pytest.raises(ValueError, match="needs plateau settings"):
+        jaxsched.grid_search(loss_fn, W0, TARGETS, num_steps=N, lrs=[0.1], plateau_on=[0])
+    with pytest.raises(ValueError, match=r"plateau_on\[...\]"):
+        jaxsched.grid_search(loss_fn, W0, TARGETS, num_steps=N, lrs=[0.1], plateau=PLATEAU,
+                             plateau_on=[1])
+
+
 def test_nonfinite_candidate_reported_and_others_untouched(constants):
     res = jaxsched.grid_search(loss_fn, W0, TARGETS, optax.sgd, num_steps=N,
                                lrs=[*LRS, 1e30])

@@ -142,6 +142,7 @@ def grid_search(
     val_fn: Callable[[Any], jax.Array] | None = None,
     eval_every: int | None = None,
     plateau: Mapping[str, Any] | None = None,
+    plateau_on: Sequence[int] | None = None,
     devices: Any = None,
     memory_budget: int | None = None,
     sync_every: int = 25,
@@ -169,6 +170,8 @@ def grid_search(
         eval_every: updates between validations and plateau steps (default ``B``, an epoch).
         plateau: settings of ``jaxsched.reduce_lr_on_plateau`` other than ``lr`` (e.g.
             ``{"patience": 2, "factor": 0.5}``): each candidate gets its own plateau state.
+        plateau_on: the indices of the candidates the plateau applies to (default: all);
+            e.g. a StepLR candidate with a plateau (the combination) next to plain ones.
         devices: ``None`` (all devices of the default backend), a count, or a list: the
             candidates are split over a mesh axis ``"candidates"`` of these devices.
         memory_budget: bytes available for the candidates' training state; the grid runs in
@@ -215,12 +218,21 @@ def grid_search(
         raise ValueError(f"{FN}: plateau must not set lr (each candidate's lr starts it)")
     plateaus = None if plateau is None else [
         reduce_lr_on_plateau(a, **plateau) for a in scales]  # eager validation per candidate
+    on = np.ones(len(scales), bool)
+    if plateau_on is not None:
+        if plateau is None:
+            raise ValueError(f"{FN}: plateau_on={plateau_on!r} needs plateau settings")
+        on[:] = False
+        for j in plateau_on:
+            j = check.integer(FN, "plateau_on[...]", j, minimum=0, maximum=len(scales) - 1)
+            on[j] = True
     devs = _devices(devices)
     k_total = len(scales)
     run = _Program(loss_fn, optimizer, bases, batches, n_batches, n, every, sync, val_fn,
                    plateaus, devs)
     chunk = run.chunk_size(params, k_total, memory_budget)
-    out = [run(params, scales[a: a + chunk], index[a: a + chunk], plateaus, a, chunk)
+    out = [run(params, scales[a: a + chunk], index[a: a + chunk], on[a: a + chunk], plateaus,
+               a, chunk)
            for a in range(0, k_total, chunk)]
     losses, lr_used, vals = (np.concatenate([o[j] for o in out]) for j in range(3))
     val_steps = np.asarray([i + 1 for i in range(n) if (i + 1) % every == 0 or i == n - 1])
@@ -253,7 +265,7 @@ class _Program:
                     idx, branches, c)
 
         def make_tx(cand, pstate):
-            scale, idx = cand
+            scale, idx, _ = cand
             mult = scale if pstate is None else pstate.plateau.lr
             lr_fn = lambda c: mult * base(idx, c)  # noqa: E731
             return optimizer(lr_fn), lr_fn
@@ -280,7 +292,7 @@ class _Program:
             if tx_plateau is not None:
                 metric = val if val_fn is not None else acc / jnp.float32(every)
                 _, pstate = tx_plateau.update(jnp.zeros(()), pstate, value=metric,
-                                              value_ready=(i + 1) % every == 0)
+                                              value_ready=((i + 1) % every == 0) & cand[2])
             acc = jnp.where(ready, jnp.float32(0), acc)
             return (p, opt_state, pstate, acc), (loss, lr, val)
 
@@ -305,7 +317,8 @@ class _Program:
             return k
         budget = check.integer(FN, "memory_budget", budget, minimum=1, maximum=2**62)
         pstate = None if self.plateaus is None else self.plateaus[0].init(params)
-        shape = jax.eval_shape(self._init_one, params, (jnp.float32(1), jnp.int32(0)), pstate)
+        shape = jax.eval_shape(self._init_one, params, (jnp.float32(1), jnp.int32(0), True),
+                               pstate)
         per = 3 * _nbytes(shape) + _nbytes(params)
         fits = budget // per
         if fits < nd:
@@ -314,20 +327,21 @@ class _Program:
                              f"need at least one per device ({nd}): raise the budget")
         return min(k, fits // nd * nd)
 
-    def __call__(self, params, scales, index, plateaus, first, chunk):
+    def __call__(self, params, scales, index, on, plateaus, first, chunk):
         k = len(scales)
         nd = len(self.devices)
         width = -(-chunk // nd) * nd
         pad = width - k  # padded with copies of the first candidate: one compiled shape
         scales_a = np.asarray(list(scales) + [scales[0]] * pad, jnp.result_type(float))
         index_a = np.asarray(list(index) + [index[0]] * pad, np.int32)
+        on_a = np.asarray(list(on) + [on[0]] * pad, bool)
         pstates = None
         if plateaus is not None:
             mine = plateaus[first: first + k]
             mine = mine + [mine[0]] * pad
             pstates = jax.tree.map(lambda *xs: jnp.stack(xs),
                                    *[tx.init(params) for tx in mine])
-        cands = (jnp.asarray(scales_a), jnp.asarray(index_a))
+        cands = (jnp.asarray(scales_a), jnp.asarray(index_a), jnp.asarray(on_a))
         if nd > 1:
             mesh = jax.sharding.Mesh(np.asarray(self.devices), (AXIS,))
             split = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(AXIS))

@@ -93,11 +93,12 @@ class GridResult:
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(lines)
 
-    def plot(self, path: Any = None, *, title: str | None = None, log_loss: bool | None = None
-             ) -> Any:
-        """Loss against step per candidate (train lines, validation dots) above the lr each
-        update used; a non-finite run ends in a red cross. Saves a PNG to ``path`` if given;
-        returns the figure."""
+    def plot(self, path: Any = None, *, title: str | None = None, log_loss: bool | None = None,
+             smooth: int | None = None) -> Any:
+        """Loss against step per candidate above the lr each update used: the per-batch
+        train loss faint, its trailing mean over ``smooth`` steps (default ``N // 25``) as
+        the line, the validation loss as dots; a non-finite run ends in a red cross. Saves
+        a PNG to ``path`` if given; returns the figure."""
         import matplotlib
 
         if path is not None:
@@ -111,10 +112,13 @@ class GridResult:
         colours = plt.cm.viridis(np.linspace(0, 0.9, k)) if k > 10 else [
             f"C{j}" for j in range(k)]
         finite = self.losses[np.isfinite(self.losses)]
+        window = max(1, n // 25) if smooth is None else max(1, int(smooth))
         for j, name in enumerate(self.names):
             label = name + (" (best)" if j == self.best else "")
             lw = 2.2 if j == self.best else 1.2
-            top.plot(steps, self.losses[j], color=colours[j], lw=lw, alpha=0.85, label=label)
+            top.plot(steps, self.losses[j], color=colours[j], lw=0.6, alpha=0.25)
+            top.plot(steps, _trailing_mean(self.losses[j], window), color=colours[j], lw=lw,
+                     label=label)
             if self.val_losses is not None:
                 top.plot(self.val_steps - 1, self.val_losses[j], "o--", ms=3.5, lw=0.9,
                          color=colours[j])
@@ -131,8 +135,9 @@ class GridResult:
         lr_pos = self.lrs[np.isfinite(self.lrs) & (self.lrs > 0)]
         if lr_pos.size and lr_pos.max() > 10 * lr_pos.min():
             bottom.set_yscale("log")
-        top.set_ylabel("loss (lines: train batch; dots: validation)"
-                       if self.val_losses is not None else "train loss (per batch)")
+        what = f"train loss (faint: per batch; line: mean of {window} steps)"
+        top.set_ylabel(what + ("\ndots: validation loss" if self.val_losses is not None
+                               else ""))
         bottom.set_ylabel("learning rate used")
         bottom.set_xlabel("training step")
         top.grid(alpha=0.3, which="both")
@@ -144,3 +149,11 @@ class GridResult:
         if path is not None:
             fig.savefig(path, dpi=100)
         return fig
+
+
+def _trailing_mean(x: np.ndarray, window: int) -> np.ndarray:
+    """The mean of the last ``window`` values at each step (fewer at the start)."""
+    c = np.concatenate([[0.0], np.cumsum(x.astype(np.float64))])
+    i = np.arange(1, len(x) + 1)
+    lo = np.maximum(i - window, 0)
+    return (c[i] - c[lo]) / (i - lo)
