@@ -319,3 +319,16 @@ def test_cli_sweep_without_sklearn(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     assert cli.main(["sweep", "--lrs", "0.01"]) == 2
     assert "pip install 'jaxsched[cli]'" in capsys.readouterr().err
+
+
+def test_cli_sweep_help(capsys):
+    from jaxsched.tools import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["sweep", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: jaxsched sweep") and "jaxsched[cli]" in out
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "grid search of lrs or schedules" in capsys.readouterr().out
