@@ -25,12 +25,14 @@ from jaxsched.deepspeed.schedules import (
 )
 from jaxsched.interop import from_torch
 from jaxsched.loop import (
+    GridResult,
     Groups,
     Rule,
     coupled_from_decoupled,
     decoupled_from_coupled,
     decoupled_weight_decay,
     epoch_clock,
+    grid_search,
     grouped,
     hyperparams,
     layerwise,
@@ -82,6 +84,7 @@ __all__ = [
     "CosineAnnealingWarmRestarts",
     "CyclicLR",
     "ExponentialLR",
+    "GridResult",
     "Groups",
     "LRFinderResult",
     "LRRangeTest",
@@ -115,6 +118,7 @@ __all__ = [
     "from_deepspeed_config",
     "from_torch",
     "get_scheduler",
+    "grid_search",
     "grouped",
     "hyperparams",
     "lambda_lr",

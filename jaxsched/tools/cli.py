@@ -391,6 +391,9 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("--steps", type=int, default=1000, help="steps to draw (default 1000)")
         cmd.add_argument("-o", "--output", type=pathlib.Path, help="the PNG to write "
                          "(default: out/<command>-<name>.png)")
+    from jaxsched.tools import cli_sweep  # `jaxsched sweep` (grid search), its own module
+
+    cli_sweep.add_parser(sub, COMMANDS)
     return top
 
 
