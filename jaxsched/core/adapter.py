@@ -112,6 +112,7 @@ class Adapter:
 
     _counter_name = "last_batch_iteration"
     _counter_offset = -1
+    _max_count = check.MAX_COUNT  # the largest count step() and load_state_dict accept
 
     def _read_groups(self, fn: str, optimizer: Any) -> list[dict[str, Any]]:
         """Step 1 of a constructor: the param groups, read from ``optimizer``."""
@@ -148,8 +149,9 @@ class Adapter:
 
     def _values(self) -> tuple[list[float], list[float] | None]:
         if self._cache is None or self._cache[0] != self._count:
-            if self._count > check.MAX_COUNT:
-                raise OverflowError(f"{self._fn}: step count {self._count} exceeds 2**31-1")
+            if self._count > self._max_count:
+                raise OverflowError(f"{self._fn}: step count {self._count} exceeds "
+                                    f"{self._max_count}")
             # The host-side front end evaluates in float64 whatever the global mode, as
             # torch's Python floats do; jitted training code uses the pure schedules.
             lrs, moms = jax.device_get(self._device_values())
@@ -216,7 +218,7 @@ class Adapter:
         else:
             counter = check.integer(f"{self._fn}.step", self._counter_name, counter,
                                     minimum=self._counter_offset,
-                                    maximum=check.MAX_COUNT + self._counter_offset)
+                                    maximum=self._max_count + self._counter_offset)
             self._count = counter - self._counter_offset
 
     def state_dict(self) -> dict[str, Any]:
@@ -233,7 +235,7 @@ class Adapter:
                              f"got {sorted(state_dict)}")
         counter = check.integer(fn, self._counter_name, state_dict[self._counter_name],
                                 minimum=self._counter_offset,
-                                maximum=check.MAX_COUNT + self._counter_offset)
+                                maximum=self._max_count + self._counter_offset)
         self._count = counter - self._counter_offset
 
     def __repr__(self) -> str:
