@@ -28,6 +28,7 @@ x64 (to 2**63-1; float64 schedules are exact on counts to 2**53).
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from typing import Any
 
 import jax
@@ -189,10 +190,12 @@ def samples_clock(schedule: Schedule, global_batch_size: int, rampup_batch_size:
             raise ValueError(f"{fn}: the samples consumed before iteration "
                              f"{int(jnp.max(i))} are past {dt.name}'s {top}: {WAY_OUT}")
         at = jnp.minimum(i, last)
-        j = jnp.searchsorted(jnp.asarray(iters, dt), at, side="right") - 1
-        base = jnp.asarray([min(c, top) for c in consumed], dt)[j]
-        b = jnp.asarray(batches, dt)[j]
-        return jnp.where(i <= last, base + (at - jnp.asarray(iters, dt)[j]) * b, -1)
+        # consumed(i) is continuous and piecewise linear, its slope (the batch) growing at
+        # each segment start: sum_j (b_j - b_{j-1}) max(i - I_j, 0), every partial sum
+        # <= consumed(i) (no overflow), a few vector ops instead of a search and gathers
+        slopes = jnp.asarray([batches[0], *(b - a for a, b in pairwise(batches))], dt)
+        c = jnp.sum(slopes * jnp.maximum(at[..., None] - jnp.asarray(iters, dt), 0), axis=-1)
+        return jnp.where(i <= last, c, -1)
 
     def count(i: jax.Array) -> jax.Array:
         c = samples(i)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from itertools import pairwise
 from typing import Any
 
 import jax
@@ -130,7 +131,6 @@ def deepseek_v3(
     if steps_to(end) > last:
         raise ValueError(f"{fn}: the run's {end} tokens need more than 2**31-1 units of "
                          f"{g} sequences")
-    u_base = [c // g for c in consumed]
     u_step = [b // g for b in batches]
     # thresholds in u: T < B  <=>  u < ceil(B / unit)
     t1, t2, t3 = (-(-b // unit) for b in (b1, b2, b3))
@@ -138,11 +138,14 @@ def deepseek_v3(
     span = Fraction(b2 - b1, unit)
     f2, span_f = float(f2), float(span)
 
+    # u is continuous and piecewise linear in k, its slope growing at each segment start:
+    # u(k) = sum_j (step_j - step_{j-1}) max(k - I_j, 0), every partial sum <= u(k)
+    slopes = jnp.asarray([u_step[0], *(b - a for a, b in pairwise(u_step))], jnp.int32)
+    starts = jnp.asarray(iters, jnp.int32)
+
     def units(k: jax.Array) -> jax.Array:
         k = jnp.minimum(k, last).astype(jnp.int32)
-        j = jnp.searchsorted(jnp.asarray(iters, jnp.int32), k, side="right") - 1
-        return (jnp.asarray(u_base, jnp.int32)[j]
-                + (k - jnp.asarray(iters, jnp.int32)[j]) * jnp.asarray(u_step, jnp.int32)[j])
+        return jnp.sum(slopes * jnp.maximum(k[..., None] - starts, 0), axis=-1)
 
     def lr(k: jax.Array) -> jax.Array:
         u = units(k)
