@@ -74,7 +74,7 @@ FACTORIES: dict[str, tuple[Callable[..., Any], dict[str, Any], dict[str, str]]] 
              decay_type="choice", warmup_type="choice", min_lr_ratio="unit")),
     "presets.deepseek_llm": (presets.deepseek_llm, dict(total_steps=10000),
                              dict(total_steps="int1", peak_lr="lr", warmup_steps="int0")),
-    "presets.deepseek_v3": (presets.deepseek_v3, dict(total_steps=100000),
+    "presets.deepseek_v3_steps": (presets.deepseek_v3_steps, dict(total_steps=100000),
                             dict(total_steps="int1", peak_lr="lr", warmup_steps="int0",
                                  decayed_lr="lr", final_lr="lr")),
     "presets.inverse_sqrt": (presets.inverse_sqrt, dict(peak_lr=0.1),

@@ -182,8 +182,9 @@ OTHER_CASES = [
      r"jaxsched\.one_cycle: the momentum .* reaches .* at count 2\*\*31-1, past float32"),
     ("lr-range-overflow", lambda: jaxsched.lr_range_test(1.0, 1, 1e300), ValueError,
      r"jaxsched\.lr_range_test: .* reaches .* at count 2\*\*31-1, past float32"),
-    ("deepseek-v3-order", lambda: jaxsched.presets.deepseek_v3(10000, final_lr=1e-3), ValueError,
-     r"jaxsched\.presets\.deepseek_v3: final_lr \(0.001\) must not exceed decayed_lr"),
+    ("deepseek-v3-order", lambda: jaxsched.presets.deepseek_v3_steps(10000, final_lr=1e-3),
+     ValueError,
+     r"jaxsched\.presets\.deepseek_v3_steps: final_lr \(0.001\) must not exceed decayed_lr"),
     ("cosine-floor-above", lambda: jaxsched.cosine_annealing_lr(10, 0.2, lr=0.1), ValueError,
      r"jaxsched\.cosine_annealing_lr: eta_min \(0.2\) must not exceed lr \(0.1\) \(a floor"),
     ("restarts-floor-above", lambda: jaxsched.cosine_annealing_warm_restarts(

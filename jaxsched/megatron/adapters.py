@@ -56,6 +56,7 @@ class OptimizerParamScheduler(Adapter):
 
     _counter_name = "num_steps"
     _counter_offset = 0
+    _max_count = check.MAX_PY_COUNT  # a Python int, as Megatron's; evaluated in int64
 
     def __init__(self, optimizer: Any, init_lr: float, max_lr: float, min_lr: float,
                  lr_warmup_steps: int, lr_decay_steps: int, lr_decay_style: str,
@@ -107,10 +108,11 @@ class OptimizerParamScheduler(Adapter):
 
     def step(self, increment: int) -> None:
         """Megatron's ``step(increment)``: ``num_steps += increment``."""
-        inc = check.integer(f"{self._fn}.step", "increment", increment, minimum=0)
-        if self._count + inc > check.MAX_COUNT:
+        inc = check.integer(f"{self._fn}.step", "increment", increment, minimum=0,
+                            maximum=self._max_count)
+        if self._count + inc > self._max_count:
             raise OverflowError(f"{self._fn}.step: num_steps {self._count} + {inc} exceeds "
-                                f"2**31-1")
+                                f"2**63-1 (the host evaluates the schedule on an int64)")
         self._count += inc
 
     @property
@@ -170,7 +172,7 @@ class OptimizerParamScheduler(Adapter):
                     raise ValueError(f"{fn}: state_dict has start_wd but no {key!r}")
                 new[key] = self._check_and_set(fn, key, new[key], state_dict[key])
         steps = check.integer(fn, "num_steps", self._pick(fn, state_dict, "num_steps"),
-                              minimum=0, maximum=check.MAX_COUNT - self._count)
+                              minimum=0, maximum=self._max_count - self._count)
         saved = (self._settings, self._wds, self._wd_mults, self.schedules, self._evaluate,
                  self._evaluate_wd, self._cache, self._write_momentum)
         try:

@@ -31,6 +31,8 @@ from jaxsched.megatron.adapters import OptimizerParamScheduler
 
 __all__ = ["DEFAULTS", "from_args", "scheduler_kwargs"]
 
+WIDE = check.MAX_EXACT  # counts in samples reach billions (a 4e9-sample run): to 2**53-1
+
 # Megatron-LM's argparse defaults for the arguments the scheduler reads
 DEFAULTS: dict[str, Any] = dict(
     lr=None, min_lr=0.0, lr_decay_style="linear", lr_wsd_decay_style="exponential",
@@ -112,13 +114,15 @@ def scheduler_kwargs(args: Any) -> dict[str, Any]:
         if gbs is None and a["micro_batch_size"] is not None and a["data_parallel_size"]:
             gbs = a["micro_batch_size"] * a["data_parallel_size"]  # Megatron's default
         gbs = check.integer(fn, "global_batch_size", gbs, minimum=1)
-        iters = check.integer(fn, "train_iters", iters, minimum=1)
+        iters = check.integer(fn, "train_iters", iters, minimum=1, maximum=WIDE)
         decay_iters = iters if a["lr_decay_iters"] is None else check.integer(
-            fn, "lr_decay_iters", a["lr_decay_iters"], minimum=1)
+            fn, "lr_decay_iters", a["lr_decay_iters"], minimum=1, maximum=WIDE)
         decay, wd_steps = decay_iters * gbs, iters * gbs
         wsd = None if a["lr_wsd_decay_iters"] is None else check.integer(
-            fn, "lr_wsd_decay_iters", a["lr_wsd_decay_iters"], minimum=1) * gbs
-        warm_count = check.integer(fn, "lr_warmup_iters", a["lr_warmup_iters"], minimum=0)
+            fn, "lr_wsd_decay_iters", a["lr_wsd_decay_iters"], minimum=1,
+            maximum=WIDE) * gbs
+        warm_count = check.integer(fn, "lr_warmup_iters", a["lr_warmup_iters"], minimum=0,
+                                   maximum=WIDE)
         warm_count *= gbs
     elif samples:
         _refuse(fn, a["lr_decay_iters"] is None, "expected sample-based learning rate decay, "
@@ -128,13 +132,14 @@ def scheduler_kwargs(args: Any) -> dict[str, Any]:
         if a["lr_warmup_fraction"] is not None:
             _refuse(fn, a["lr_warmup_samples"] == 0, "can only specify one of "
                     "lr_warmup_fraction and lr_warmup_samples")
-        samples = check.integer(fn, "train_samples", samples, minimum=1)
+        samples = check.integer(fn, "train_samples", samples, minimum=1, maximum=WIDE)
         decay = samples if a["lr_decay_samples"] is None else check.integer(
-            fn, "lr_decay_samples", a["lr_decay_samples"], minimum=1)
+            fn, "lr_decay_samples", a["lr_decay_samples"], minimum=1, maximum=WIDE)
         wd_steps = samples
         wsd = None if a["lr_wsd_decay_samples"] is None else check.integer(
-            fn, "lr_wsd_decay_samples", a["lr_wsd_decay_samples"], minimum=1)
-        warm_count = check.integer(fn, "lr_warmup_samples", a["lr_warmup_samples"], minimum=0)
+            fn, "lr_wsd_decay_samples", a["lr_wsd_decay_samples"], minimum=1, maximum=WIDE)
+        warm_count = check.integer(fn, "lr_warmup_samples", a["lr_warmup_samples"], minimum=0,
+                                   maximum=WIDE)
     else:
         raise ValueError(f"{fn}: either train_iters or train_samples must be a positive "
                          f"number (Megatron-LM raises), got {iters!r} and {samples!r}")

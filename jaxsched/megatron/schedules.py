@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import divide, half_cos, mix, to_float
+from jaxsched.core.exact import divide, half_cos, is_x64, mix, to_float
 from jaxsched.core.schedule import Schedule
 
 __all__ = ["DECAY_STYLES", "WD_INCR_STYLES", "WSD_DECAY_STYLES", "lr_schedule", "wd_schedule"]
@@ -25,6 +25,16 @@ __all__ = ["DECAY_STYLES", "WD_INCR_STYLES", "WSD_DECAY_STYLES", "lr_schedule", 
 DECAY_STYLES = ("constant", "linear", "cosine", "inverse-square-root", "WSD")
 WSD_DECAY_STYLES = ("linear", "cosine", "exponential", "minus_sqrt")
 WD_INCR_STYLES = ("constant", "linear", "cosine")
+
+
+def _fits(fn: str, name: str, steps: int) -> None:
+    """Refuses, when called without x64, a phase past int32 (its count cannot reach it:
+    ``n`` is int32 there); counts in samples or tokens past 2**31-1 need x64."""
+    if steps > check.MAX_COUNT and not is_x64():
+        raise ValueError(f"{fn}: {name}={steps} is past int32's 2**31-1, the largest count "
+                         f"without x64: enable x64 (jax.config.update('jax_enable_x64', "
+                         f"True): counts to 2**63-1, exact to 2**53), or count in a larger "
+                         f"unit (e.g. iterations, or thousands of samples)")
 
 
 def _warmup_steps(fn: str, steps: Any, decay: int) -> int | float:
@@ -102,7 +112,8 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_s
     init_lr = check.nonneg(fn, "init_lr", init_lr)
     check.ordered(fn, "min_lr", min_lr, "max_lr", max_lr, " (Megatron asserts)")
     check.ordered(fn, "init_lr", init_lr, "max_lr", max_lr, " (Megatron asserts)")
-    decay = check.integer(fn, "lr_decay_steps", lr_decay_steps, minimum=1)
+    decay = check.integer(fn, "lr_decay_steps", lr_decay_steps, minimum=1,
+                          maximum=check.MAX_EXACT)
     warm = _warmup_steps(fn, lr_warmup_steps, decay)
     style = check.choice(fn, "lr_decay_style", lr_decay_style, DECAY_STYLES)
     wsd = None
@@ -117,6 +128,7 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_s
 
     def value(n: jax.Array) -> jax.Array:
         n = n.astype(jnp.result_type(int))
+        _fits(fn, "lr_decay_steps", decay)
         if isinstance(warm, float):  # W - n and n / W, each one rounding of a float W
             nw = to_float(jnp.minimum(n, math.floor(warm)))
             warmup = mix(init_lr, (warm - nw) / warm, max_lr, nw / warm)
@@ -173,10 +185,11 @@ def wd_schedule(start_wd: float, end_wd: float, wd_incr_steps: int,
         raise ValueError(f"{fn}: wd_incr_style='constant' needs start_wd == end_wd (Megatron "
                          f"asserts it at every step), got {start!r} and {end!r}")
     span = check.integer(fn, "wd_incr_steps", wd_incr_steps, minimum=0 if style ==
-                         "constant" else 1)
+                         "constant" else 1, maximum=check.MAX_EXACT)
 
     def value(n: jax.Array) -> jax.Array:
         n = n.astype(jnp.result_type(int))
+        _fits(fn, "wd_incr_steps", span)
         if style == "constant":
             return jnp.full(jnp.shape(n), end, to_float(n).dtype)
         rest = jnp.clip(span - n, 0, span)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from jaxsched.core.checks import MAX_COUNT
 from jaxsched.pytorch import cyclic, one_cycle
 from jaxsched.pytorch import schedules as pytorch
 from jaxsched.pytorch.adapters import TorchAdapter
@@ -30,6 +31,8 @@ class CosineAnnealingWarmRestarts(TorchAdapter):
     torch's fractional ``step(epoch + i / iters)`` is refused deliberately (a position
     between steps is not a step count); the same curve at iteration granularity is this
     scheduler with ``T_0`` counted in iterations, stepped once per iteration."""
+
+    _max_count = MAX_COUNT  # its schedule is exact to 2**31-1 (cycle tables, children)
 
     def step(self, epoch: int | None = None) -> None:
         if epoch is not None and not isinstance(epoch, bool) and isinstance(

@@ -121,7 +121,7 @@ ENTRIES: dict[str, Entry] = {e.name: e for e in [
 
 PRESETS: dict[str, Callable[..., Schedule]] = {
     "wsd": presets.warmup_stable_decay, "deepseek-llm": presets.deepseek_llm,
-    "deepseek-v3": presets.deepseek_v3, "inverse-sqrt": presets.inverse_sqrt}
+    "deepseek-v3": presets.deepseek_v3_steps, "inverse-sqrt": presets.inverse_sqrt}
 HF_STEPS = ("num_warmup_steps", "num_training_steps")
 DEFAULT_LR = 0.1
 
