@@ -235,7 +235,7 @@ class PolynomialDecay(KerasSchedule):
                 frac_rest = to_float(rest) / (to_float(k) + to_float(rest))
             elif cycle:
                 rest, span = ceil_span(k, d)
-                frac_rest = rest / span
+                frac_rest = jnp.clip(rest / span, 0.0, 1.0)
             else:
                 frac_rest = _quotient(_left(k, d), d)
             if power == 0.0:  # Keras: 0.0 ** 0.0 == 1, also at the end of a cycle

@@ -57,7 +57,8 @@ def cycle_left(k: jax.Array, d: float) -> tuple[jax.Array, jax.Array]:
     """``(i, left)``: the cycle ``i = floor(k / d)`` of ``k`` in cycles of a fractional
     length ``d``, and the steps ``(i + 1) d - k`` left in it (in ``(0, d]``)."""
     i = floor_div(k, d)
-    return i, _times_minus(to_float(i) + 1.0, d, k)
+    # exact in float64; in float32 past 2**24 the count itself is rounded: kept in (0, d]
+    return i, jnp.clip(_times_minus(to_float(i) + 1.0, d, k), 0.0, d)
 
 
 def ceil_span(k: jax.Array, d: float) -> tuple[jax.Array, jax.Array]:
@@ -122,8 +123,11 @@ class Restarts:
 
     def left(self, k: jax.Array, i: jax.Array) -> tuple[jax.Array, jax.Array]:
         """``(B_{i+1} - k, d t**i)``: the steps left in cycle ``i`` and its length."""
-        frac = jnp.asarray(self.fracs, float_dtype())
-        # the next start may lie past the count's int type: subtract in floats (exact in
-        # float64, both integers below 2**53)
-        left = jnp.asarray([float(c) for c in self.starts], float_dtype())[i + 1] - to_float(k)
-        return left - frac[i + 1], jnp.asarray(self.lengths, float_dtype())[i]
+        # B_{i+1} - k = (min(c, MAX) - k) + (c - min(c, MAX)) - frac: an exact integer
+        # difference (the next start may lie past the count's int type) plus small floats
+        clipped = [min(c, check.MAX_COUNT) for c in self.starts]
+        extra = [float(c - m) - f for c, m, f in zip(self.starts, clipped, self.fracs,
+                                                     strict=True)]
+        gap = jnp.asarray(clipped, k.dtype)[i + 1] - k
+        left = to_float(gap) + jnp.asarray(extra, float_dtype())[i + 1]
+        return left, jnp.asarray(self.lengths, float_dtype())[i]
