@@ -32,10 +32,12 @@ def ours(name, kw, steps, *, x64):
 
 
 def keras_curve(name, kw, steps):
-    """Keras's own values, eager (``schedule(step)`` on a Python int, as Keras's tests and
-    ``optimizer.learning_rate`` call it), in float32."""
+    """Keras's own values in float32, jitted (as ``model.fit`` computes the lr from the
+    optimizer's ``iterations`` inside its jitted step; Keras's eager values differ in places,
+    e.g. a cycling ``PolynomialDecay`` at multiples of ``decay_steps``, and cost ~0.3 s a
+    call; the stored fixtures of test_keras_parity.py are the eager ones)."""
     theirs = getattr(ks, name)(**kw)
-    return np.asarray([float(theirs(k)) for k in steps])
+    return np.asarray(jax.jit(jax.vmap(theirs))(np.asarray(steps, np.int32)), np.float64)
 
 
 def assert_three_way(name, kw, steps, *, limit=1e30):

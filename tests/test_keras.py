@@ -18,7 +18,9 @@ from jaxsched.tools import oracle, parity
 from keras_live import assert_three_way, keras, ks
 
 PHASE = st.one_of(st.integers(1, 100), st.integers(1, 10**6))
-STEPS = st.one_of(PHASE, st.floats(0.5, 1e5))  # Keras takes fractional step counts
+# Keras takes fractional step counts; quarters are exact in float32, where Keras (and the
+# float32 curve here) round the count: a decimal 12.34 floors k = 617 to 49, not 50
+STEPS = st.one_of(PHASE, st.integers(2, 4 * 10**5).map(lambda n: n / 4))
 LR = st.floats(1e-8, 10.0)
 
 
