@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from keras_live import assert_three_way, keras, ks
 
 from jaxsched import keras as jk
 from jaxsched.tools import oracle, parity
-
-from keras_live import assert_three_way, keras, ks
 
 PHASE = st.one_of(st.integers(1, 100), st.integers(1, 10**6))
 # Keras takes fractional step counts; quarters are exact in float32, where Keras (and the

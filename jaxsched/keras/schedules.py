@@ -24,10 +24,10 @@ import jax
 import jax.numpy as jnp
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import divide, float_dtype, floor_div, idiv, imod, int_pow, mix, to_float
+from jaxsched.core.exact import divide, float_dtype, idiv, imod, int_pow, mix, to_float
 from jaxsched.keras.base import KerasSchedule, _left, _lr, _name, _quotient, _steps
 from jaxsched.keras.cosine import CosineDecay, CosineDecayRestarts
-from jaxsched.keras.steps import ceil_span, signed_pow, unusual
+from jaxsched.keras.steps import ceil_span, floor_steps, signed_pow, unusual
 
 __all__ = ["CosineDecay", "CosineDecayRestarts", "ExponentialDecay", "InverseTimeDecay",
            "KerasSchedule", "PiecewiseConstantDecay", "PolynomialDecay"]
@@ -79,7 +79,7 @@ class ExponentialDecay(KerasSchedule):
 
         def value(k: jax.Array) -> jax.Array:
             if staircase:
-                return lr * signed_pow(rate, floor_div(k, d))
+                return lr * signed_pow(rate, floor_steps(k, d))
             if a == 0.0:
                 return jnp.where(k == 0, lr, 0.0).astype(float_dtype())
             if isinstance(d, int):  # rate**q * rate**(r/d): the error does not grow with k
@@ -136,7 +136,7 @@ class InverseTimeDecay(KerasSchedule):
         unusual(fn, notes)
 
         def value(k: jax.Array) -> jax.Array:
-            p = to_float(floor_div(k, d)) if staircase else _quotient(k, d)
+            p = to_float(floor_steps(k, d)) if staircase else _quotient(k, d)
             return lr / (1.0 + rate * p)
 
         self._build(value, dict(initial_learning_rate=lr, decay_steps=d, decay_rate=rate,

@@ -21,9 +21,19 @@ import jax.numpy as jnp
 import mpmath
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import float_dtype, floor_div, int_pow, is_x64, to_float, two_prod_err
+from jaxsched.core.exact import (
+    float_dtype,
+    floor_div,
+    idiv,
+    imod,
+    int_pow,
+    is_x64,
+    to_float,
+    two_prod_err,
+)
 
-__all__ = ["MAX_CYCLES", "Restarts", "ceil_span", "cycle_left", "signed_pow", "unusual"]
+__all__ = ["MAX_CYCLES", "Restarts", "ceil_span", "cycle_left", "floor_steps", "signed_pow",
+           "unusual"]
 
 MAX_CYCLES = 1 << 16  # cycle starts tabulated for t_mul != 1
 
@@ -53,9 +63,31 @@ def _times_minus(c: jax.Array, d: float, k: jax.Array) -> jax.Array:
     return (p - to_float(k)) + two_prod_err(c, jnp.asarray(d, p.dtype), p)
 
 
+def _dyadic(d: float) -> tuple[int, int] | None:
+    """``(m, q)`` with ``d = m / q``, ``q`` a power of two and ``m * q < 2**31`` (2.5, 7.5,
+    12.25 ...), for ``d >= 1``; else ``None``."""
+    f = Fraction(d)
+    m, q = f.numerator, f.denominator
+    if d >= 1 and q & (q - 1) == 0 and m * q < 2**31:
+        return m, q
+    return None
+
+
+def floor_steps(k: jax.Array, d: float) -> jax.Array:
+    """``floor(k / d)`` for a fractional ``d``: ``floor_div`` (exact in float64); in float32,
+    where the count itself rounds past 2**24, integer arithmetic for a dyadic ``d``."""
+    return cycle_left(k, d)[0]
+
+
 def cycle_left(k: jax.Array, d: float) -> tuple[jax.Array, jax.Array]:
     """``(i, left)``: the cycle ``i = floor(k / d)`` of ``k`` in cycles of a fractional
     length ``d``, and the steps ``(i + 1) d - k`` left in it (in ``(0, d]``)."""
+    md = None if is_x64() else _dyadic(d)
+    if md is not None:  # k = m a + b: k q = m (a q) + b q, with b q < m q < 2**31
+        m, q = md
+        a, bq = idiv(k, m), imod(k, m) * q
+        r = imod(bq, m)  # (k q) mod m: k mod d = r / q
+        return a * q + idiv(bq, m), to_float(m - r) / q
     i = floor_div(k, d)
     # exact in float64; in float32 past 2**24 the count itself is rounded: kept in (0, d]
     return i, jnp.clip(_times_minus(to_float(i) + 1.0, d, k), 0.0, d)
