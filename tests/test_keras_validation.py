@@ -140,7 +140,7 @@ ACCEPTED = {
     "restarts_fractional_steps_geometric": ("CosineDecayRestarts", dict(
         initial_learning_rate=0.1, first_decay_steps=2.5, t_mul=1.5, m_mul=0.9), None),
     "restarts_t_mul_below_1_far": ("CosineDecayRestarts", dict(
-        initial_learning_rate=0.1, first_decay_steps=10**6, t_mul=0.9999), None),
+        initial_learning_rate=0.1, first_decay_steps=10**7, t_mul=0.999), None),
 }
 
 

@@ -100,11 +100,15 @@ def restarts(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
             i = math.floor(k / d)
             done, length = k - i * d, d
         else:
-            start, length, i = Fraction(0), Fraction(d), 0
+            start, length, i, mult = Fraction(0), Fraction(d), 0, t_mul
             while start + length <= k:
-                start, length, i = start + length, length * t_mul, i + 1
+                start, length, i = start + length, length * mult, i + 1
+                if i == 64:  # past here no start is a whole step: 50 digits place them
+                    start, length, mult = mp(start), mp(length), mp(t_mul)
             done = k - start
-        return lr * ((1 - alpha) * m_mul ** i * _half_cos(mp(done / length)) + alpha)
+        x = done / length
+        return lr * ((1 - alpha) * m_mul ** i * _half_cos(mp(x) if isinstance(
+            x, Fraction) else x) + alpha)
 
     return curve, None
 
