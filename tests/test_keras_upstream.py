@@ -13,10 +13,9 @@ import types
 import unittest
 
 import pytest
+from keras_live import ks
 
 from jaxsched import keras as jk
-
-from keras_live import ks
 
 # Keras's test_boundary_values makes an int64 Variable, which JAX (without x64) truncates
 # with a warning, before any schedule is involved

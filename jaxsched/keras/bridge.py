@@ -2,7 +2,8 @@
 call a JAX function; ``KERAS_BACKEND=jax`` is what is tested), for ``keras.optimizers`` and
 ``model.fit``, saved and loaded by Keras's own serialization.
 
-Keras is imported only here and only when called (``import jaxsched`` never imports it).
+Keras is imported only here and only when called (``import jaxsched`` never imports it),
+on the JAX backend unless ``KERAS_BACKEND`` names another.
 Two kinds of Keras classes are made, each once, and registered with
 ``keras.saving.register_keras_serializable(package="jaxsched")``:
 
@@ -22,6 +23,8 @@ from __future__ import annotations
 import functools
 import importlib
 import numbers
+import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,11 +37,15 @@ PACKAGE = "jaxsched"  # Keras's registered names are "jaxsched>ClassName"
 
 
 def _keras() -> Any:
+    """Keras, imported on the JAX backend unless a backend was chosen (``KERAS_BACKEND``)
+    or Keras is imported already: a jaxsched schedule computes with JAX."""
+    if "keras" not in sys.modules:
+        os.environ.setdefault("KERAS_BACKEND", "jax")
     try:
         import keras
     except ImportError as err:  # pragma: no cover - keras is a test dependency
-        raise ImportError("jaxsched.keras.as_keras_schedule needs Keras 3 (pip install "
-                          "keras)") from err
+        raise ImportError(f"jaxsched.keras.as_keras_schedule needs Keras 3 on the JAX backend "
+                          f"(pip install keras; KERAS_BACKEND=jax): {err}") from err
     return keras
 
 
@@ -179,7 +186,7 @@ def as_keras_schedule(schedule: Schedule) -> Any:
         >>> import jaxsched
         >>> from jaxsched import keras as jk
         >>> lr = jk.as_keras_schedule(jaxsched.one_cycle_lr(max_lr=0.1, total_steps=100))
-        >>> type(lr).__name__, round(float(lr(30)), 6)
+        >>> type(lr).__name__, round(float(lr(29)), 6)
         ('JaxschedSchedule', 0.1)
     """
     from jaxsched.keras.base import KerasSchedule
