@@ -131,3 +131,16 @@ def test_import_jaxsched_does_not_import_keras():
             "for m in sys.modules), 'keras imported'; "
             "assert type(s) is jk.CosineDecay")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_keras_bound_schedules_pickle_and_copy():
+    """A Keras-bound instance (a class made at run time) pickles and copies by its config,
+    to an instance of the same class with the same values."""
+    import copy
+    import pickle
+
+    s = jk.InverseTimeDecay(0.1, 2.5, 0.5, staircase=True, name="itd")
+    assert type(s).__module__ == "jaxsched.keras.schedules"
+    for back in (pickle.loads(pickle.dumps(s)), copy.deepcopy(s), copy.copy(s)):
+        assert type(back) is type(s) and back.get_config() == s.get_config()
+        assert [float(back(k)) for k in range(12)] == [float(s(k)) for k in range(12)]
