@@ -28,3 +28,8 @@ def _fresh_trace_counters():
 
 # The generators import torch/DeepSpeed at module level; tests import them when those exist.
 collect_ignore_glob = ["reference/*.py"]
+
+
+def pytest_configure(config):
+    """Keras's own schedule tests (run by test_keras_upstream.py) carry Keras's marks."""
+    config.addinivalue_line("markers", "requires_trainable_backend: Keras's own test mark")
