@@ -114,7 +114,8 @@ def one_cycle(
 
     Args:
         cycle_min_lr: lr at the start and end of the cycle, >= 0.
-        cycle_max_lr: lr at the peak, ``>= cycle_min_lr``.
+        cycle_max_lr: lr at the peak (below ``cycle_min_lr``, the cycle dips, as in
+            DeepSpeed).
         decay_lr_rate: lr decay rate after the cycle, >= 0.
         cycle_first_step_size: steps of the rising half, a positive integer.
         cycle_second_step_size: steps of the falling half, >= 0; ``None`` means
@@ -124,14 +125,14 @@ def one_cycle(
         decay_step_size: steps per unit of decay interval; 0 disables decay.
         cycle_momentum: whether the schedule has a ``momentum`` curve.
         cycle_min_mom: momentum at the peak lr, in [0, 1].
-        cycle_max_mom: momentum at the cycle's ends, in [``cycle_min_mom``, 1].
+        cycle_max_mom: momentum at the cycle's ends, in [0, 1].
         decay_mom_rate: momentum growth rate after the cycle, >= 0.
 
     Returns:
         A ``Schedule``; its ``momentum`` is the beta1 curve when ``cycle_momentum``.
 
     Raises:
-        TypeError, ValueError: on non-finite, negative, non-integer or misordered arguments,
+        TypeError, ValueError: on non-finite, negative or non-integer arguments,
             or a stair count whose ``count * step_size`` exceeds 2**31-1.
 
     Example:
@@ -147,7 +148,6 @@ def one_cycle(
     fn = "jaxsched.one_cycle"
     min_lr = check.nonneg(fn, "cycle_min_lr", cycle_min_lr)
     max_lr = check.nonneg(fn, "cycle_max_lr", cycle_max_lr)
-    check.ordered(fn, "cycle_min_lr", min_lr, "cycle_max_lr", max_lr)
     lr_rate = check.nonneg(fn, "decay_lr_rate", decay_lr_rate)
     s1 = check.integer(fn, "cycle_first_step_size", cycle_first_step_size, minimum=1)
     s2 = s1 if cycle_second_step_size is None else check.integer(
@@ -163,7 +163,6 @@ def one_cycle(
     cycle_momentum = check.boolean(fn, "cycle_momentum", cycle_momentum)
     min_mom = check.unit(fn, "cycle_min_mom", cycle_min_mom)
     max_mom = check.unit(fn, "cycle_max_mom", cycle_max_mom)
-    check.ordered(fn, "cycle_min_mom", min_mom, "cycle_max_mom", max_mom)
     mom_rate = check.nonneg(fn, "decay_mom_rate", decay_mom_rate)
     check.finite_at_end(fn, "the momentum cycle_max_mom * (1 + decay_mom_rate * i)",
                         max_mom * (1 + mom_rate * check.MAX_COUNT / max(decay_size, 1)))
