@@ -57,7 +57,7 @@ ACCEPTED = [
 def test_accepted_configuration_matches_deepspeed(name, cls, kwargs, optimizer, group_lrs,
                                                   last, warns):
     groups = generate.torch_groups(optimizer, group_lrs, [0.9] * len(group_lrs))
-    steps = list(range(last)) + [10**6, 2**31 - 1]
+    steps = [*range(last), 10**6, 2**31 - 1]
     case = dict(name=name, **{"class": cls}, kwargs=kwargs, optimizer=optimizer,
                 groups=groups, **generate.record(cls, kwargs, optimizer, groups, steps))
     with warnings.catch_warnings(record=True) as seen:

@@ -135,8 +135,9 @@ def warmup_decay_lr(
     ``i >= n``: ``lr = min_lr + (max_lr - min_lr) * max(0, (total - i) / max(1, total - n))``.
 
     DeepSpeed quirks reproduced: the decay ends at ``warmup_min_lr``, not 0 (reached at step
-    ``total + 1`` and held forever after); ``min_lr`` serves steps 0 and 1. ``total_num_steps < max(2,
-    warmup_num_steps)`` warns, as in DeepSpeed, and skips the decay.
+    ``total + 1`` and held forever after); ``min_lr`` serves steps 0 and 1.
+    ``total_num_steps < max(2, warmup_num_steps)`` warns, as in DeepSpeed, and skips the
+    decay.
 
     Args:
         total_num_steps: the step at which the decay ends, a positive integer.
