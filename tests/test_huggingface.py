@@ -21,10 +21,11 @@ from helpers import require
 CASES = parity.load_cases("huggingface")
 
 
-def test_fixtures_cover_every_scheduler_type_but_plateau():
-    """ReduceLROnPlateau is torch's own class, covered by the torch fixtures."""
+def test_fixtures_cover_every_scheduler_type_but_the_metric_driven():
+    """ReduceLROnPlateau is torch's own class, covered by the torch fixtures; GreedyLR is
+    tested live in test_greedy.py."""
     assert {c["hf"] for c in CASES} == set(huggingface.SCHEDULER_TYPES) - {
-        "reduce_lr_on_plateau"}
+        "reduce_lr_on_plateau", "greedy"}
     assert any(len(c["groups"]) == 2 for c in CASES)
     assert max(max(c["steps"]) for c in CASES) == 2**31 - 1
 
@@ -41,7 +42,7 @@ def test_scheduler_types_are_transformers_own():
     transformers = require("transformers")
     assert transformers.__version__ == "5.23.0"
     theirs = {s.value for s in transformers.SchedulerType}
-    assert set(huggingface.SCHEDULER_TYPES) == theirs - {"greedy"}
+    assert set(huggingface.SCHEDULER_TYPES) == theirs
 
 
 def test_cosine_rises_again_after_training_like_transformers():
@@ -84,7 +85,7 @@ def test_adapter_for_param_groups_is_a_lambda_lr():
 
 
 def test_one_trace_for_every_type():
-    for name in sorted(set(huggingface.SCHEDULER_TYPES) - {"reduce_lr_on_plateau"}):
+    for name in sorted(set(huggingface.SCHEDULER_TYPES) - {"reduce_lr_on_plateau", "greedy"}):
         extra = {"cosine_with_min_lr": dict(min_lr_rate=0.1),
                  "cosine_warmup_with_min_lr": dict(min_lr_rate=0.1),
                  "warmup_stable_decay": dict(num_decay_steps=3)}.get(name)
@@ -164,7 +165,7 @@ def test_groups_with_different_lrs_have_no_default_lr():
 
 def _random_case(draw):
     name = draw(st.sampled_from(sorted(set(huggingface.SCHEDULER_TYPES)
-                                       - {"reduce_lr_on_plateau"})))
+                                       - {"reduce_lr_on_plateau", "greedy"})))
     w = draw(st.integers(0, 30))
     t = w + draw(st.integers(1, 200))
     kwargs = dict(num_warmup_steps=w, num_training_steps=t)

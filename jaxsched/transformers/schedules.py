@@ -30,13 +30,14 @@ from jaxsched.core.exact import divide, float_dtype, half_cos, half_cos_turns, i
 from jaxsched.core.plateau import ReduceLROnPlateau, reduce_lr_on_plateau
 from jaxsched.core.schedule import Schedule
 from jaxsched.pytorch.adapters import LambdaLR
+from jaxsched.transformers.greedy import GreedyLR, greedy_lr
 
 __all__ = ["SCHEDULER_TYPES", "get_scheduler", "wsd_factor"]
 
 SCHEDULER_TYPES = (
     "linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
     "constant_with_warmup", "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr",
-    "cosine_warmup_with_min_lr", "warmup_stable_decay",
+    "cosine_warmup_with_min_lr", "warmup_stable_decay", "greedy",
 )
 WSD_TYPES = ("linear", "cosine", "1-sqrt")
 Factor = Callable[[jax.Array], jax.Array]
@@ -329,16 +330,20 @@ def get_scheduler(
     ``constant_with_warmup``, ``inverse_sqrt`` (``1/sqrt((k + timescale - W)/timescale)``),
     ``cosine_with_min_lr``, ``cosine_warmup_with_min_lr`` (warmup ``(k+1)/W``) and
     ``warmup_stable_decay`` follow their ``transformers`` lambdas; ``reduce_lr_on_plateau``
-    is torch's ReduceLROnPlateau.
+    is torch's ReduceLROnPlateau; ``greedy`` is ``transformers``' ``GreedyLR``, metric-driven
+    (``jaxsched.transformers.GreedyLR`` / ``jaxsched.transformers.greedy_lr``).
 
     Args:
         name: a ``transformers`` ``SchedulerType`` value (or the enum itself).
-        optimizer: a float lr, giving a pure ``Schedule`` (for ``reduce_lr_on_plateau``: the
-            optax transform ``jaxsched.reduce_lr_on_plateau``); or param groups / a torch
+        optimizer: a float lr, giving a pure ``Schedule`` (for ``reduce_lr_on_plateau`` and
+            ``greedy``: the optax transform ``jaxsched.reduce_lr_on_plateau`` /
+            ``jaxsched.transformers.greedy_lr``); or param groups / a torch
             optimizer / an optax ``inject_hyperparams`` state, giving the torch-style adapter
-            (``jaxsched.LambdaLR``, or ``jaxsched.ReduceLROnPlateau``) whose ``state_dict``
+            (``jaxsched.LambdaLR``, ``jaxsched.ReduceLROnPlateau`` or
+            ``jaxsched.transformers.GreedyLR``) whose ``state_dict``
             matches the ``transformers`` scheduler's.
-        num_warmup_steps: required by all but ``constant`` and ``reduce_lr_on_plateau``.
+        num_warmup_steps: required by all but ``constant``, ``reduce_lr_on_plateau`` and
+            ``greedy``.
         num_training_steps: required by ``linear``, ``cosine``, ``cosine_with_restarts``,
             ``polynomial`` and the min-lr cosines; ``warmup_stable_decay`` takes it or
             ``num_stable_steps``.
@@ -372,8 +377,7 @@ def get_scheduler(
         >>> [round(float(s(k)), 6) for k in range(8)]
         [0.0, 0.5, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
 
-    Matches ``transformers.get_scheduler`` of transformers 5.23.0 (its ``greedy`` type, a
-    metric-driven scheduler outside torch's set, is not ported and raises).
+    Matches ``transformers.get_scheduler`` of transformers 5.23.0, all twelve types.
     """
     fn = "jaxsched.get_scheduler"
     name = getattr(name, "value", name)
@@ -392,6 +396,10 @@ def get_scheduler(
         if pure:
             return reduce_lr_on_plateau(check.nonneg(fn, "optimizer", optimizer), **kw)
         return ReduceLROnPlateau(optimizer, **kw)
+    if name == "greedy":
+        if pure:
+            return greedy_lr(check.real(fn, "optimizer", optimizer), **kw)
+        return GreedyLR(optimizer, **kw)
     factor = _factor(fn, name, num_warmup_steps, num_training_steps, kw,
                      _lr_init(fn, optimizer))
     if kw:
