@@ -149,7 +149,7 @@ OTHER_CASES = [
      r"jaxsched\.get_scheduler: name must be one of .*got 'cosin' \(did you mean 'cosine'\?\)"),
     ("get-scheduler-kwarg", lambda: jaxsched.get_scheduler("cosine", 0.1, 1, 10,
                                                            {"num_cylces": 1}),
-     ValueError, r"unknown scheduler_specific_kwargs for 'cosine': \['num_cylces'\] "
+     TypeError, r"unknown scheduler_specific_kwargs for 'cosine': \['num_cylces'\] "
                  r"\(did you mean 'num_cycles'\?\)"),
     ("get-scheduler-kwargs-type", lambda: jaxsched.get_scheduler("cosine", 0.1, 1, 10, [1]),
      TypeError, r"jaxsched\.get_scheduler: scheduler_specific_kwargs must be a dict"),

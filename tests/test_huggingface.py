@@ -109,7 +109,7 @@ BAD = [
     ("float_warmup", dict(name="linear", num_warmup_steps=1.5, num_training_steps=5),
      TypeError, "num_warmup_steps must be an integer"),
     ("unknown_kwarg", dict(name="linear", num_warmup_steps=1, num_training_steps=5,
-                           scheduler_specific_kwargs=dict(num_cycles=2)), ValueError,
+                           scheduler_specific_kwargs=dict(num_cycles=2)), TypeError,
      r"unknown scheduler_specific_kwargs for 'linear': \['num_cycles'\]"),
     ("poly_end_above_lr", dict(name="polynomial", num_warmup_steps=1, num_training_steps=5,
                                scheduler_specific_kwargs=dict(lr_end=0.5)), ValueError,

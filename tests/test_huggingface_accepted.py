@@ -104,3 +104,24 @@ def test_stable_and_training_steps_that_disagree_warn_once_as_transformers_does(
                                num_training_steps=20, scheduler_specific_kwargs=dict(
                                    num_decay_steps=3, num_stable_steps=5))
     assert len(record) == 1
+
+
+@pytest.mark.parametrize("name", ["constant", "constant_with_warmup"])
+def test_kwargs_transformers_ignores_are_ignored_with_a_warning(name):
+    transformers = require("transformers")
+    import torch
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    ref = transformers.get_scheduler(name, opt, num_warmup_steps=5,
+                                     scheduler_specific_kwargs={"num_cycles": 3})
+    with pytest.warns(UserWarning, match=r"\['num_cycles'\] are ignored") as record:
+        ours = jaxsched.get_scheduler(name, [{"lr": 0.1}], num_warmup_steps=5,
+                                      scheduler_specific_kwargs={"num_cycles": 3})
+    assert len(record) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(8):
+            opt.step()
+            ref.step()
+            ours.step()
+            assert ours.get_last_lr() == pytest.approx(ref.get_last_lr(), rel=1e-15)

@@ -356,12 +356,15 @@ def get_scheduler(
         A ``Schedule``, an optax transform or an adapter, as described under ``optimizer``.
 
     Raises:
-        ValueError: on an unknown name, a missing step count, or an unknown argument; where
+        ValueError: on an unknown name or a missing step count; where
             ``transformers`` raises (``lr_end`` not below the lr, both or neither of
             ``min_lr``/``min_lr_rate``, an unknown WSD type) or cannot step through
             (``polynomial`` with ``num_training_steps == num_warmup_steps`` divides by zero
             at that step; ``min_lr`` with an lr of 0; a negative ``power``).
-        TypeError: on arguments of the wrong type (a string or a bool for a number).
+        TypeError: on arguments of the wrong type (a string or a bool for a number), and on
+            ``scheduler_specific_kwargs`` the type does not take (as ``transformers``; those
+            given to ``constant`` / ``constant_with_warmup``, which ``transformers`` ignores,
+            are ignored with a warning).
 
     Every configuration ``transformers`` steps through is accepted with its values: a
     fractional or negative ``num_cycles`` for ``cosine_with_restarts`` (``transformers``
@@ -402,12 +405,19 @@ def get_scheduler(
         return GreedyLR(optimizer, **kw)
     factor = _factor(fn, name, num_warmup_steps, num_training_steps, kw,
                      _lr_init(fn, optimizer))
-    if kw:
+    specific = dict(scheduler_specific_kwargs or {})
+    if kw and name in ("constant", "constant_with_warmup"):
+        # transformers does not pass scheduler_specific_kwargs to these two
+        warnings.warn(f"{fn}: scheduler_specific_kwargs {sorted(kw)} are ignored for "
+                      f"{name!r}, as transformers ignores them", UserWarning, stacklevel=2)
+        specific = {}
+    elif kw:
         key = sorted(kw)[0]
-        raise ValueError(f"{fn}: unknown scheduler_specific_kwargs for {name!r}: "
-                         f"{sorted(kw)}{check.did_you_mean(key, SPECIFIC_KWARGS)}")
+        raise TypeError(f"{fn}: unknown scheduler_specific_kwargs for {name!r}: "
+                        f"{sorted(kw)}{check.did_you_mean(key, SPECIFIC_KWARGS)} "
+                        f"(transformers raises TypeError too)")
     params = dict(name=name, num_warmup_steps=num_warmup_steps,
-                  num_training_steps=num_training_steps, **dict(scheduler_specific_kwargs or {}))
+                  num_training_steps=num_training_steps, **specific)
     if not pure:
         return LambdaLR(optimizer, lr_lambda=factor)
     base = check.nonneg(fn, "optimizer", optimizer)
