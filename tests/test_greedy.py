@@ -62,7 +62,7 @@ def runs(draw):
     return group_lrs, kw, metrics
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(run=runs())
 def test_random_runs_match_transformers(run):
     group_lrs, kw, metrics = run
