@@ -24,6 +24,7 @@ LEGACY = {"max_lr": ("start_lr",), "lr_warmup_steps": ("warmup_iter", "warmup_st
           "num_steps": ("num_iters",)}
 LR_KEYS = ("max_lr", "min_lr", "lr_warmup_steps", "lr_decay_steps", "lr_decay_style")
 WD_KEYS = ("start_wd", "end_wd", "wd_incr_steps", "wd_incr_style")
+_PROBES: dict[Any, Any] = {}  # get_lr / get_wd's compiled schedules
 
 
 class OptimizerParamScheduler(Adapter):
@@ -134,8 +135,20 @@ class OptimizerParamScheduler(Adapter):
 
     def _at_count(self, schedule: Any) -> float:
         with jax.enable_x64(True):
-            return float(jax.device_get(jax.jit(schedule)(
+            return float(jax.device_get(schedule(
                 jax.device_put(np.int64(self._count), host_cpu()))))
+
+    def _probe(self, fn: str, group: Mapping[str, Any]) -> tuple[Any, Any]:
+        """A param group's (lr, wd) schedules, jitted, cached (module-wide, so the adapter
+        holds no compiled function) by the settings and group values they read."""
+        key = (repr(sorted(self._settings.items())),
+               tuple(repr(group.get(k)) for k in ("max_lr", "min_lr", "start_wd", "end_wd")))
+        if key not in _PROBES:
+            lr, wd = self._group_schedules(fn, self._settings, group)
+            if len(_PROBES) >= 64:
+                _PROBES.pop(next(iter(_PROBES)))
+            _PROBES[key] = (jax.jit(lr), jax.jit(wd))
+        return _PROBES[key]
 
     def get_lr(self, param_group: Mapping[str, Any]) -> float:
         """Megatron's ``get_lr(param_group)``: the lr at ``num_steps`` of a param group
@@ -143,8 +156,7 @@ class OptimizerParamScheduler(Adapter):
         fn = f"{self._fn}.get_lr"
         if not isinstance(param_group, Mapping):
             raise TypeError(f"{fn}: param_group must be a dict, got {param_group!r}")
-        lr, _ = self._group_schedules(fn, self._settings, param_group)
-        return self._at_count(lr)
+        return self._at_count(self._probe(fn, param_group)[0])
 
     def get_wd(self, param_group: Mapping[str, Any] | None = None) -> float:
         """Megatron's ``get_wd(param_group=None)``: the weight decay at ``num_steps`` of a
@@ -153,8 +165,7 @@ class OptimizerParamScheduler(Adapter):
         fn = f"{self._fn}.get_wd"
         if param_group is not None and not isinstance(param_group, Mapping):
             raise TypeError(f"{fn}: param_group must be a dict or None, got {param_group!r}")
-        _, wd = self._group_schedules(fn, self._settings, param_group or {})
-        return self._at_count(wd)
+        return self._at_count(self._probe(fn, param_group or {})[1])
 
     def step(self, increment: int) -> None:
         """Megatron's ``step(increment)``: ``num_steps += increment``."""
