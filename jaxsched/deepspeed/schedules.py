@@ -18,7 +18,7 @@ import jax.numpy as jnp
 from jaxsched.core import checks as check
 from jaxsched.core.exact import divide, idiv, imod, mix, to_float
 from jaxsched.core.schedule import Schedule
-from jaxsched.deepspeed.warmup import warmup_cosine_lr, warmup_decay_lr, warmup_lr
+from jaxsched.deepspeed.warmup import signed_lr, warmup_cosine_lr, warmup_decay_lr, warmup_lr
 
 __all__ = ["lr_range_test", "one_cycle", "warmup_cosine_lr", "warmup_decay_lr", "warmup_lr"]
 
@@ -113,7 +113,8 @@ def one_cycle(
     * stair counts take effect (they were ignored before DeepSpeed 0.19.4).
 
     Args:
-        cycle_min_lr: lr at the start and end of the cycle, >= 0.
+        cycle_min_lr: lr at the start and end of the cycle (any finite real, as in
+            DeepSpeed; a negative one warns).
         cycle_max_lr: lr at the peak (below ``cycle_min_lr``, the cycle dips, as in
             DeepSpeed).
         decay_lr_rate: lr decay rate after the cycle, >= 0.
@@ -146,8 +147,8 @@ def one_cycle(
     Matches ``deepspeed.runtime.lr_schedules.OneCycle`` of DeepSpeed 0.19.8.
     """
     fn = "jaxsched.one_cycle"
-    min_lr = check.nonneg(fn, "cycle_min_lr", cycle_min_lr)
-    max_lr = check.nonneg(fn, "cycle_max_lr", cycle_max_lr)
+    min_lr = signed_lr(fn, "cycle_min_lr", cycle_min_lr)
+    max_lr = signed_lr(fn, "cycle_max_lr", cycle_max_lr)
     lr_rate = check.nonneg(fn, "decay_lr_rate", decay_lr_rate)
     s1 = check.integer(fn, "cycle_first_step_size", cycle_first_step_size, minimum=1)
     s2 = s1 if cycle_second_step_size is None else check.integer(

@@ -53,6 +53,16 @@ def _warmup_fraction(k: jax.Array, n: int, warmup_type: str) -> jax.Array:
     return divide(jnp.maximum(k, 1) - 1, n)
 
 
+def signed_lr(fn: str, name: str, value: float) -> float:
+    """An lr DeepSpeed takes as it is: any finite real; a negative one (the update then
+    climbs the loss) warns once."""
+    value = check.real(fn, name, value)
+    if value < 0:
+        warnings.warn(f"{fn}: {name} is negative ({value!r}); DeepSpeed takes it as it is",
+                      UserWarning, stacklevel=3)
+    return value
+
+
 def _max_lr(fn: str, warmup_max_lr: float | None, lr: float | None) -> float:
     if warmup_max_lr is None:
         if lr is None:
@@ -60,7 +70,7 @@ def _max_lr(fn: str, warmup_max_lr: float | None, lr: float | None) -> float:
                 f"{fn}: warmup_max_lr=None inherits the optimizer's lr, so lr= is required, "
                 f"got warmup_max_lr={warmup_max_lr!r}, lr={lr!r}")
         return check.nonneg(fn, "lr", lr)
-    return check.nonneg(fn, "warmup_max_lr", warmup_max_lr)
+    return signed_lr(fn, "warmup_max_lr", warmup_max_lr)
 
 
 def warmup_lr(
@@ -84,7 +94,8 @@ def warmup_lr(
     DeepSpeed only warns about before falling back to log, raises here.
 
     Args:
-        warmup_min_lr: lr at steps 0 and 1, >= 0.
+        warmup_min_lr: lr at steps 0 and 1 (any finite real, as in DeepSpeed; a negative
+            one warns).
         warmup_max_lr: lr after warmup (below ``warmup_min_lr``, the warmup descends, as in
             DeepSpeed); ``None`` takes ``lr``.
         warmup_num_steps: warmup length, a positive integer.
@@ -107,7 +118,7 @@ def warmup_lr(
     """
     fn = "jaxsched.warmup_lr"
     n, warmup_type = _warmup_checks(fn, warmup_num_steps, warmup_type)
-    min_lr = check.nonneg(fn, "warmup_min_lr", warmup_min_lr)
+    min_lr = signed_lr(fn, "warmup_min_lr", warmup_min_lr)
     max_lr = _max_lr(fn, warmup_max_lr, lr)
     delta = max_lr - min_lr
 
@@ -165,7 +176,7 @@ def warmup_decay_lr(
     fn = "jaxsched.warmup_decay_lr"
     n, warmup_type = _warmup_checks(fn, warmup_num_steps, warmup_type)
     total = _total_checks(fn, total_num_steps, n)
-    min_lr = check.nonneg(fn, "warmup_min_lr", warmup_min_lr)
+    min_lr = signed_lr(fn, "warmup_min_lr", warmup_min_lr)
     max_lr = _max_lr(fn, warmup_max_lr, lr)
     delta = max_lr - min_lr
     denominator = max(1, total - n)
