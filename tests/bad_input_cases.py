@@ -51,23 +51,24 @@ FACTORIES: dict[str, tuple[Callable[..., Any], dict[str, Any], dict[str, str]]] 
                       dict(lr_range_test_min_lr="lr", lr_range_test_step_size="int1",
                            lr_range_test_step_rate="lr", lr_range_test_staircase="bool")),
     "one_cycle": (jaxsched.one_cycle, dict(cycle_min_lr=0.01, cycle_max_lr=0.1),
-                  dict(cycle_min_lr="lr", cycle_max_lr="lr", decay_lr_rate="lr",
+                  dict(cycle_min_lr="signed", cycle_max_lr="signed", decay_lr_rate="lr",
                        cycle_first_step_size="int1", cycle_second_step_size="int0",
                        cycle_first_stair_count="int0", cycle_second_stair_count="int0",
                        decay_step_size="int0", cycle_momentum="bool", cycle_min_mom="unit",
                        cycle_max_mom="unit", decay_mom_rate="lr")),
     "warmup_lr": (jaxsched.warmup_lr, dict(warmup_max_lr=0.1, warmup_num_steps=10),
-                  dict(warmup_min_lr="lr", warmup_max_lr="lr", warmup_num_steps="int0",
-                       warmup_type="choice")),
+                  dict(warmup_min_lr="signed", warmup_max_lr="signed", warmup_num_steps="int0",
+                       warmup_type="name")),
     "warmup_decay_lr": (jaxsched.warmup_decay_lr,
                         dict(total_num_steps=100, warmup_max_lr=0.1, warmup_num_steps=10),
-                        dict(total_num_steps="int1", warmup_min_lr="lr", warmup_max_lr="lr",
-                             warmup_num_steps="int0", warmup_type="choice")),
+                        dict(total_num_steps="int1", warmup_min_lr="signed",
+                             warmup_max_lr="signed",
+                             warmup_num_steps="int0", warmup_type="name")),
     "warmup_cosine_lr": (jaxsched.warmup_cosine_lr,
                          dict(total_num_steps=100, warmup_num_steps=10, lr=0.1),
-                         dict(total_num_steps="int1", warmup_min_ratio="unit",
-                              warmup_num_steps="int0", cos_min_ratio="unit",
-                              warmup_type="choice", lr="lr")),
+                         dict(total_num_steps="int1", warmup_min_ratio="real",
+                              warmup_num_steps="int0", cos_min_ratio="real",
+                              warmup_type="name", lr="lr")),
     "presets.warmup_stable_decay": (
         presets.warmup_stable_decay, dict(peak_lr=0.1, total_steps=100),
         dict(peak_lr="lr", total_steps="int1", warmup_steps="int0", decay_fraction="unit",
@@ -97,6 +98,16 @@ BAD: dict[str, list[tuple[str, Any, type]]] = {
     "int0": [("float", 2.5, TypeError), ("str", "3", TypeError), ("negative", -1, ValueError)],
     "bool": [("str_no", "no", TypeError), ("int", 1, TypeError), ("none", None, TypeError)],
     "choice": [("misspelt", "cosin", ValueError), ("int", 3, ValueError)],
+    # any finite real (the reference takes every value, e.g. a ratio outside [0, 1])
+    "real": [("str", "0.5", TypeError), ("bool", True, TypeError), ("nan", math.nan, ValueError),
+             ("inf", math.inf, ValueError)],
+    # an lr the reference takes with any sign (DeepSpeed's): only type confusion and
+    # non-finite values are refused
+    "signed": [("str", "0.1", TypeError), ("bool", True, TypeError), ("list", [0.1], TypeError),
+               ("nan", math.nan, ValueError), ("inf", math.inf, ValueError)],
+    # a name the reference only warns about when unknown (DeepSpeed's warmup_type): only a
+    # value that is not a string is refused
+    "name": [("int", 3, TypeError), ("none", None, TypeError)],
 }
 
 

@@ -216,8 +216,9 @@ def test_bad_input_raises_eagerly(name):
 
 
 def test_bad_group_and_step():
-    with pytest.raises(ValueError, match=r"\(param group 1\): min_lr \(0.5\) must not exceed"):
-        jm.OptimizerParamScheduler([{"lr": 0.0}, {"lr": 0.0, "min_lr": 0.5}], **BASE)
+    with pytest.raises(TypeError, match=r"\(param group 1\): min_lr must be a real number, "
+                                        r"got '0.5'"):
+        jm.OptimizerParamScheduler([{"lr": 0.0}, {"lr": 0.0, "min_lr": "0.5"}], **BASE)
     s = jm.OptimizerParamScheduler([{"lr": 0.0}], **BASE)
     with pytest.raises(ValueError, match=r"OptimizerParamScheduler.step: increment must be in"):
         s.step(-1)

@@ -326,3 +326,27 @@ def test_create_scheduler_from_train_py_args():
     assert jt.scheduler_kwargs(args) == ts.scheduler_kwargs(args)
     assert parity.state_mismatches(parity.plain_state(ours.state_dict()),
                                    parity.plain_state(ref.state_dict())) == []
+
+
+CYCLE_CONFIGS = [
+    ("CosineLRScheduler", dict(t_initial=300, cycle_limit=3, cycle_mul=1.5, warmup_t=20)),
+    ("CosineLRScheduler", dict(t_initial=300, cycle_limit=4, warmup_t=20,
+                               warmup_prefix=True)),
+    ("CosineLRScheduler", dict(t_initial=1000, cycle_limit=2, cycle_mul=3.0, warmup_t=50,
+                               warmup_prefix=True)),
+    ("TanhLRScheduler", dict(t_initial=250, cycle_limit=3, cycle_mul=2.0, warmup_t=5)),
+    ("PolyLRScheduler", dict(t_initial=400, power=2.0, cycle_limit=5, cycle_mul=1.1,
+                             warmup_t=10, warmup_prefix=True)),
+    ("WSDLRScheduler", dict(t_initial=900, decay_t=200, warmup_t=100)),
+]
+
+
+@pytest.mark.parametrize("cls,kw", CYCLE_CONFIGS, ids=[f"{c}-{i}" for i, (c, _) in
+                                                       enumerate(CYCLE_CONFIGS)])
+def test_get_cycle_length_is_timms(cls, kw):
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    ref = getattr(ts, cls)(opt, **kw)
+    ours = getattr(jt, cls)([{"lr": 0.1}], **kw)
+    for cycles in (0, 1, 2, 3, 7, -1, 2.5):
+        assert ours.get_cycle_length(cycles) == ref.get_cycle_length(cycles), cycles
+    assert ours.get_cycle_length() == ref.get_cycle_length()

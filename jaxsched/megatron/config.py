@@ -18,7 +18,8 @@ counts samples in both modes:
 
 A fractional warmup (``lr_warmup_fraction * lr_decay_steps`` not integral) is kept as the
 float Megatron computes (``jaxsched.megatron.lr_schedule`` takes it). ``weight_decay_incr_style
-='constant'`` sets ``start_wd = end_wd = weight_decay``, as ``validate_args`` does.
+='constant'`` sets ``start_wd = end_wd = weight_decay``, as ``validate_args`` does (and
+arguments that went through ``validate_args``, with both already set equal, are taken).
 """
 
 from __future__ import annotations
@@ -150,10 +151,15 @@ def scheduler_kwargs(args: Any) -> dict[str, Any]:
         warm = warm_count
     style = a["weight_decay_incr_style"]
     if style == "constant":
-        _refuse(fn, a["start_weight_decay"] is None and a["end_weight_decay"] is None,
-                "weight_decay_incr_style='constant' takes weight_decay, not "
-                "start_weight_decay / end_weight_decay")
-        start = end = a["weight_decay"]
+        start, end = a["start_weight_decay"], a["end_weight_decay"]
+        # raw arguments have neither; validate_args then sets both to weight_decay, and the
+        # scheduler reads them: that state (start == end) is taken too
+        _refuse(fn, (start is None and end is None) or (start is not None and start == end),
+                "weight_decay_incr_style='constant' takes weight_decay, or "
+                "start_weight_decay == end_weight_decay as validate_args sets them, got "
+                f"start_weight_decay={start!r}, end_weight_decay={end!r}")
+        if start is None:
+            start = end = a["weight_decay"]
     else:
         _refuse(fn, a["start_weight_decay"] is not None and a["end_weight_decay"] is not None,
                 f"weight_decay_incr_style={style!r} needs start_weight_decay and "

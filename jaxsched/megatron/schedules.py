@@ -69,7 +69,7 @@ def _weights(style: str, rest: jax.Array, span: float) -> tuple[jax.Array, jax.A
 
 def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_steps: int,
                 lr_decay_style: str, init_lr: float = 0.0, wsd_decay_steps: int | None = None,
-                lr_wsd_decay_style: str | None = None) -> Schedule:
+                lr_wsd_decay_style: str | None = None, *, group: bool = False) -> Schedule:
     """Megatron's ``OptimizerParamScheduler.get_lr`` as a function of ``num_steps``.
 
     ``init_lr + (max_lr - init_lr) n / lr_warmup_steps`` while ``n <= lr_warmup_steps``; then
@@ -83,13 +83,16 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_s
 
     Args:
         max_lr, min_lr, init_lr: ``0 <= min_lr <= max_lr``, ``init_lr <= max_lr`` (asserted
-            by Megatron).
+            by Megatron on its class values).
         lr_warmup_steps: < lr_decay_steps (asserted by Megatron); an int, or a float
             as Megatron-LM's ``lr_warmup_fraction * lr_decay_steps`` gives.
         lr_decay_steps: > 0 (asserted by Megatron).
         lr_decay_style: one of constant, linear, cosine, inverse-square-root, WSD.
         wsd_decay_steps, lr_wsd_decay_style: for WSD (Megatron fails at the first annealing
             step without a style, so one is required here).
+        group: ``max_lr`` / ``min_lr`` are a param group's own values, which Megatron does
+            not assert on (megatron-core builds groups from ``--decoupled-lr`` below
+            ``--min-lr``): any finite reals, in any order.
 
     Returns:
         A ``jaxsched.Schedule`` of ``num_steps``.
@@ -107,11 +110,15 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_s
     megatron-core 0.16.1.
     """
     fn = "jaxsched.megatron.lr_schedule"
-    max_lr = check.nonneg(fn, "max_lr", max_lr)
-    min_lr = check.nonneg(fn, "min_lr", min_lr)
-    init_lr = check.nonneg(fn, "init_lr", init_lr)
-    check.ordered(fn, "min_lr", min_lr, "max_lr", max_lr, " (Megatron asserts)")
-    check.ordered(fn, "init_lr", init_lr, "max_lr", max_lr, " (Megatron asserts)")
+    if group:
+        max_lr, min_lr = check.real(fn, "max_lr", max_lr), check.real(fn, "min_lr", min_lr)
+        init_lr = check.real(fn, "init_lr", init_lr)
+    else:
+        max_lr = check.nonneg(fn, "max_lr", max_lr)
+        min_lr = check.nonneg(fn, "min_lr", min_lr)
+        init_lr = check.nonneg(fn, "init_lr", init_lr)
+        check.ordered(fn, "min_lr", min_lr, "max_lr", max_lr, " (Megatron asserts)")
+        check.ordered(fn, "init_lr", init_lr, "max_lr", max_lr, " (Megatron asserts)")
     decay = check.integer(fn, "lr_decay_steps", lr_decay_steps, minimum=1,
                           maximum=check.MAX_EXACT)
     warm = _warmup_steps(fn, lr_warmup_steps, decay)
@@ -122,8 +129,7 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_s
             raise ValueError(f"{fn}: lr_decay_style='WSD' needs wsd_decay_steps and "
                              f"lr_wsd_decay_style (Megatron asserts the first and fails at "
                              f"the first annealing step without the second)")
-        wsd = check.integer(fn, "wsd_decay_steps", wsd_decay_steps, minimum=1,
-                            maximum=math.floor(decay - warm))
+        wsd = check.integer(fn, "wsd_decay_steps", wsd_decay_steps, minimum=-check.MAX_COUNT)
         check.choice(fn, "lr_wsd_decay_style", lr_wsd_decay_style, WSD_DECAY_STYLES)
 
     def value(n: jax.Array) -> jax.Array:
@@ -143,7 +149,9 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_s
             ratio = (max(warm, 1) / to_float(jnp.maximum(n, 1)) if isinstance(warm, float)
                      else divide(max(warm, 1), jnp.maximum(n, 1)))
             after = jnp.maximum(min_lr, max_lr * jnp.sqrt(ratio))
-        elif style == "WSD":
+        elif style == "WSD" and wsd <= 0:  # the anneal never starts before n > decay
+            after = jnp.full(jnp.shape(n), max_lr, to_float(n).dtype)
+        elif style == "WSD":  # coeff of (n - (decay - wsd)) / wsd = 1 - (decay - n) / wsd
             rest = jnp.clip(decay - n, 0, wsd)
             c, c_min = _weights(lr_wsd_decay_style, rest, wsd)
             after = mix(max_lr, c, min_lr, c_min)
@@ -162,11 +170,12 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_s
 
 
 def wd_schedule(start_wd: float, end_wd: float, wd_incr_steps: int,
-                wd_incr_style: str) -> Schedule:
+                wd_incr_style: str, *, group: bool = False) -> Schedule:
     """Megatron's ``OptimizerParamScheduler.get_wd``: weight decay from ``start_wd`` up to
     ``end_wd`` over ``wd_incr_steps`` (linear, or cosine ``(1 - cos(pi r)) / 2``), then
     ``end_wd``; ``constant`` needs ``start_wd == end_wd`` (Megatron asserts it at every
-    step).
+    step). With ``group=True`` (a param group's own ``start_wd`` / ``end_wd``, which
+    Megatron does not assert on) any finite reals are taken, in any order.
 
     Example:
         >>> from jaxsched import megatron
@@ -177,9 +186,12 @@ def wd_schedule(start_wd: float, end_wd: float, wd_incr_steps: int,
     Matches ``OptimizerParamScheduler.get_wd`` of megatron-core 0.16.1.
     """
     fn = "jaxsched.megatron.wd_schedule"
-    start = check.nonneg(fn, "start_wd", start_wd)
-    end = check.nonneg(fn, "end_wd", end_wd)
-    check.ordered(fn, "start_wd", start, "end_wd", end, " (Megatron asserts)")
+    if group:
+        start, end = check.real(fn, "start_wd", start_wd), check.real(fn, "end_wd", end_wd)
+    else:
+        start = check.nonneg(fn, "start_wd", start_wd)
+        end = check.nonneg(fn, "end_wd", end_wd)
+        check.ordered(fn, "start_wd", start, "end_wd", end, " (Megatron asserts)")
     style = check.choice(fn, "wd_incr_style", wd_incr_style, WD_INCR_STYLES)
     if style == "constant" and start != end:
         raise ValueError(f"{fn}: wd_incr_style='constant' needs start_wd == end_wd (Megatron "
