@@ -161,7 +161,9 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_s
             after = mix(max_lr, c, min_lr, c_min)
         if style != "constant":
             after = jnp.where(n > decay, min_lr, after)
-        return jnp.where((warm > 0) & (n <= warm), warmup, after)
+        # n <= warm for an integer n is n <= floor(warm): compared in integers, since a float
+        # warm (2749.999996) rounds to float32 (2750.0) and would keep step 2750 in the warmup
+        return jnp.where((warm > 0) & (n <= math.floor(warm)), warmup, after)
 
     return Schedule(value, name=fn, params=dict(
         max_lr=max_lr, min_lr=min_lr, lr_warmup_steps=warm, lr_decay_steps=decay,
