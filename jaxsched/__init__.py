@@ -23,7 +23,6 @@ from jaxsched.deepspeed.schedules import (
     warmup_decay_lr,
     warmup_lr,
 )
-from jaxsched.interop import from_torch
 from jaxsched.loop import (
     Groups,
     Rule,
@@ -41,6 +40,7 @@ from jaxsched.loop import (
     rules_from_torch,
     samples_clock,
 )
+from jaxsched.loop.training import per_epoch, scheduled
 from jaxsched.lr_finder import LRFinderResult, find_lr
 from jaxsched.pytorch.adapters import (
     ConstantLR,
@@ -58,6 +58,7 @@ from jaxsched.pytorch.composite import chained_scheduler, sequential_lr
 from jaxsched.pytorch.composite_adapters import ChainedScheduler, SequentialLR
 from jaxsched.pytorch.cyclic import cosine_annealing_warm_restarts, cyclic_lr, one_cycle_lr
 from jaxsched.pytorch.cyclic_adapters import CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR
+from jaxsched.pytorch.interop import from_torch
 from jaxsched.pytorch.schedules import (
     constant_lr,
     cosine_annealing_lr,
@@ -69,7 +70,6 @@ from jaxsched.pytorch.schedules import (
     polynomial_lr,
     step_lr,
 )
-from jaxsched.training import per_epoch, scheduled
 from jaxsched.transformers.schedules import get_scheduler
 
 __version__ = "0.1.0"
