@@ -5,8 +5,9 @@
     python3 run.py test    # ruff, then the whole test suite (doctests, live torch/DeepSpeed parity)
 
 Both create ``.venv`` on first use (again whenever pyproject.toml changes): ``demo`` installs
-jaxsched alone, ``test`` also ``jaxsched[test]`` (the reference libraries) and timm. Extra
-arguments go to the demo or to pytest.
+``jaxsched[plot]`` (the library and matplotlib for its figures), ``test`` ``jaxsched[test]``
+(also the reference libraries and test tools) and timm. Extra arguments go to the demo or to
+pytest; the tests run on one pytest-xdist worker per core unless they say ``-n``.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ NO_DEPS = ("timm==1.0.31",)
 
 
 def ensure_env(kind: str = "test") -> None:
-    """The venv with what ``kind`` needs: ``demo`` the library alone (it compares with the
-    stored reference curves), ``test`` also the reference libraries and test tools."""
+    """The venv with what ``kind`` needs: ``demo`` the library and matplotlib (it compares
+    with the stored reference curves), ``test`` also the reference libraries and test tools."""
     want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()
                           + repr(NO_DEPS).encode()).hexdigest()
     stamps = {k: VENV / f".jaxsched-installed-{k}" for k in ("demo", "test")}
@@ -46,11 +47,21 @@ def ensure_env(kind: str = "test") -> None:
         run(sys.executable, "-m", "venv", VENV)
     run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
     if kind == "demo":
-        run(PY, "-m", "pip", "install", "--quiet", "-e", ".")
+        run(PY, "-m", "pip", "install", "--quiet", "-e", ".[plot]")
     else:
         run(PY, "-m", "pip", "install", "--quiet", "-e", ".[test]")
         run(PY, "-m", "pip", "install", "--quiet", "--no-deps", *NO_DEPS)
     stamps[kind].write_text(want)
+
+
+def pytest_args(args: list[str]) -> list[str]:
+    """One xdist worker per core (``-n auto``) unless the arguments choose (``-n``, or
+    ``-p no:xdist``); ``--dist loadgroup`` keeps the tests marked ``xdist_group`` (those
+    sharing an expensive module fixture) on one worker."""
+    if any(a == "-n" or a.startswith(("-n", "--numprocesses")) or a == "no:xdist"
+           for a in args):
+        return args
+    return ["-n", "auto", "--dist", "loadgroup", *args]
 
 
 def main(argv: list[str]) -> int:
@@ -65,7 +76,7 @@ def main(argv: list[str]) -> int:
         else:
             env["JAXSCHED_REQUIRE_REFERENCE"] = "1"  # live parity must run, not skip
             run(PY, "-m", "ruff", "check", ".", env=env)
-            run(PY, "-m", "pytest", *argv[1:], env=env)
+            run(PY, "-m", "pytest", *pytest_args(argv[1:]), env=env)
     except subprocess.CalledProcessError as err:
         return err.returncode or 1
     return 0

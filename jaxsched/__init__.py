@@ -5,6 +5,7 @@ from jaxsched import keras as keras  # the subpackage: Keras-named schedules
 from jaxsched import megatron as megatron  # the subpackage: Megatron's scheduler
 from jaxsched import presets as presets  # the submodule, jaxsched.presets
 from jaxsched import timm as timm  # the subpackage: timm-named schedules and adapters
+from jaxsched._version import __version__ as __version__
 from jaxsched.core.adapter import Adapter
 from jaxsched.core.plateau import ReduceLROnPlateau, reduce_lr_on_plateau
 from jaxsched.core.schedule import Schedule, per_group
@@ -71,8 +72,6 @@ from jaxsched.pytorch.schedules import (
     step_lr,
 )
 from jaxsched.transformers.schedules import get_scheduler
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Adapter",
