@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from jaxsched.tools import catalog, cli, parity
+from jaxsched.tools import catalog, cli, cli_compare, parity
 
 from helpers import require
 
@@ -120,7 +120,7 @@ def test_compare_a_ppm_off_fails_only_when_it_is_ours(who, status, monkeypatch, 
                                                        tmp_path):
     """Ours a ppm off the exact curve fails; a reference a ppm off does not fail a correct
     schedule: the three-way rule shows whose error it is."""
-    module, name = (cli, "evaluate") if who == "ours" else (catalog, "reference_curve")
+    module, name = (cli_compare, "evaluate") if who == "ours" else (catalog, "reference_curve")
     real = getattr(module, name)
 
     def off_by_a_ppm(*args, **kwargs):
