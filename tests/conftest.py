@@ -4,6 +4,7 @@ and JAX's persistent compilation cache."""
 from __future__ import annotations
 
 import getpass
+import importlib.util
 import os
 import pathlib
 import sys
@@ -23,7 +24,7 @@ def _compilation_cache() -> str | None:
     (filelock, which torch brings), so xdist workers never read a half-written entry.
     ``JAXSCHED_TEST_JAX_CACHE=off`` turns it off, ``=DIR`` puts it in DIR."""
     choice = os.environ.get("JAXSCHED_TEST_JAX_CACHE", "")
-    if choice == "off":
+    if choice == "off" or importlib.util.find_spec("filelock") is None:  # no lock: no cache
         return None
     if choice:
         path = pathlib.Path(choice)

@@ -29,6 +29,9 @@ from jaxsched.tools import cli, cli_common
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 CORE = {"jax", "jaxlib", "optax", "numpy", "mpmath"}
+# the build and the venv are module fixtures: one xdist worker makes them once for the tests
+# that use them (python3 run.py test distributes with --dist loadgroup)
+BUILT = pytest.mark.xdist_group("packaging")
 FAMILIES = ("deepspeed", "huggingface", "keras", "megatron", "timm", "torch")
 
 
@@ -99,6 +102,7 @@ print(json.dumps({
 """
 
 
+@BUILT
 def test_wheel_in_a_clean_venv(venv, tmp_path):
     env_dir, python = venv
     got = json.loads(_run([str(python), "-c", CHECK], cwd=tmp_path, env=_clean_env()).stdout)
@@ -116,6 +120,7 @@ def test_wheel_in_a_clean_venv(venv, tmp_path):
     assert {"plot", "cli", "test"} <= extras
 
 
+@BUILT
 def test_command_in_a_clean_venv(venv, tmp_path):
     env_dir, _ = venv
     script = env_dir / ("Scripts/jaxsched.exe" if os.name == "nt" else "bin/jaxsched")
@@ -123,6 +128,7 @@ def test_command_in_a_clean_venv(venv, tmp_path):
     assert "usage: jaxsched" in out.stdout and "compare" in out.stdout
 
 
+@BUILT
 def test_wheel_and_sdist_contents(dist):
     wheel, sdist = dist
     with zipfile.ZipFile(wheel) as z:
