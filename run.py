@@ -6,10 +6,11 @@
     python3 run.py docs    # the documentation site, into docs/_build/html
 
 Each creates ``.venv`` on first use (again whenever pyproject.toml changes): ``demo`` installs
-jaxsched alone, ``docs`` also ``jaxsched[docs]`` (Sphinx, MyST-NB, sphinx-book-theme), ``test``
-also ``jaxsched[test]`` (the reference libraries and the docs tools) and timm; as root, ``test``
-installs Debian's ``chromium`` when it is missing (the docs test screenshots the site). Extra
-arguments go to the demo, to pytest or to sphinx-build.
+``jaxsched[plot]`` (the library and matplotlib for its figures), ``docs`` ``jaxsched[docs]``
+(also Sphinx, MyST-NB, sphinx-book-theme), ``test`` ``jaxsched[test]`` (also the reference
+libraries, test and docs tools) and timm; as root, ``test`` installs Debian's ``chromium`` when
+it is missing (the docs test screenshots the site). Extra arguments go to the demo, to pytest or
+to sphinx-build; the tests run on one pytest-xdist worker per core unless they say ``-n``.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ NO_DEPS = ("timm==1.0.31",)
 
 
 def ensure_env(kind: str = "test") -> None:
-    """The venv with what ``kind`` needs: ``demo`` the library alone (it compares with the
-    stored reference curves), ``test`` also the reference libraries and test tools."""
+    """The venv with what ``kind`` needs: ``demo`` the library and matplotlib (it compares
+    with the stored reference curves), ``test`` also the reference libraries and test tools."""
     want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()
                           + repr(NO_DEPS).encode()).hexdigest()
     stamps = {k: VENV / f".jaxsched-installed-{k}" for k in ("demo", "docs", "test")}
@@ -50,7 +51,7 @@ def ensure_env(kind: str = "test") -> None:
         run(sys.executable, "-m", "venv", VENV)
     run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
     if kind == "demo":
-        run(PY, "-m", "pip", "install", "--quiet", "-e", ".")
+        run(PY, "-m", "pip", "install", "--quiet", "-e", ".[plot]")
     elif kind == "docs":
         run(PY, "-m", "pip", "install", "--quiet", "-e", ".[docs]")
     else:
@@ -68,6 +69,16 @@ def ensure_chromium() -> None:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     run("apt-get", "update", "-qq", env=env)
     run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", env=env)
+
+
+def pytest_args(args: list[str]) -> list[str]:
+    """One xdist worker per core (``-n auto``) unless the arguments choose (``-n``, or
+    ``-p no:xdist``); ``--dist loadgroup`` keeps the tests marked ``xdist_group`` (those
+    sharing an expensive module fixture) on one worker."""
+    if any(a == "-n" or a.startswith(("-n", "--numprocesses")) or a == "no:xdist"
+           for a in args):
+        return args
+    return ["-n", "auto", "--dist", "loadgroup", *args]
 
 
 def main(argv: list[str]) -> int:
@@ -88,7 +99,7 @@ def main(argv: list[str]) -> int:
             ensure_chromium()
             env["JAXSCHED_REQUIRE_REFERENCE"] = "1"  # live parity must run, not skip
             run(PY, "-m", "ruff", "check", ".", env=env)
-            run(PY, "-m", "pytest", *argv[1:], env=env)
+            run(PY, "-m", "pytest", *pytest_args(argv[1:]), env=env)
     except subprocess.CalledProcessError as err:
         return err.returncode or 1
     return 0

@@ -9,9 +9,9 @@ from typing import Any
 
 from jaxsched.core import checks as check
 from jaxsched.core.schedule import Schedule
+from jaxsched.loop.training import per_epoch
 from jaxsched.timm import adapters
 from jaxsched.timm.plateau import PlateauLRScheduler
-from jaxsched.training import per_epoch
 
 __all__ = ["create_scheduler", "create_scheduler_v2", "scheduler_kwargs", "timm_schedule"]
 
