@@ -1,6 +1,7 @@
 """The README's examples and the docs pages' examples run as written: every ```python block of
-README.md and of the hand-written pages under docs/ (guides, concepts, migration guides), each
-on its own in a fresh namespace."""
+README.md, each on its own in a fresh namespace, and of the hand-written pages under docs/
+(guides, concepts, migration guides), a page's blocks in turn in one namespace, as a reader runs
+the page from the top."""
 
 from __future__ import annotations
 
@@ -35,8 +36,8 @@ def scratch(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", "jax"))
 
 
-def _run(block: str, where: str) -> dict:
-    namespace: dict = {"__name__": "__example__"}
+def _run(block: str, where: str, namespace: dict | None = None) -> dict:
+    namespace = {"__name__": "__example__"} if namespace is None else namespace
     exec(compile(block, where, "exec"), namespace)
     return namespace
 
@@ -65,8 +66,9 @@ def test_readme_is_a_front_page():
 
 @pytest.mark.parametrize("page", doc_pages(), ids=lambda p: str(p.relative_to(DOCS)))
 def test_docs_examples_run_as_written(scratch, page):
+    ns: dict = {"__name__": "__example__"}
     for i, block in enumerate(python_blocks(page)):
-        ns = _run(block, f"{page.relative_to(ROOT)} python block {i}")
+        _run(block, f"{page.relative_to(ROOT)} python block {i}", ns)
         if "res" in ns:  # the LR range test: the suggestion below the divergence lr
             res = ns["res"]
             assert res.diverged and 0 < res.suggestion < res.divergence_lr

@@ -350,3 +350,17 @@ def test_get_cycle_length_is_timms(cls, kw):
     for cycles in (0, 1, 2, 3, 7, -1, 2.5):
         assert ours.get_cycle_length(cycles) == ref.get_cycle_length(cycles), cycles
     assert ours.get_cycle_length() == ref.get_cycle_length()
+
+
+def test_tanh_warmup_target_is_exact_in_the_oracle():
+    """timm warms a non-prefix tanh schedule up to the formula at ``warmup_t``; the oracle
+    evaluates that target at its working precision (it was taken at mpmath's default 15
+    digits, where ``1 - tanh(5.67)`` cancels: 1.6e-12 off, found by hypothesis)."""
+    kw = dict(warmup_t=2, t_initial=1, cycle_mul=1.5, cycle_limit=2, lb=1.0, ub=8.0)
+    with jax.enable_x64(True):
+        s = jt.tanh_lr(lr=1.0, **kw)
+        exact = oracle.exact_values(s, [1, 2])
+        assert float(exact[0]) == pytest.approx(float(exact[1]) / 2, rel=1e-15)
+        ours = [float(s(1)), float(s(2))]
+    ref = timm_curve("TanhLRScheduler", 1.0, kw, [1, 2])
+    assert parity.judge(ours, exact, ref, x64=True, peak=1.0, steps=[1, 2]).ok
