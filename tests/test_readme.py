@@ -11,6 +11,8 @@ import re
 
 import pytest
 
+from jaxsched import LRFinderResult
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
@@ -69,7 +71,7 @@ def test_docs_examples_run_as_written(scratch, page):
     ns: dict = {"__name__": "__example__"}
     for i, block in enumerate(python_blocks(page)):
         _run(block, f"{page.relative_to(ROOT)} python block {i}", ns)
-        if "res" in ns:  # the LR range test: the suggestion below the divergence lr
+        if isinstance(ns.get("res"), LRFinderResult):  # the suggestion below the divergence
             res = ns["res"]
             assert res.diverged and 0 < res.suggestion < res.divergence_lr
         if "sched" in ns and "WarmupDecayLR" in block:

@@ -5,6 +5,8 @@ step count > 0, any real rate; an unusual value warns once, never raises."""
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -17,6 +19,36 @@ from jaxsched.core.exact import divide, half_cos, mix, to_float
 from jaxsched.core.schedule import Schedule
 
 __all__ = ["KerasSchedule"]
+
+PACKAGE = "jaxsched"  # Keras's registered names are "jaxsched>ClassName"
+
+
+def _keras() -> Any:
+    """Keras, imported on the JAX backend unless a backend was chosen (``KERAS_BACKEND``)
+    or Keras is imported already: a jaxsched schedule computes with JAX."""
+    if "keras" not in sys.modules:
+        os.environ.setdefault("KERAS_BACKEND", "jax")
+    try:
+        import keras
+    except ImportError as err:  # pragma: no cover - keras is a test dependency
+        raise ImportError(f"jaxsched.keras.as_keras_schedule needs Keras 3 on the JAX backend "
+                          f"(pip install keras; KERAS_BACKEND=jax): {err}") from err
+    return keras
+
+
+@functools.cache
+def keras_class(cls: type) -> type:
+    """The subclass of a ``jaxsched.keras`` schedule class that is also a
+    ``keras.optimizers.schedules.LearningRateSchedule``, registered for Keras's
+    serialization as ``jaxsched>{cls.__name__}`` (made once per class)."""
+    keras = _keras()
+    bound = type(cls.__name__, (cls, keras.optimizers.schedules.LearningRateSchedule), {
+        "__module__": "jaxsched.keras.schedules", "__qualname__": cls.__name__,
+        "__doc__": cls.__doc__, "_keras_bound": True, "_plain": cls})
+    return keras.saving.register_keras_serializable(PACKAGE, cls.__name__)(bound)
+
+
+_CLASSES: dict[str, type] = {}  # the Keras-named classes by name, for unpickling
 
 
 class KerasSchedule(Schedule):
@@ -32,12 +64,15 @@ class KerasSchedule(Schedule):
 
     __slots__ = ("_config",)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("_keras_bound", False):
+            _CLASSES[cls.__name__] = cls
+
     def __new__(cls, *args: Any, **kwargs: Any) -> KerasSchedule:
         del args, kwargs
         if "keras.optimizers" in sys.modules and not getattr(cls, "_keras_bound", False):
-            from jaxsched.keras import bridge  # Keras is loaded: no import of ours here
-
-            cls = bridge.keras_class(cls)
+            cls = keras_class(cls)  # Keras is loaded: no import of ours here
         return super().__new__(cls)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -66,9 +101,7 @@ class KerasSchedule(Schedule):
 
 def _rebuild(class_name: str, config: dict[str, Any]) -> KerasSchedule:
     """Unpickles a Keras-named schedule (a Keras-bound one too) from its config."""
-    from jaxsched.keras.config import CLASSES
-
-    return CLASSES[class_name](**config)
+    return _CLASSES[class_name](**config)
 
 
 def _steps(fn: str, name: str, value: Any) -> float | int:

@@ -23,42 +23,14 @@ from __future__ import annotations
 import functools
 import importlib
 import numbers
-import os
-import sys
 from collections.abc import Mapping
 from typing import Any
 
 from jaxsched.core.schedule import Schedule
+from jaxsched.keras.base import PACKAGE, KerasSchedule, _keras, keras_class
 
 __all__ = ["PACKAGE", "as_keras_schedule", "from_keras_config", "keras_class",
            "register_with_keras"]
-
-PACKAGE = "jaxsched"  # Keras's registered names are "jaxsched>ClassName"
-
-
-def _keras() -> Any:
-    """Keras, imported on the JAX backend unless a backend was chosen (``KERAS_BACKEND``)
-    or Keras is imported already: a jaxsched schedule computes with JAX."""
-    if "keras" not in sys.modules:
-        os.environ.setdefault("KERAS_BACKEND", "jax")
-    try:
-        import keras
-    except ImportError as err:  # pragma: no cover - keras is a test dependency
-        raise ImportError(f"jaxsched.keras.as_keras_schedule needs Keras 3 on the JAX backend "
-                          f"(pip install keras; KERAS_BACKEND=jax): {err}") from err
-    return keras
-
-
-@functools.cache
-def keras_class(cls: type) -> type:
-    """The subclass of a ``jaxsched.keras`` schedule class that is also a
-    ``keras.optimizers.schedules.LearningRateSchedule``, registered for Keras's
-    serialization as ``jaxsched>{cls.__name__}`` (made once per class)."""
-    keras = _keras()
-    bound = type(cls.__name__, (cls, keras.optimizers.schedules.LearningRateSchedule), {
-        "__module__": "jaxsched.keras.schedules", "__qualname__": cls.__name__,
-        "__doc__": cls.__doc__, "_keras_bound": True, "_plain": cls})
-    return keras.saving.register_keras_serializable(PACKAGE, cls.__name__)(bound)
 
 
 def _plain(value: Any) -> bool:
@@ -158,7 +130,7 @@ def register_with_keras() -> dict[str, type]:
         >>> sorted(jk.register_with_keras())[:2]
         ['jaxsched>CosineDecay', 'jaxsched>CosineDecayRestarts']
     """
-    from jaxsched.keras.config import CLASSES
+    from jaxsched.keras.schedules import CLASSES
 
     classes = [keras_class(c) for c in CLASSES.values()] + [_wrapper()]
     return {f"{PACKAGE}>{c.__name__}": c for c in classes}
@@ -189,8 +161,6 @@ def as_keras_schedule(schedule: Schedule) -> Any:
         >>> type(lr).__name__, round(float(lr(29)), 6)
         ('JaxschedSchedule', 0.1)
     """
-    from jaxsched.keras.base import KerasSchedule
-
     if isinstance(schedule, KerasSchedule):
         if getattr(type(schedule), "_keras_bound", False):
             return schedule

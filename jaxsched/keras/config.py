@@ -13,9 +13,7 @@ from jaxsched.keras import schedules
 
 __all__ = ["CLASSES", "deserialize", "from_config"]
 
-CLASSES = {name: getattr(schedules, name) for name in (
-    "ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay", "InverseTimeDecay",
-    "CosineDecay", "CosineDecayRestarts")}
+CLASSES = schedules.CLASSES
 
 
 def from_config(class_name: str, config: Mapping[str, Any]) -> schedules.KerasSchedule:

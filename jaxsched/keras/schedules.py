@@ -253,3 +253,7 @@ class PolynomialDecay(KerasSchedule):
                                 name=_name(fn, name)))
 
 
+# Keras's six schedule classes by name (config import, registration with Keras)
+CLASSES = {cls.__name__: cls for cls in (
+    ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay, InverseTimeDecay,
+    CosineDecay, CosineDecayRestarts)}

@@ -107,7 +107,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """Runs ``jaxsched sweep``; returns the exit status."""
     import jaxsched
     from jaxsched.tools import catalog
-    from jaxsched.tools.cli import UsageError, _save, parse_specs
+    from jaxsched.tools.cli_common import UsageError, _save, parse_specs
 
     if not args.lrs and not args.schedules:
         raise UsageError("give --lrs LR ... and/or --schedules \"NAME key=value\" ...")

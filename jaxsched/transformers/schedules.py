@@ -14,11 +14,9 @@ its angle reduced in double-double arithmetic in float64, exact too.
 
 from __future__ import annotations
 
-import math
 import numbers
 import warnings
 from collections.abc import Callable, Mapping
-from fractions import Fraction
 from typing import Any
 
 import jax
@@ -26,10 +24,17 @@ import jax.numpy as jnp
 
 from jaxsched.core import checks as check
 from jaxsched.core.adapter import parse_optimizer
-from jaxsched.core.exact import divide, float_dtype, half_cos, half_cos_turns, is_x64, to_float
+from jaxsched.core.exact import divide, float_dtype, is_x64, to_float
 from jaxsched.core.plateau import ReduceLROnPlateau, reduce_lr_on_plateau
 from jaxsched.core.schedule import Schedule
 from jaxsched.pytorch.adapters import LambdaLR
+from jaxsched.transformers.factors import (
+    Factor,
+    cosine_factor,
+    hard_restarts,
+    warmup_factor,
+    wsd_factor,
+)
 from jaxsched.transformers.greedy import GreedyLR, greedy_lr
 
 __all__ = ["SCHEDULER_TYPES", "get_scheduler", "wsd_factor"]
@@ -40,83 +45,6 @@ SCHEDULER_TYPES = (
     "cosine_warmup_with_min_lr", "warmup_stable_decay", "greedy",
 )
 WSD_TYPES = ("linear", "cosine", "1-sqrt")
-Factor = Callable[[jax.Array], jax.Array]
-
-
-def _warmup(k: jax.Array, w: int) -> jax.Array:
-    """``float(k) / float(max(1, w))``."""
-    return divide(k, max(1, w))
-
-
-def _cosine(progress: jax.Array, cycles: float) -> jax.Array:
-    """``0.5 * (1.0 + math.cos(math.pi * float(cycles) * 2.0 * progress))``."""
-    return 0.5 * (1.0 + jnp.cos(math.pi * float(cycles) * 2.0 * progress))
-
-
-def _cosine_factor(j: jax.Array, d: int, cycles: float, shift: int = 0) -> jax.Array:
-    """``0.5 * (1 + cos(pi * cycles * 2.0 * (j + shift) / d))`` for an integer ``j >= 0``
-    (``shift`` 0 or 1, added without overflowing an int32 ``j`` near 2**31-1).
-
-    The cosine does not stop at the end of training (``transformers`` lets it rise again),
-    so it is periodic in ``j``. Where ``2 * cycles`` is a ratio ``P / Q`` of small integers
-    exactly (a short binary fraction), the angle ``pi * P * j / (Q d)`` is reduced modulo
-    ``2 pi`` in integers and the factor is ``sin(pi n / (2 Q d))**2`` with ``n`` the integer
-    distance to the cosine's zero: exact at any count. Otherwise float64 reduces the angle in
-    double-double arithmetic (``jaxsched.exact.half_cos_turns``), also exact; float32 takes
-    the nearest ratio of small integers, whose phase is float32-exact near the start, and
-    keeps float32's phase error far out.
-    """
-    exact = Fraction(2 * cycles)
-    ratio = exact if exact.denominator <= 64 and abs(exact.numerator) <= 64 else None
-    near = exact.limit_denominator(64)
-    if ratio is None and not is_x64() and abs(float(near) - 2 * cycles) <= 1e-15 * max(
-            1.0, abs(2 * cycles)):
-        ratio = near
-    if ratio is not None and ratio.numerator != 0:
-        big_p, big_q = abs(ratio.numerator), ratio.denominator
-        half = big_q * d  # a half period of the angle, in units of pi / (Q d)
-        if 2 * half * big_p <= (2**62 if is_x64() else check.MAX_COUNT):
-            m = jnp.remainder((jnp.remainder(j, 2 * half) + shift) * big_p, 2 * half)
-            return half_cos(jnp.abs(half - m), half)
-    if is_x64():  # any other cycle count: the angle reduced in double-double arithmetic
-        return half_cos_turns(j + shift, d, 2 * cycles)
-    return _cosine((to_float(j) + shift) / d, cycles)
-
-
-def wsd_factor(k: jax.Array, *, warmup: int, stable: int, decay: int, warmup_type: str,
-               decay_type: str, min_lr_ratio: float, num_cycles: float) -> jax.Array:
-    """The factor of ``transformers``' warmup-stable-decay lambda at step ``k``.
-
-    Warmup ``p = k / max(1, warmup)``: linear ``p``, cosine ``(1 - cos(pi p)) / 2``, 1-sqrt
-    ``1 - sqrt(1 - p)``; stable 1; decay ``p = (k - warmup - stable) / max(1, decay)``:
-    linear ``1 - p``, cosine ``(1 + cos(2 pi cycles p)) / 2``, 1-sqrt ``1 - sqrt(p)``, or
-    (an extension, not in ``transformers``) exponential ``min_lr_ratio ** p``; warmup and
-    decay factors ``f`` become ``max(0, f * (1 - r) + r)``; after the decay, ``r``.
-    """
-    r = min_lr_ratio
-    if warmup_type == "linear":
-        up = _warmup(k, warmup)
-    elif warmup_type == "cosine":  # (1 - cos(pi p)) / 2 = sin(pi p / 2)**2
-        up = half_cos(jnp.clip(k, 0, warmup), max(1, warmup))
-    else:  # 1 - sqrt(1 - p) = p / (1 + sqrt(1 - p)), no cancellation near p = 0
-        up = _warmup(k, warmup) / (1.0 + jnp.sqrt(divide(jnp.maximum(warmup - k, 0),
-                                                           max(1, warmup))))
-    i = jnp.clip(k - warmup - stable, 0, max(decay, 0))
-    q = divide(i, max(1, decay))
-    rest = divide(jnp.maximum(decay - i, 0), max(1, decay))  # 1 - q, from integers
-    if decay_type == "linear":
-        down = rest
-    elif decay_type == "cosine":
-        down = _cosine_factor(i, max(1, decay), num_cycles)
-    elif decay_type == "1-sqrt":  # 1 - sqrt(q) = (1 - q) / (1 + sqrt(q))
-        down = rest / (1.0 + jnp.sqrt(q))
-    else:  # exponential, from 1 to r
-        down = jnp.power(r, q)
-    if decay_type != "exponential":
-        down = jnp.maximum(0.0, down * (1.0 - r) + r)
-    factor = jnp.where(k < warmup + stable, 1.0, jnp.where(k < warmup + stable + decay,
-                                                            down, r))
-    return jnp.where(k < warmup, jnp.maximum(0.0, up * (1.0 - r) + r), factor)
 
 
 SPECIFIC_KWARGS = ("num_cycles", "power", "lr_end", "timescale", "min_lr", "min_lr_rate",
@@ -142,7 +70,7 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
         return lambda k: jnp.ones((), float_dtype())
     if name == "constant_with_warmup":
         w = _steps(fn, "num_warmup_steps", w)
-        return lambda k: jnp.where(k < w, _warmup(k, w), 1.0)
+        return lambda k: jnp.where(k < w, warmup_factor(k, w), 1.0)
     if name == "inverse_sqrt":
         w = _steps(fn, "num_warmup_steps", w)
         timescale = take("timescale", None)
@@ -155,7 +83,7 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
             # k + shift overflows int32 near 2**31 - 1: add in floats there
             shifted = divide(k + shift, timescale) if is_x64() else (
                 (to_float(k) + shift) / timescale)
-            return jnp.where(k < w, _warmup(k, w), 1.0 / jnp.sqrt(shifted))
+            return jnp.where(k < w, warmup_factor(k, w), 1.0 / jnp.sqrt(shifted))
 
         return inverse_sqrt
     if name == "warmup_stable_decay":
@@ -188,24 +116,24 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
     t = _steps(fn, "num_training_steps", t)
     d = max(1, t - w)
     if name == "linear":
-        return lambda k: jnp.where(k < w, _warmup(k, w),
+        return lambda k: jnp.where(k < w, warmup_factor(k, w),
                                    jnp.maximum(0.0, divide(t - k, d)))
     if name in ("cosine", "cosine_with_min_lr"):
         cycles = check.real(fn, "num_cycles", take("num_cycles", 0.5))
         rate = _min_lr_rate(fn, kw, lr_init) if name == "cosine_with_min_lr" else None
 
         def cosine(k: jax.Array) -> jax.Array:
-            factor = _cosine_factor(jnp.maximum(k - w, 0), d, cycles)
+            factor = cosine_factor(jnp.maximum(k - w, 0), d, cycles)
             if rate is not None:
                 factor = factor * (1 - rate) + rate
-            return jnp.where(k < w, _warmup(k, w), jnp.maximum(0.0, factor))
+            return jnp.where(k < w, warmup_factor(k, w), jnp.maximum(0.0, factor))
 
         return cosine
     if name == "cosine_with_restarts":
         # documented as an int, but transformers computes (num_cycles * progress) % 1.0 of
         # any real number of cycles
         cycles = check.real(fn, "num_cycles", take("num_cycles", 1))
-        return _hard_restarts(w, d, cycles)
+        return hard_restarts(w, d, cycles)
     if name == "polynomial":
         end = check.real(fn, "lr_end", take("lr_end", 1e-7))
         power = check.nonneg(fn, "power", take("power", 1.0))  # < 0: 0**power at step T
@@ -226,7 +154,7 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
             # 0 ** power is 0 for any power > 0, also one that float32 rounds to 0
             powered = jnp.where(pct == 0, 0.0 if power > 0 else 1.0, jnp.power(pct, power))
             decay = (lr_range * powered + end) / init
-            return jnp.where(k < w, _warmup(k, w), jnp.where(k > t, end / init, decay))
+            return jnp.where(k < w, warmup_factor(k, w), jnp.where(k > t, end / init, decay))
 
         return polynomial
     # cosine_warmup_with_min_lr: transformers' "..._lr_rate" variant, everything in floats
@@ -241,7 +169,7 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
             up = (to_float(k) + 1.0) / max(1, w)
         else:
             up = wr + (1.0 - wr) * to_float(k) / max(1, w - 1)
-        factor = _cosine_factor(jnp.maximum(k - w, 0), int(decay_len), cycles, shift=1)
+        factor = cosine_factor(jnp.maximum(k - w, 0), int(decay_len), cycles, shift=1)
         factor = factor * (1 - rate) + rate
         return jnp.where(k < w, up, jnp.maximum(0.0, factor))
 
@@ -263,35 +191,6 @@ def _min_lr_rate(fn: str, kw: dict[str, Any], lr_init: Callable[[], float]) -> f
         raise ValueError(f"{fn}: one of min_lr or min_lr_rate must be set in "
                          f"scheduler_specific_kwargs, got neither")
     return check.real(fn, "min_lr_rate", rate)
-
-
-def _hard_restarts(w: int, d: int, cycles: float) -> Factor:
-    """``transformers``' cosine with hard restarts, ``0.5 * (1 + cos(pi * ((cycles * p) %
-    1.0)))`` with ``p = j / d``. Where ``cycles`` is a ratio ``P / Q`` of small integers (an
-    integer, 1.5, 0.25, -2, ...), from the exact integer position ``(P j) mod (Q d)`` (floor
-    modulo, as Python's ``%`` of a negative product): at an exact restart that is 0 and the
-    factor 1, the intended restart to the full lr (the float product in ``transformers``
-    lands on the integer or one ulp below it, and gives 1 or ~0 accordingly: a rounding
-    accident not reproduced). Otherwise (or where ``P Q d`` exceeds the integer range), the
-    position is a float product, as ``transformers`` computes it."""
-    exact = Fraction(cycles)
-    ratio = exact if exact.denominator <= 64 else None
-    big_p = 0 if ratio is None else ratio.numerator
-    span = 0 if ratio is None else ratio.denominator * d
-    use_int = ratio is not None and abs(big_p) * span <= (2**62 if is_x64() else
-                                                           check.MAX_COUNT)
-
-    def factor(k: jax.Array) -> jax.Array:
-        j = jnp.clip(k - w, 0, d)
-        if use_int:
-            r = jnp.remainder(j * big_p, span)  # (P j) mod (Q d), exact
-            cosine = half_cos(span - r, span)
-        else:
-            frac = jnp.mod(cycles * divide(j, d), 1.0)
-            cosine = jnp.maximum(0.0, 0.5 * (1.0 + jnp.cos(math.pi * frac)))
-        return jnp.where(k < w, _warmup(k, w), jnp.where(j >= d, 0.0, cosine))
-
-    return factor
 
 
 def _lr_init(fn: str, optimizer: Any) -> Callable[[], float]:
