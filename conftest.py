@@ -7,4 +7,4 @@ import os
 collect_ignore = []
 if importlib.util.find_spec("torch") is None and os.environ.get(
         "JAXSCHED_REQUIRE_REFERENCE") != "1":
-    collect_ignore.append("jaxsched/interop.py")
+    collect_ignore.append("jaxsched/pytorch/interop.py")

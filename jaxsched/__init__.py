@@ -5,6 +5,7 @@ from jaxsched import keras as keras  # the subpackage: Keras-named schedules
 from jaxsched import megatron as megatron  # the subpackage: Megatron's scheduler
 from jaxsched import presets as presets  # the submodule, jaxsched.presets
 from jaxsched import timm as timm  # the subpackage: timm-named schedules and adapters
+from jaxsched._version import __version__ as __version__
 from jaxsched.core.adapter import Adapter
 from jaxsched.core.plateau import ReduceLROnPlateau, reduce_lr_on_plateau
 from jaxsched.core.schedule import Schedule, per_group
@@ -23,14 +24,15 @@ from jaxsched.deepspeed.schedules import (
     warmup_decay_lr,
     warmup_lr,
 )
-from jaxsched.interop import from_torch
 from jaxsched.loop import (
+    GridResult,
     Groups,
     Rule,
     coupled_from_decoupled,
     decoupled_from_coupled,
     decoupled_weight_decay,
     epoch_clock,
+    grid_search,
     grouped,
     hyperparams,
     layerwise,
@@ -41,6 +43,7 @@ from jaxsched.loop import (
     rules_from_torch,
     samples_clock,
 )
+from jaxsched.loop.training import per_epoch, scheduled
 from jaxsched.lr_finder import LRFinderResult, find_lr
 from jaxsched.pytorch.adapters import (
     ConstantLR,
@@ -58,6 +61,7 @@ from jaxsched.pytorch.composite import chained_scheduler, sequential_lr
 from jaxsched.pytorch.composite_adapters import ChainedScheduler, SequentialLR
 from jaxsched.pytorch.cyclic import cosine_annealing_warm_restarts, cyclic_lr, one_cycle_lr
 from jaxsched.pytorch.cyclic_adapters import CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR
+from jaxsched.pytorch.interop import from_torch
 from jaxsched.pytorch.schedules import (
     constant_lr,
     cosine_annealing_lr,
@@ -69,10 +73,7 @@ from jaxsched.pytorch.schedules import (
     polynomial_lr,
     step_lr,
 )
-from jaxsched.training import per_epoch, scheduled
 from jaxsched.transformers.schedules import get_scheduler
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Adapter",
@@ -82,6 +83,7 @@ __all__ = [
     "CosineAnnealingWarmRestarts",
     "CyclicLR",
     "ExponentialLR",
+    "GridResult",
     "Groups",
     "LRFinderResult",
     "LRRangeTest",
@@ -115,6 +117,7 @@ __all__ = [
     "from_deepspeed_config",
     "from_torch",
     "get_scheduler",
+    "grid_search",
     "grouped",
     "hyperparams",
     "lambda_lr",

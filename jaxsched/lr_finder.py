@@ -20,6 +20,7 @@ import numpy as np
 import optax
 
 from jaxsched.core import checks as check
+from jaxsched.core.extras import require
 
 __all__ = ["LRFinderResult", "find_lr"]
 
@@ -67,11 +68,10 @@ class LRFinderResult:
     def plot(self, ax: Any = None, path: Any = None) -> Any:
         """Draws the raw and smoothed loss against the lr, with the suggestions and the
         divergence point marked; saves a PNG to ``path`` if given. Returns the axes."""
-        import matplotlib
-
+        matplotlib = require("matplotlib", "LRFinderResult.plot")
         if ax is None and path is not None:
             matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = require("matplotlib.pyplot", "LRFinderResult.plot")
 
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))

@@ -1,12 +1,60 @@
-"""Strict test set-up: warnings are errors (pyproject), hypothesis profiles, trace counters."""
+"""Strict test set-up: warnings are errors (pyproject), hypothesis profiles, trace counters,
+and JAX's persistent compilation cache."""
 
 from __future__ import annotations
 
+import getpass
+import importlib.util
 import os
+import pathlib
+import sys
+import tempfile
 
-import chex
-import pytest
-from hypothesis import HealthCheck, settings
+CACHE_MAX_BYTES = 2**31  # with a limit, JAX evicts the oldest entries and locks the directory
+
+
+def _compilation_cache() -> str | None:
+    """JAX's persistent compilation cache for the test run: every compiled executable is kept
+    (none is too quick to keep), so a program compiled again (the same schedule in another
+    test, another xdist worker, a CLI, notebook or example subprocess, the next run) is read
+    back instead of compiled: about half the CPU time of a parity file on a warm cache. It
+    lives in the environment (``<venv>/.jaxsched-jax-cache``; a temporary directory outside a
+    venv); entries are keyed by the program, jax version, backend and flags, so a stale one is
+    never used. With a size limit JAX locks the directory around each read and write
+    (filelock, which torch brings), so xdist workers never read a half-written entry.
+    ``JAXSCHED_TEST_JAX_CACHE=off`` turns it off, ``=DIR`` puts it in DIR."""
+    choice = os.environ.get("JAXSCHED_TEST_JAX_CACHE", "")
+    if choice == "off" or importlib.util.find_spec("filelock") is None:  # no lock: no cache
+        return None
+    if choice:
+        path = pathlib.Path(choice)
+    elif sys.prefix != sys.base_prefix and os.access(sys.prefix, os.W_OK):
+        path = pathlib.Path(sys.prefix) / ".jaxsched-jax-cache"
+    else:
+        path = pathlib.Path(tempfile.gettempdir()) / f"jaxsched-jax-cache-{getpass.getuser()}"
+    path.mkdir(parents=True, exist_ok=True)
+    # as environment variables too, before jax is imported here, so subprocesses share it
+    os.environ["JAXSCHED_TEST_JAX_CACHE"] = str(path)
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(path))
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+    os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(CACHE_MAX_BYTES))
+    return os.environ["JAX_COMPILATION_CACHE_DIR"]
+
+
+_CACHE = _compilation_cache()
+
+import chex  # noqa: E402  (after the cache's environment variables)
+import jax  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+if _CACHE is not None:  # jax may have been imported before this file: set it here as well
+    jax.config.update("jax_compilation_cache_dir", _CACHE)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    jax.config.update("jax_compilation_cache_max_size",
+                      int(os.environ["JAX_COMPILATION_CACHE_MAX_SIZE"]))
 
 settings.register_profile(
     "default", deadline=None, max_examples=30,
@@ -28,3 +76,8 @@ def _fresh_trace_counters():
 
 # The generators import torch/DeepSpeed at module level; tests import them when those exist.
 collect_ignore_glob = ["reference/*.py"]
+
+
+def pytest_configure(config):
+    """Keras's own schedule tests (run by test_keras_upstream.py) carry Keras's marks."""
+    config.addinivalue_line("markers", "requires_trainable_backend: Keras's own test mark")

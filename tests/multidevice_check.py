@@ -146,6 +146,7 @@ def sharded_params(mesh, batch, repl) -> None:
             assert leaf_traits(state.hyperparams) == before, (placement, before,
                                                               leaf_traits(state.hyperparams))
             p, state = step(p, state, x, y)
+            jax.block_until_ready(p)  # never a queue of collectives: XLA:CPU deadlocks on 2 cores
             sched.step()
         assert p["w"].sharding == params["w"].sharding
         assert traces["n"] == settled, traces  # apply never causes a retrace

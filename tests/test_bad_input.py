@@ -86,8 +86,6 @@ def test_adapters_refuse_bad_optimizers(name, optimizer, exc, match):
      r"jaxsched\.CyclicLR: cycle_momentum must be a bool, got 'no'"),
     (lambda: jaxsched.OneCycleLR(SGD, 0.1, total_steps=10, three_phase="no"),
      r"jaxsched\.OneCycleLR: three_phase must be a bool, got 'no'"),
-    (lambda: jaxsched.WarmupLR([0.1, 0.2], warmup_min_lr=[0.0, 0.5], warmup_max_lr=[0.2, 0.3]),
-     r"jaxsched\.WarmupLR \(param group 1\): warmup_min_lr \(0.5\) must not exceed"),
     (lambda: jaxsched.ReduceLROnPlateau(SGD, min_lr=0.5),
      r"jaxsched\.ReduceLROnPlateau: min_lr \(group 0\) \(0.5\) must not exceed lr"),
     (lambda: jaxsched.ReduceLROnPlateau(SGD, min_lr=[0.01, 0.02]),
@@ -153,22 +151,10 @@ OTHER_CASES = [
      r"jaxsched\.get_scheduler: name must be one of .*got 'cosin' \(did you mean 'cosine'\?\)"),
     ("get-scheduler-kwarg", lambda: jaxsched.get_scheduler("cosine", 0.1, 1, 10,
                                                            {"num_cylces": 1}),
-     ValueError, r"unknown scheduler_specific_kwargs for 'cosine': \['num_cylces'\] "
+     TypeError, r"unknown scheduler_specific_kwargs for 'cosine': \['num_cylces'\] "
                  r"\(did you mean 'num_cycles'\?\)"),
     ("get-scheduler-kwargs-type", lambda: jaxsched.get_scheduler("cosine", 0.1, 1, 10, [1]),
      TypeError, r"jaxsched\.get_scheduler: scheduler_specific_kwargs must be a dict"),
-    ("get-scheduler-warmup-past-end", lambda: jaxsched.get_scheduler("linear", 0.1, 20, 10),
-     ValueError, r"jaxsched\.get_scheduler: num_warmup_steps \(20\) must not exceed "
-                 r"num_training_steps \(10\)"),
-    ("get-scheduler-min-lr-rate", lambda: jaxsched.get_scheduler(
-        "cosine_with_min_lr", 0.1, 1, 10, {"min_lr_rate": 2.0}), ValueError,
-     r"jaxsched\.get_scheduler: min_lr_rate must be in \[0, 1\], got 2.0"),
-    ("get-scheduler-min-lr", lambda: jaxsched.get_scheduler(
-        "cosine_with_min_lr", 0.1, 1, 10, {"min_lr": 0.2}), ValueError,
-     r"jaxsched\.get_scheduler: min_lr \(0.2\) must be in \[0, lr\]"),
-    ("get-scheduler-cycles", lambda: jaxsched.get_scheduler(
-        "cosine", 0.1, 1, 10, {"num_cycles": -0.5}), ValueError,
-     r"jaxsched\.get_scheduler: num_cycles must be >= 0, got -0.5"),
     ("ds-config-type", lambda: jaxsched.from_deepspeed_config(
         {"scheduler": {"type": "WarmupLRR", "params": {}}}), ValueError,
      r"jaxsched\.from_deepspeed_config: scheduler type must be one of .*got 'WarmupLRR' "
@@ -184,8 +170,9 @@ OTHER_CASES = [
      r"jaxsched\.one_cycle: the momentum .* reaches .* at count 2\*\*31-1, past float32"),
     ("lr-range-overflow", lambda: jaxsched.lr_range_test(1.0, 1, 1e300), ValueError,
      r"jaxsched\.lr_range_test: .* reaches .* at count 2\*\*31-1, past float32"),
-    ("deepseek-v3-order", lambda: jaxsched.presets.deepseek_v3(10000, final_lr=1e-3), ValueError,
-     r"jaxsched\.presets\.deepseek_v3: final_lr \(0.001\) must not exceed decayed_lr"),
+    ("deepseek-v3-order", lambda: jaxsched.presets.deepseek_v3_steps(10000, final_lr=1e-3),
+     ValueError,
+     r"jaxsched\.presets\.deepseek_v3_steps: final_lr \(0.001\) must not exceed decayed_lr"),
     ("cosine-floor-negative", lambda: jaxsched.cosine_annealing_lr(10, -0.2, lr=0.1),
      ValueError, r"jaxsched\.cosine_annealing_lr: eta_min must be >= 0, got -0.2"),
     ("cyclic-gamma-zero", lambda: jaxsched.cyclic_lr(0.01, 0.1, 4, mode="exp_range", gamma=0.0),

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from jaxsched.tools import catalog, cli, parity
+from jaxsched.tools import catalog, cli, cli_compare, parity
 
 from helpers import require
 
@@ -27,12 +27,20 @@ def test_console_script_is_installed():
     assert pathlib.Path(sys.executable).with_name("jaxsched").exists()
 
 
-@pytest.mark.parametrize("command", [[], ["list"], ["plot"], ["compare"], ["parity"]],
-                         ids=["top", "list", "plot", "compare", "parity"])
-def test_help_on_every_command(command):
-    out = run(*command, "--help")
+def test_help_from_the_console_script():
+    out = run("--help")
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("usage: jaxsched")
+
+
+@pytest.mark.parametrize("command", [[], ["list"], ["plot"], ["compare"], ["parity"]],
+                         ids=["top", "list", "plot", "compare", "parity"])
+def test_help_on_every_command(command, capsys):
+    """In this process (the console script's own --help is above: one start-up, not five)."""
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([*command, "--help"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: jaxsched")
 
 
 def test_list_shows_every_schedule_with_its_origin(capsys):
@@ -55,19 +63,21 @@ def test_every_listed_example_plots(tmp_path):
             assert np.all(np.isfinite(curve["lr"])), name
 
 
-def test_plot_overlays_several_names(tmp_path):
-    out = run("plot", "OneCycleLR", "max_lr=0.1", "total_steps=500", "CosineAnnealingLR",
-              "T_max=500", "deepseek-llm", "total_steps=500", "warmup_steps=50",
-              "peak_lr=0.1", "--steps", "600", "-o", str(tmp_path / "c.png"))
-    assert out.returncode == 0, out.stderr
+def test_plot_overlays_several_names(tmp_path, capsys):
+    status = cli.main(["plot", "OneCycleLR", "max_lr=0.1", "total_steps=500",
+                       "CosineAnnealingLR", "T_max=500", "deepseek-llm", "total_steps=500",
+                       "warmup_steps=50", "peak_lr=0.1", "--steps", "600", "-o",
+                       str(tmp_path / "c.png")])
+    out = capsys.readouterr()
+    assert status == 0, out.err
     assert (tmp_path / "c.png").stat().st_size > 20_000
-    assert "OneCycleLR max_lr=0.1 total_steps=500: lr from" in out.stdout
+    assert "OneCycleLR max_lr=0.1 total_steps=500: lr from" in out.out
 
 
-def test_plot_default_output_goes_to_out(tmp_path):
-    out = run("plot", "hf:linear", "num_warmup_steps=10", "num_training_steps=100",
-              cwd=tmp_path)
-    assert out.returncode == 0, out.stderr
+def test_plot_default_output_goes_to_out(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    status = cli.main(["plot", "hf:linear", "num_warmup_steps=10", "num_training_steps=100"])
+    assert status == 0, capsys.readouterr().err
     assert (tmp_path / "out" / "plot-hf-linear.png").exists()
 
 
@@ -79,18 +89,21 @@ def test_plot_default_output_goes_to_out(tmp_path):
      "num_cycles=3"],
     ["MultiStepLR", "milestones=[50,100]", "gamma=0.3"],
 ], ids=["torch", "deepspeed", "deepspeed_momentum", "transformers", "list_value"])
-def test_compare_live_within_tolerance(spec, tmp_path):
+def test_compare_live_within_tolerance(spec, tmp_path, capfd):
+    """In this process (the reference libraries imported once for all five), its output
+    captured at the file descriptors, where DeepSpeed's logger writes."""
     require("torch")
     require("deepspeed")
     require("transformers")
-    out = run("compare", *spec, "--steps", "400", "-o", str(tmp_path / "cmp.png"))
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "(live)" in out.stdout
+    status = cli.main(["compare", *spec, "--steps", "400", "-o", str(tmp_path / "cmp.png")])
+    out, err = capfd.readouterr()
+    assert status == 0, out + err
+    assert "(live)" in out
     assert re.search(r"lr: ours vs exact \S+ rel \(worst at step \d+\), reference vs exact "
-                     r"\S+ rel, ours vs reference \S+ rel  within tolerance", out.stdout)
-    assert "verdict: within tolerance" in out.stdout
+                     r"\S+ rel, ours vs reference \S+ rel  within tolerance", out)
+    assert "verdict: within tolerance" in out
     assert (tmp_path / "cmp.png").stat().st_size > 20_000
-    assert "WARNING" not in out.stderr
+    assert "WARNING" not in err
 
 
 def test_compare_float32(capsys, tmp_path):
@@ -120,7 +133,7 @@ def test_compare_a_ppm_off_fails_only_when_it_is_ours(who, status, monkeypatch, 
                                                        tmp_path):
     """Ours a ppm off the exact curve fails; a reference a ppm off does not fail a correct
     schedule: the three-way rule shows whose error it is."""
-    module, name = (cli, "evaluate") if who == "ours" else (catalog, "reference_curve")
+    module, name = (cli_compare, "evaluate") if who == "ours" else (catalog, "reference_curve")
     real = getattr(module, name)
 
     def off_by_a_ppm(*args, **kwargs):
@@ -154,16 +167,18 @@ def test_compare_without_the_library_uses_a_stored_case(monkeypatch, capsys, tmp
     assert "not installed and no stored reference case" in capsys.readouterr().err
 
 
-def test_compare_config(tmp_path):
+def test_compare_config(tmp_path, monkeypatch, capsys):
     require("deepspeed")
     config = {"optimizer": {"type": "AdamW", "params": {"lr": 3e-4, "betas": [0.9, 0.95]}},
               "scheduler": {"type": "WarmupDecayLR", "params": {
                   "total_num_steps": 300, "warmup_max_lr": 3e-4, "warmup_num_steps": 30}}}
     path = tmp_path / "ds_config.json"
     path.write_text(json.dumps(config))
-    out = run("compare", "--config", str(path), "--steps", "350", cwd=tmp_path)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "ds_config.json: WarmupDecayLR" in out.stdout
+    monkeypatch.chdir(tmp_path)
+    status = cli.main(["compare", "--config", str(path), "--steps", "350"])
+    out = capsys.readouterr()
+    assert status == 0, out.out + out.err
+    assert "ds_config.json: WarmupDecayLR" in out.out
     assert (tmp_path / "out" / "compare-ds_config.png").exists()
 
 
@@ -235,9 +250,12 @@ def test_bad_input_exits_2_with_a_message(args, match, capsys):
     assert pytest.importorskip("re").search(match, err), err
 
 
-def test_argparse_errors_exit_2():
-    out = run("plot", "StepLR", "step_size=2", "--steps", "0")
-    assert out.returncode == 2 and "--steps must be in [1, 10000000]" in out.stderr
-    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
-    out = run("frobnicate")
-    assert out.returncode == 2 and "invalid choice" in out.stderr
+def test_argparse_errors_exit_2(capsys):
+    for args, message in ([["plot", "StepLR", "step_size=2", "--steps", "0"],
+                           "--steps must be in [1, 10000000]"],
+                          [["frobnicate"], "invalid choice"]):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(args)
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and message in err
+        assert len(err.strip().splitlines()) == 1, err

@@ -111,6 +111,8 @@ CONFIGS = {"LRRangeTest": lr_range_test_config, "OneCycle": one_cycle_config,
 @pytest.mark.parametrize("cls", sorted(CONFIGS))
 @given(data=st.data())
 def test_random_config_matches_deepspeed(cls, data):
+    """One random configuration feeds both checks: the run against DeepSpeed (float64,
+    float32, the adapter, far counts), then ``from_torch`` taken mid-run."""
     n, optimizer, groups = data.draw(groups_and_optimizer())
     kwargs, n_steps = data.draw(CONFIGS[cls](n))
     far = data.draw(st.lists(st.integers(n_steps, 2**31 - 1), max_size=2))
@@ -124,6 +126,7 @@ def test_random_config_matches_deepspeed(cls, data):
         assert {"pure64.momentum", "pure32.momentum", "adapter.momentum"} <= set(errors)
     bad = {k: e for k, e in errors.items() if not parity.within_tolerance(k, e)}
     assert not bad, (bad, kwargs)
+    check_from_torch(cls, kwargs, optimizer, groups, at=data.draw(st.integers(0, n_steps)))
 
 
 ROUND_TRIP = {
@@ -184,13 +187,9 @@ def test_state_dict_from_here_resumes_in_deepspeed(cls, at):
         assert_same(opt, ours)
 
 
-@pytest.mark.parametrize("cls", sorted(CONFIGS))
-@given(data=st.data())
-def test_from_torch_on_deepspeed(cls, data):
-    """A live DeepSpeed scheduler at a random step becomes the same jaxsched adapter."""
-    n, optimizer, groups = data.draw(groups_and_optimizer())
-    kwargs, n_steps = data.draw(CONFIGS[cls](n))
-    at = data.draw(st.integers(0, n_steps))
+def check_from_torch(cls, kwargs, optimizer, groups, at):
+    """A live DeepSpeed scheduler at step ``at`` becomes the same jaxsched adapter (on
+    test_random_config_matches_deepspeed's draws)."""
     opt = generate.make_optimizer(optimizer, groups)
     ref = getattr(lrs, cls)(opt, **kwargs)
     for _ in range(at):

@@ -1,7 +1,8 @@
 """The top of the count range, defined and tested for every schedule and adapter: at 0,
 2**24+1 (float32's first inexact integer), 2**31-2 and 2**31-1 every value is finite, >= 0
-and what the docstring says; a count never wraps; an adapter refuses to step past 2**31-1
-and keeps its count."""
+and what the docstring says; a count never wraps; an adapter refuses to step past its limit
+(2**31-1; torch's and Megatron's, whose schedules are exact further, 2**63-1:
+tests/test_wide_counts.py) and keeps its count."""
 
 from __future__ import annotations
 
@@ -116,6 +117,13 @@ def test_adapters_at_the_top_of_the_count_range(name):
         if count < TOP:
             sched.step()
     before = sched.state_dict()
+    if sched._max_count > TOP and name != "OneCycleLR":  # widened: tests/test_wide_counts
+        sched.step()
+        assert sched.state_dict()["last_epoch"] == TOP + 1
+        with jax.enable_x64(True):
+            want = float(sched.schedule(TOP + 1))
+        assert sched.get_last_lr()[0] == pytest.approx(want, rel=1e-15, abs=0)
+        return
     with pytest.raises((OverflowError, ValueError), match=r"2\*\*31-1|Tried to step"):
         sched.step()
     assert sched.state_dict() == before

@@ -6,26 +6,20 @@ three-way rule), and configs moving both ways: ``get_config`` / ``from_config``,
 
 from __future__ import annotations
 
-import os
-
 import jax
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from keras_live import assert_three_way, keras, ks
 
 from jaxsched import keras as jk
 from jaxsched.tools import oracle, parity
 
-from helpers import require
-
-os.environ.setdefault("KERAS_BACKEND", "jax")
-keras = require("keras")
-if keras.backend.backend() != "jax":
-    pytest.skip("keras was imported with another backend", allow_module_level=True)
-ks = keras.optimizers.schedules
-
 PHASE = st.one_of(st.integers(1, 100), st.integers(1, 10**6))
+# Keras takes fractional step counts; quarters are exact in float32, where Keras (and the
+# float32 curve here) round the count: a decimal 12.34 floors k = 617 to 49, not 50
+STEPS = st.one_of(PHASE, st.integers(2, 4 * 10**5).map(lambda n: n / 4))
 LR = st.floats(1e-8, 10.0)
 
 
@@ -33,10 +27,11 @@ LR = st.floats(1e-8, 10.0)
 def config(draw, name):
     lr = draw(LR)
     if name in ("ExponentialDecay", "InverseTimeDecay"):
-        d = draw(st.one_of(PHASE, st.floats(0.5, 1e5)))
+        d = draw(STEPS)
         # rates below 1e-6 make products below float64's smallest normal within a few
-        # decays, which XLA flushes to zero (out of scope, see the README)
-        rate = draw(st.one_of(st.just(0.0), st.floats(1e-6, 1.0))) if (
+        # decays, which XLA flushes to zero (out of scope, see the README); above 1 the lr
+        # grows (Keras's LR range test idiom) and overflows far out, steps left out there
+        rate = draw(st.one_of(st.just(0.0), st.floats(1e-6, 1.0), st.floats(1.0, 10.0))) if (
             name == "ExponentialDecay") else draw(st.floats(0.0, 10.0))
         return dict(initial_learning_rate=lr, decay_steps=d, decay_rate=rate,
                     staircase=draw(st.booleans()))
@@ -44,21 +39,21 @@ def config(draw, name):
         bounds = sorted(draw(st.lists(st.integers(0, 10**6), min_size=1, max_size=4)))
         return dict(boundaries=bounds, values=[draw(LR) for _ in range(len(bounds) + 1)])
     if name == "PolynomialDecay":
-        return dict(initial_learning_rate=lr, decay_steps=draw(PHASE),
+        return dict(initial_learning_rate=lr, decay_steps=draw(STEPS),
                     end_learning_rate=lr * draw(st.floats(0.0, 2.0)),
                     power=draw(st.one_of(st.just(1.0), st.floats(0.0, 4.0))),
                     cycle=draw(st.booleans()))
     if name == "CosineDecay":
-        kw = dict(initial_learning_rate=lr, decay_steps=draw(PHASE),
-                  alpha=draw(st.one_of(st.just(0.0), st.floats(0.0, 1.0))))
+        kw = dict(initial_learning_rate=lr, decay_steps=draw(STEPS),
+                  alpha=draw(st.one_of(st.just(0.0), st.floats(0.0, 1.0), st.floats(1.0, 3.0))))
         if draw(st.booleans()):
             kw.update(initial_learning_rate=lr * draw(st.floats(0.0, 1.0)), warmup_target=lr,
-                      warmup_steps=draw(st.one_of(st.just(0), PHASE)))
+                      warmup_steps=draw(st.one_of(st.just(0), STEPS)))
         return kw
-    return dict(initial_learning_rate=lr, first_decay_steps=draw(PHASE),
+    return dict(initial_learning_rate=lr, first_decay_steps=draw(STEPS),
                 t_mul=draw(st.one_of(st.just(1.0), st.just(2.0), st.floats(1.1, 3.0))),
-                m_mul=draw(st.floats(0.0, 1.0)),
-                alpha=draw(st.one_of(st.just(0.0), st.floats(0.0, 1.0))))
+                m_mul=draw(st.floats(0.0, 1.0) | st.floats(1.0, 4.0)),
+                alpha=draw(st.one_of(st.just(0.0), st.floats(0.0, 1.0), st.floats(1.0, 3.0))))
 
 
 NAMES = ["CosineDecay", "CosineDecayRestarts", "ExponentialDecay", "InverseTimeDecay",
@@ -84,24 +79,7 @@ def steps_for(kw, rng):
 def test_random_config_matches_keras_and_exact(name, data):
     kw = data.draw(config(name))
     steps = steps_for(kw, np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))))
-    theirs = getattr(ks, name)(**kw)
-    ref = np.asarray([float(theirs(k)) for k in steps])
-    with jax.enable_x64(True):
-        s64 = getattr(jk, name)(**kw)
-        ours64 = np.asarray(jax.jit(jax.vmap(s64))(np.asarray(steps, np.int64)))
-    exact = oracle.exact_values(s64, steps)
-    assert parity.judge(ours64, exact, x64=True, steps=steps).ok
-    with jax.enable_x64(False):
-        s32 = getattr(jk, name)(**kw)
-        ours32 = np.asarray(jax.jit(jax.vmap(s32))(np.asarray(steps, np.int32)))
-    peak = float(np.max(np.abs(exact))) or 1.0
-    assert parity.judge(ours32, exact, x64=False, peak=peak, steps=steps).ok
-    # Keras's own float32 curve: ours is within 2e-6 of its peak or closer to exact
-    near = np.abs(ours32 - ref) <= parity.FLOAT32_PEAK_TOL * peak
-    closer = (np.abs(ours32 - exact) <= np.abs(ref - exact)) | (
-        ~np.isfinite(ref) & np.isfinite(ours32))  # Keras's float32 step can give NaN
-    assert np.all(near | closer), [(s, o, r, e) for s, o, r, e, ok in zip(
-        steps, ours32, ref, exact, near | closer, strict=True) if not ok][:3]
+    assert_three_way(name, kw, steps)
 
 
 def test_keras_is_off_where_documented():

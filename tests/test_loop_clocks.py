@@ -88,20 +88,96 @@ def test_megatron_schedule_on_the_samples_clock():
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-300)
 
 
-def test_tokens_units_and_saturation():
-    """Tokens in thousands: 8 sequences of 4096 tokens per iteration = 32 units of 1024;
-    past int32 (no x64) the clock saturates instead of wrapping; with x64 it goes on."""
+LO = jaxsched.Schedule(lambda c: c % 4096, name="count mod 4096")
+HI = jaxsched.Schedule(lambda c: c // 4096, name="count // 4096")
+
+
+def counted(clock, *args, **kw):
+    """The clock's integer count, read exactly through float32 values (two parts < 2**24);
+    NaN where the clock gives NaN."""
+    lo, hi = jax.jit(clock(LO, *args, **kw)), jax.jit(clock(HI, *args, **kw))
+
+    def at(i):
+        a, b = float(lo(i)), float(hi(i))
+        return a if np.isnan(a) else int(b) * 4096 + int(a)
+
+    return at
+
+
+def test_tokens_units_and_limits():
+    """Tokens in thousands: 8 sequences of 4096 tokens per iteration = 32 units of 1024.
+    Without x64 the clock holds to its int32 limit exactly, then raises eagerly (concrete
+    count) or gives NaN (inside jit): never a wrapped or held count; with x64 it goes on."""
     identity = jaxsched.Schedule(lambda c: c, name="identity")
     s = jaxsched.samples_clock(identity, 8, seq_length=4096, unit=1024)
     assert [int(s(jnp.asarray(i, jnp.int32))) for i in (0, 1, 10)] == [0, 32, 320]
-    far = [int(s(jnp.asarray(i, jnp.int32))) for i in (2**26, 2**31 - 1)]
-    assert far[0] == far[1] >= 2**31 - 40  # saturated near 2**31 - 1
-    raw = [int(s.params["consumed"](jnp.asarray(i, jnp.int32))) for i in (2**28, 2**31 - 1)]
-    assert raw[0] == raw[1] == (2**31 - 1) // 8 * 8
+    limit = s.params["limit"][False]
+    assert limit == (2**31 - 1) // 32  # consumed samples * 4 <= 2**31 - 1
+    at = counted(jaxsched.samples_clock, 8, seq_length=4096, unit=1024)
+    assert at(limit) == limit * 32 == 2**31 - 32
+    with pytest.raises(ValueError, match=rf"samples_clock: count {limit + 1} is past {limit}.*"
+                       r"int32.*enable x64.*or count in a larger unit"):
+        s(limit + 1)
+    assert np.isnan(float(jax.jit(s)(jnp.asarray(limit + 1, jnp.int32))))
+    assert np.isnan(float(jax.jit(s)(jnp.asarray(2**31 - 1, jnp.int32))))
+    with pytest.raises(ValueError, match=r"samples consumed before iteration 268435456 are "
+                       r"past int32's 2147483647"):
+        s.params["consumed"](jnp.asarray(2**28, jnp.int32))
+    assert int(jax.jit(s.params["consumed"])(jnp.asarray(2**28, jnp.int32))) == -1
     with jax.enable_x64(True):
-        assert int(s(jnp.asarray(2**31 - 1))) == (2**31 - 1) * 32
+        f = jax.jit(s)
+        for i in (2**31 - 1, 2**31, 2**32, 2**40, 2**53 // 32 - 1):
+            assert int(f(jnp.asarray(i, jnp.int64))) == i * 32, i
     per_token = jaxsched.samples_clock(identity, 8, seq_length=4, unit=8)  # unit % seq == 0
     assert [int(per_token(i)) for i in (1, 3)] == [4, 12]
+
+
+def test_samples_clock_exact_at_far_counts_with_ramp():
+    """x64: the count of iterations 2**31-1, 2**31, 2**32 and the last below 2**53 tokens,
+    after Megatron's ramp-up, exactly as Python's integers give it (a unit that does not
+    divide the sequence length: 3 tokens per unit)."""
+    identity = jaxsched.Schedule(lambda c: c, name="identity")
+    gbs, ramp, seq, unit = 4096, [1024, 1024, 3_000_000], 4096, 3
+    iters, consumed, batches = jaxsched.rampup_table(gbs, ramp)
+    s = jaxsched.samples_clock(identity, gbs, ramp, seq_length=seq, unit=unit)
+
+    def exact(i):
+        j = max(n for n, it in enumerate(iters) if it <= i)
+        return (consumed[j] + (i - iters[j]) * batches[j]) * seq // unit
+
+    top = ((2**53 - 1) * unit // seq - consumed[-1]) // gbs + iters[-1]  # count < 2**53
+    at = counted(jaxsched.samples_clock, gbs, ramp, seq_length=seq, unit=unit)
+    with jax.enable_x64(True):
+        ks = [0, 1, iters[1], iters[-1] - 1, iters[-1], top, 2**31 - 1, 2**31, 2**32]
+        assert [at(jnp.asarray(i, jnp.int64)) for i in ks] == [exact(i) for i in ks]
+        assert exact(top) < 2**53 <= exact(top + 1)
+        assert float(s(top)) == exact(top)  # below 2**53: the float64 value is exact
+
+
+def test_epoch_clock_limits_and_far_counts():
+    """units=1000 over 391 steps an epoch: without x64 exact to the int32 limit (step
+    839666106), then an eager ValueError (concrete) or NaN (jit), not the wrap to the
+    schedule's start; with x64 exact at 2**31-1, 2**31, 2**32, 2**53-1."""
+    identity = jaxsched.Schedule(lambda c: c, name="identity")
+    s = jaxsched.epoch_clock(identity, 391, 1000)
+    limit = s.params["limit"][False]
+    assert limit == 839666106 and limit * 1000 // 391 <= 2**31 - 1 < (limit + 1) * 1000 // 391
+    assert counted(jaxsched.epoch_clock, 391, 1000)(limit) == limit * 1000 // 391
+    with pytest.raises(ValueError, match=r"epoch_clock: count 839666107 is past 839666106.*"
+                       r"enable x64.*or use fewer units"):
+        s(limit + 1)
+    step = jax.jit(jaxsched.epoch_clock(jaxsched.step_lr(5, 0.5, lr=1.0), 391, 1000))
+    assert np.isnan(float(step(jnp.asarray(2**31 - 1, jnp.int32))))
+    at = counted(jaxsched.epoch_clock, 391, 1000)
+    with jax.enable_x64(True):
+        for k in (2**31 - 1, 2**31, 2**32, 2**53 - 1, limit * 10**9):
+            assert at(jnp.asarray(k, jnp.int64)) == k * 1000 // 391, k
+    big = jaxsched.epoch_clock(identity, 100_000, 100_001)  # (n - 1) u past int32
+    with pytest.raises(ValueError, match=r"epoch_clock: units / steps_per_epoch = 100001 / "
+                       r"100000 \(reduced\) needs products.*past int32.*enable x64"):
+        big(5)
+    with jax.enable_x64(True):
+        assert int(big(2**40)) == 2**40 * 100_001 // 100_000
 
 
 @pytest.mark.parametrize("n,units", [(30, 10), (7, 3), (1000, 1), (1, 100), (12, 8)])

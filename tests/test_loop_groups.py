@@ -164,6 +164,55 @@ def test_decoupled_decay_equals_coupled_after_conversion():
         np.testing.assert_allclose(jax.vmap(back)(ks), jax.vmap(wd)(ks), rtol=1e-15)
 
 
+def test_decoupled_conversion_carries_layerwise_lr_multipliers():
+    """The README's claim with the multipliers it shows (layer-wise decay 0.8, no decay on
+    biases, a Megatron lr on a samples clock): coupled (torch AdamW) and decoupled after
+    decoupled_from_coupled are the same run for every leaf, the embeddings (multiplier
+    0.8**3) included; and back through coupled_from_decoupled, and a decoupled decay
+    through coupled_from_decoupled."""
+    with jax.enable_x64(True):
+        params = nested(initial())
+        rules = [jaxsched.Rule(r"bias$|^norm/", decay=False),
+                 jaxsched.Rule(r"^head/", lr_mult=2.0)]
+        g = jaxsched.param_groups(params, rules, layer_decay=jaxsched.layerwise(
+            0.8, NUM_LAYERS, layer_of))
+        assert {m for _, _, m, _ in g.table()} == {0.8**3, 0.8**2, 0.8, 2.0, 1.0}
+        lr = jaxsched.samples_clock(jaxsched.megatron.lr_schedule(
+            3e-2, 3e-3, 20, 2_000, "WSD", init_lr=1e-3, wsd_decay_steps=400,
+            lr_wsd_decay_style="minus_sqrt"), 64, [16, 16, 640])  # lr > 0 throughout
+        adam = optax.scale_by_adam()
+        runs = {
+            "coupled": jaxsched.grouped(adam, g, lr=lr, weight_decay=0.05),
+            "decoupled": jaxsched.grouped(adam, g, lr=lr, weight_decay=jaxsched.
+                                          decoupled_from_coupled(0.05, lr), decoupled=True),
+            "round trip": jaxsched.grouped(adam, g, lr=lr, weight_decay=jaxsched.
+                                           coupled_from_decoupled(jaxsched.
+                                           decoupled_from_coupled(0.05, lr), lr)),
+        }
+        out = {name: jax_run(tx, 60)[-1] for name, tx in runs.items()}
+        flat = {n: jax.tree.leaves(t) for n, t in out.items()}
+        start = jax.tree.leaves(params)
+        for name in ("decoupled", "round trip"):
+            for a, b, p0 in zip(flat["coupled"], flat[name], start, strict=True):
+                # each run moved its leaves; they agree to rounding
+                assert np.max(np.abs(a - p0)) > 1e-3
+                np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15, err_msg=name)
+        # the inverse: a decoupled decay of 1e-4 per step is, coupled, 1e-4 / (m lr)
+        wd_dec = 1e-4
+        dec = jax_run(jaxsched.grouped(adam, g, lr=lr, weight_decay=wd_dec, decoupled=True),
+                      60)[-1]
+        cou = jax_run(jaxsched.grouped(adam, g, lr=lr, weight_decay=jaxsched.
+                                       coupled_from_decoupled(wd_dec, lr)), 60)[-1]
+        for a, b in zip(jax.tree.leaves(dec), jax.tree.leaves(cou), strict=True):
+            np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+        # without the multipliers (the bug): the embeddings would differ
+        plain = jaxsched.Schedule(lambda k: lr(k) * 0.05, name="lr times wd")
+        wrong = jax_run(jaxsched.grouped(adam, g, lr=lr, weight_decay=plain, decoupled=True),
+                        60)[-1]
+        err = np.max(np.abs(wrong["embed"]["weight"] - out["coupled"]["embed"]["weight"]))
+        assert err > 1e-9
+
+
 def test_megatron_groups():
     """Megatron's per-group max_lr / min_lr / wd_mult as rules: each group's lr and decay
     follow the Megatron scheduler's values at its num_steps."""

@@ -81,6 +81,21 @@ def test_values_in_jit_match_the_schedule(name):
                      got, want)
 
 
+def test_count_only_state_reports_no_momentum_it_did_not_use():
+    """optax.adam(learning_rate=one_cycle): the update used the lr only (adam's b1 stayed
+    0.9), so no momentum is reported; an injected b1 is reported as stored."""
+    opt = optax.adam(learning_rate=ONE_CYCLE)
+    state = opt.init(PARAMS)
+    for _ in range(5):
+        _, state = opt.update(jax.tree.map(jnp.ones_like, PARAMS), state)
+    got = jax.jit(lambda st: jaxsched.hyperparams(st, ONE_CYCLE))(state)
+    assert set(got) == {"learning_rate"}
+    np.testing.assert_allclose(got["learning_rate"], ONE_CYCLE(4), rtol=1e-7)
+    injected = optax.inject_hyperparams(optax.adam)(learning_rate=ONE_CYCLE, b1=0.9)
+    got = jaxsched.hyperparams(injected.init(PARAMS))
+    assert float(got["b1"]) == pytest.approx(0.9)
+
+
 def test_plateau_transform():
     tx = optax.chain(optax.scale_by_adam(), jaxsched.reduce_lr_on_plateau(0.1, patience=0))
     state = tx.init(PARAMS)

@@ -44,7 +44,7 @@ def test_deepseek_llm_milestones_are_exact_ceilings():
 def test_deepseek_v3_published_breakpoints(x64):
     """14.8T tokens as 148_000 steps of 100M tokens: warmup 2K steps to 2.2e-4, constant to
     10T (step 100_000), cosine to 2.2e-5 by 14.3T, 2.2e-5 for 333B, 7.3e-6 for 167B."""
-    s = presets.deepseek_v3(148_000)
+    s = presets.deepseek_v3_steps(148_000)
     assert s.params["boundaries"] == (100_000, 143_000, 146_330)
     mid = 2.2e-5 + (2.2e-4 - 2.2e-5) * 0.5
     got = values(s, [0, 1000, 1999, 2000, 2001, 99_999, 100_000, 100_001, 121_500, 142_999,
@@ -105,7 +105,7 @@ def test_wsd_defaults_are_hagele_et_al():
 
 
 def test_presets_are_schedules_with_one_trace():
-    for s in (presets.deepseek_llm(10_000), presets.deepseek_v3(20_000),
+    for s in (presets.deepseek_llm(10_000), presets.deepseek_v3_steps(20_000),
               presets.inverse_sqrt(1e-3), presets.warmup_stable_decay(1e-3, 5000)):
         assert isinstance(s, jaxsched.Schedule)
         traces = []
@@ -120,10 +120,10 @@ BAD = [
      "deepseek_llm: need warmup_steps <= first milestone"),
     ("llm_factor", lambda: presets.deepseek_llm(10_000, factors=(1.5, 0.1)), ValueError,
      r"deepseek_llm: factors must be in \[0, 1\], got 1.5"),
-    ("v3_short", lambda: presets.deepseek_v3(100), ValueError,
-     "deepseek_v3: need warmup_steps <= constant-phase end"),
-    ("v3_tokens", lambda: presets.deepseek_v3(10**6, tokens_b=(1, 2)), ValueError,
-     "deepseek_v3: tokens_b must have four phases"),
+    ("v3_short", lambda: presets.deepseek_v3_steps(100), ValueError,
+     "deepseek_v3_steps: need warmup_steps <= constant-phase end"),
+    ("v3_tokens", lambda: presets.deepseek_v3_steps(10**6, tokens_b=(1, 2)), ValueError,
+     "deepseek_v3_steps: tokens_b must have four phases"),
     ("isqrt_both", lambda: presets.inverse_sqrt(1e-3, d_model=512), ValueError,
      "inverse_sqrt: give exactly one of peak_lr and d_model"),
     ("isqrt_warmup", lambda: presets.inverse_sqrt(1e-3, warmup_steps=0), ValueError,

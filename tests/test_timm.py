@@ -326,3 +326,41 @@ def test_create_scheduler_from_train_py_args():
     assert jt.scheduler_kwargs(args) == ts.scheduler_kwargs(args)
     assert parity.state_mismatches(parity.plain_state(ours.state_dict()),
                                    parity.plain_state(ref.state_dict())) == []
+
+
+CYCLE_CONFIGS = [
+    ("CosineLRScheduler", dict(t_initial=300, cycle_limit=3, cycle_mul=1.5, warmup_t=20)),
+    ("CosineLRScheduler", dict(t_initial=300, cycle_limit=4, warmup_t=20,
+                               warmup_prefix=True)),
+    ("CosineLRScheduler", dict(t_initial=1000, cycle_limit=2, cycle_mul=3.0, warmup_t=50,
+                               warmup_prefix=True)),
+    ("TanhLRScheduler", dict(t_initial=250, cycle_limit=3, cycle_mul=2.0, warmup_t=5)),
+    ("PolyLRScheduler", dict(t_initial=400, power=2.0, cycle_limit=5, cycle_mul=1.1,
+                             warmup_t=10, warmup_prefix=True)),
+    ("WSDLRScheduler", dict(t_initial=900, decay_t=200, warmup_t=100)),
+]
+
+
+@pytest.mark.parametrize("cls,kw", CYCLE_CONFIGS, ids=[f"{c}-{i}" for i, (c, _) in
+                                                       enumerate(CYCLE_CONFIGS)])
+def test_get_cycle_length_is_timms(cls, kw):
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    ref = getattr(ts, cls)(opt, **kw)
+    ours = getattr(jt, cls)([{"lr": 0.1}], **kw)
+    for cycles in (0, 1, 2, 3, 7, -1, 2.5):
+        assert ours.get_cycle_length(cycles) == ref.get_cycle_length(cycles), cycles
+    assert ours.get_cycle_length() == ref.get_cycle_length()
+
+
+def test_tanh_warmup_target_is_exact_in_the_oracle():
+    """timm warms a non-prefix tanh schedule up to the formula at ``warmup_t``; the oracle
+    evaluates that target at its working precision (it was taken at mpmath's default 15
+    digits, where ``1 - tanh(5.67)`` cancels: 1.6e-12 off, found by hypothesis)."""
+    kw = dict(warmup_t=2, t_initial=1, cycle_mul=1.5, cycle_limit=2, lb=1.0, ub=8.0)
+    with jax.enable_x64(True):
+        s = jt.tanh_lr(lr=1.0, **kw)
+        exact = oracle.exact_values(s, [1, 2])
+        assert float(exact[0]) == pytest.approx(float(exact[1]) / 2, rel=1e-15)
+        ours = [float(s(1)), float(s(2))]
+    ref = timm_curve("TanhLRScheduler", 1.0, kw, [1, 2])
+    assert parity.judge(ours, exact, ref, x64=True, peak=1.0, steps=[1, 2]).ok

@@ -152,12 +152,33 @@ def test_noise_from_create_scheduler_v2_matches_timm():
         assert ours.get_last_lr() == pytest.approx(lrs(opt), rel=1e-12), epoch
 
 
+@pytest.mark.parametrize("noise_type", ["uniform", "gaussian"])
+@pytest.mark.parametrize("pct", [0.67, 0.05, 1.5, -0.3])
+def test_uniform_noise_matches_timm(noise_type, pct):
+    """timm draws uniform noise for any noise_type but 'normal'; over 300 epochs (300
+    seeds) the lrs equal timm's exactly; a name other than 'uniform' warns once."""
+    kw = dict(patience_t=3, mode="min", decay_rate=0.5, noise_range_t=[5, 300],
+              noise_type=noise_type, noise_pct=pct, noise_seed=12_345)
+    groups = [{"lr": 0.1}, {"lr": 0.02, "lr_scale": 0.5}]
+    opt, ref = timm_plateau(groups, **kw)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        ours = jt.PlateauLRScheduler(groups, **kw)
+    assert len([w for w in seen if "noise_type" in str(w.message)]) == (
+        noise_type != "uniform")
+    for epoch in range(1, 301):
+        metric = 1.0 / epoch if epoch % 40 < 20 else 1.0
+        ref.step(epoch, metric)
+        ours.step(epoch, metric)
+        assert ours.get_last_lr() == lrs(opt), epoch
+
+
 BAD = {
     "factor_one": (dict(decay_rate=1.0), ValueError,
                    r"PlateauLRScheduler: factor must be in \[0, 1\).*1.0"),
     "mode": (dict(mode="avg"), ValueError, r"PlateauLRScheduler: mode .*'avg'"),
-    "uniform_noise": (dict(noise_type="uniform"), ValueError,
-                      r"PlateauLRScheduler: noise_type .*'uniform'"),
+    "noise_type_number": (dict(noise_type=1), TypeError,
+                          r"PlateauLRScheduler: noise_type must be a string .*got 1"),
     "floor_above_lr": (dict(lr_min=0.5), ValueError, r"lr_min \(group 0\).*never be cut"),
     "warmup_string": (dict(warmup_t="5"), TypeError, r"PlateauLRScheduler: warmup_t"),
     "patience_negative": (dict(patience_t=-1), ValueError, r"patience.*-1"),

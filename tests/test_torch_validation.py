@@ -146,12 +146,12 @@ def test_step_with_epoch_warns_like_torch():
     (lambda sd: sd.update(_last_lr=[math.nan]), r"_last_lr\[0\] must be finite"),
     (lambda sd: sd.update(_step_count="3"), r"_step_count must be an integer"),
     (lambda sd: sd.update(_is_initial="no"), r"_is_initial must be a bool, got 'no'"),
-    (lambda sd: sd.update(last_epoch=2**31), r"last_epoch must be in \[0, 2147483647\]"),
+    (lambda sd: sd.update(last_epoch=2**63), r"last_epoch must be in \[0, 9223372036854775807\]"),
     (lambda sd: sd.update(last_epoch=-3), r"last_epoch must be in \[0"),
     (lambda sd: sd.update(last_epoch="7"), r"last_epoch must be an integer"),
 ], ids=["missing-key", "gamma-string", "gamma-negative", "base-length", "base-string",
         "last-lr-string", "last-lr-nan", "step-count-string", "is-initial-string",
-        "past-int32", "negative", "string"])
+        "past-int64", "negative", "string"])
 def test_load_state_dict_rejects_and_keeps_state(mutate, match):
     sched = jaxsched.StepLR(0.1, step_size=2, gamma=0.5)
     for _ in range(5):

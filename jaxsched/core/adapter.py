@@ -112,6 +112,7 @@ class Adapter:
 
     _counter_name = "last_batch_iteration"
     _counter_offset = -1
+    _max_count = check.MAX_COUNT  # the largest count step() and load_state_dict accept
 
     def _read_groups(self, fn: str, optimizer: Any) -> list[dict[str, Any]]:
         """Step 1 of a constructor: the param groups, read from ``optimizer``."""
@@ -177,8 +178,9 @@ class Adapter:
 
     def _values(self) -> tuple[list[float], list[float] | None]:
         if self._cache is None or self._cache[0] != self._count:
-            if self._count > check.MAX_COUNT:
-                raise OverflowError(f"{self._fn}: step count {self._count} exceeds 2**31-1")
+            if self._count > self._max_count:
+                raise OverflowError(f"{self._fn}: step count {self._count} exceeds "
+                                    f"{limit_name(self._max_count)}")
             # The host-side front end evaluates in float64 whatever the global mode, as
             # torch's Python floats do; jitted training code uses the pure schedules.
             lrs, moms = jax.device_get(self._device_values())
@@ -237,15 +239,15 @@ class Adapter:
 
     def _step_to(self, counter: int | None) -> None:
         if counter is None:
-            if self._count >= check.MAX_COUNT:  # the top of the int32 count range
-                raise OverflowError(f"{self._fn}.step: the step count is at 2**31-1, the last "
-                                    f"one a schedule defines (optax's count saturates there); "
-                                    f"it stays there")
+            if self._count >= self._max_count:  # the top of the count range
+                raise OverflowError(f"{self._fn}.step: the step count is at "
+                                    f"{limit_name(self._max_count)}, the last one this "
+                                    f"scheduler's schedule is exact at; it stays there")
             self._count += 1
         else:
             counter = check.integer(f"{self._fn}.step", self._counter_name, counter,
                                     minimum=self._counter_offset,
-                                    maximum=check.MAX_COUNT + self._counter_offset)
+                                    maximum=self._max_count + self._counter_offset)
             self._count = counter - self._counter_offset
 
     def state_dict(self) -> dict[str, Any]:
@@ -262,12 +264,18 @@ class Adapter:
                              f"got {sorted(state_dict)}")
         counter = check.integer(fn, self._counter_name, state_dict[self._counter_name],
                                 minimum=self._counter_offset,
-                                maximum=check.MAX_COUNT + self._counter_offset)
+                                maximum=self._max_count + self._counter_offset)
         self._count = counter - self._counter_offset
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self._counter_name}="
                 f"{self._count + self._counter_offset}, lr={self.get_last_lr()})")
+
+
+def limit_name(limit: int) -> str:
+    """``2**31-1`` / ``2**63-1`` for a power-of-two limit, else the number."""
+    e = (limit + 1).bit_length() - 1
+    return f"2**{e}-1" if limit + 1 == 2**e else str(limit)
 
 
 def warn_momentum_disabled(fn: str) -> None:

@@ -10,6 +10,8 @@ import jax
 import numpy as np
 
 MAX_COUNT = 2**31 - 1  # optax's int32 count saturates here
+MAX_EXACT = 2**53 - 1  # the largest count (or phase length) every float64 quotient is exact on
+MAX_PY_COUNT = 2**63 - 1  # an adapter's Python-int count (int64 on the host, as torch's)
 
 
 def scalar(fn: str, name: str, value: Any) -> Any:

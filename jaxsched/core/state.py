@@ -62,17 +62,17 @@ def lr_list(fn: str, name: str, value: Any, n: int, *, signed: bool = False) -> 
 
 
 def check_progress(fn: str, state_dict: Mapping[str, Any], n_groups: int,
-                   first_epoch: int = 0) -> int:
+                   first_epoch: int = 0, max_count: int = check.MAX_COUNT) -> int:
     """Validates the progress fields torch writes and returns ``last_epoch`` (>=
-    ``first_epoch``)."""
+    ``first_epoch``, <= ``max_count``, the adapter's limit)."""
     for key in ("_is_initial", "_get_lr_called_within_step"):
         if key in state_dict:
             check.boolean(fn, key, state_dict[key])
     if "_step_count" in state_dict:
         check.integer(fn, "_step_count", state_dict["_step_count"], minimum=0,
-                      maximum=check.MAX_COUNT + 1)
+                      maximum=max_count + 1)
     for key in ("_last_lr", "base_lrs"):
         if key in state_dict:
             lr_list(fn, key, state_dict[key], n_groups, signed=key == "_last_lr")
     return check.integer(fn, "last_epoch", state_dict.get("last_epoch"), minimum=first_epoch,
-                         maximum=check.MAX_COUNT)
+                         maximum=max_count)

@@ -8,8 +8,11 @@ import pathlib
 from collections.abc import Mapping
 from typing import Any
 
-import jaxsched
 from jaxsched.core import checks as check
+from jaxsched.core.plateau import ReduceLROnPlateau
+from jaxsched.deepspeed import adapters as deepspeed_adapters
+from jaxsched.pytorch import adapters as torch_adapters
+from jaxsched.pytorch import cyclic_adapters
 
 __all__ = ["from_deepspeed_config"]
 
@@ -18,6 +21,16 @@ TORCH_TYPES = ("StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR
                "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR",
                "OneCycleLR", "ReduceLROnPlateau")
 ADAM_LIKE = ("adam", "lamb", "lion", "muadam")  # DeepSpeed optimizers with betas
+
+
+def _adapter_class(name: str) -> Any:
+    """The adapter class of a DeepSpeed or torch scheduler ``type`` (one already checked)."""
+    if name == "ReduceLROnPlateau":
+        return ReduceLROnPlateau
+    for module in (deepspeed_adapters, cyclic_adapters, torch_adapters):
+        if name in module.__all__:
+            return getattr(module, name)
+    raise LookupError(name)
 
 
 def _read(fn: str, config: Any) -> Mapping[str, Any]:
@@ -127,7 +140,7 @@ def from_deepspeed_config(config: Any, optimizer: Any = None) -> Any:
     _no_auto(fn, "scheduler.params", params)
     groups = _groups(fn, config, name) if optimizer is None else optimizer
     try:
-        return getattr(jaxsched, name)(groups, **params)
+        return _adapter_class(name)(groups, **params)
     except TypeError as err:
         if "unexpected keyword" in str(err) or "missing" in str(err):
             raise TypeError(f"{fn}: scheduler {name!r} params {sorted(params)}: {err}") from None

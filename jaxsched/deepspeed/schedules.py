@@ -18,7 +18,7 @@ import jax.numpy as jnp
 from jaxsched.core import checks as check
 from jaxsched.core.exact import divide, idiv, imod, mix, to_float
 from jaxsched.core.schedule import Schedule, schedule_factory
-from jaxsched.deepspeed.warmup import warmup_cosine_lr, warmup_decay_lr, warmup_lr
+from jaxsched.deepspeed.warmup import signed_lr, warmup_cosine_lr, warmup_decay_lr, warmup_lr
 
 __all__ = ["lr_range_test", "one_cycle", "warmup_cosine_lr", "warmup_decay_lr", "warmup_lr"]
 
@@ -115,8 +115,10 @@ def one_cycle(
     * stair counts take effect (they were ignored before DeepSpeed 0.19.4).
 
     Args:
-        cycle_min_lr: lr at the start and end of the cycle, >= 0.
-        cycle_max_lr: lr at the peak, ``>= cycle_min_lr``.
+        cycle_min_lr: lr at the start and end of the cycle (any finite real, as in
+            DeepSpeed; a negative one warns).
+        cycle_max_lr: lr at the peak (below ``cycle_min_lr``, the cycle dips, as in
+            DeepSpeed).
         decay_lr_rate: lr decay rate after the cycle, >= 0.
         cycle_first_step_size: steps of the rising half, a positive integer.
         cycle_second_step_size: steps of the falling half, >= 0; ``None`` means
@@ -126,14 +128,14 @@ def one_cycle(
         decay_step_size: steps per unit of decay interval; 0 disables decay.
         cycle_momentum: whether the schedule has a ``momentum`` curve.
         cycle_min_mom: momentum at the peak lr, in [0, 1].
-        cycle_max_mom: momentum at the cycle's ends, in [``cycle_min_mom``, 1].
+        cycle_max_mom: momentum at the cycle's ends, in [0, 1].
         decay_mom_rate: momentum growth rate after the cycle, >= 0.
 
     Returns:
         A ``Schedule``; its ``momentum`` is the beta1 curve when ``cycle_momentum``.
 
     Raises:
-        TypeError, ValueError: on non-finite, negative, non-integer or misordered arguments,
+        TypeError, ValueError: on non-finite, negative or non-integer arguments,
             or a stair count whose ``count * step_size`` exceeds 2**31-1.
 
     Example:
@@ -147,9 +149,8 @@ def one_cycle(
     Matches ``deepspeed.runtime.lr_schedules.OneCycle`` of DeepSpeed 0.19.8.
     """
     fn = "jaxsched.one_cycle"
-    min_lr = check.nonneg(fn, "cycle_min_lr", cycle_min_lr)
-    max_lr = check.nonneg(fn, "cycle_max_lr", cycle_max_lr)
-    check.ordered(fn, "cycle_min_lr", min_lr, "cycle_max_lr", max_lr)
+    min_lr = signed_lr(fn, "cycle_min_lr", cycle_min_lr)
+    max_lr = signed_lr(fn, "cycle_max_lr", cycle_max_lr)
     lr_rate = check.nonneg(fn, "decay_lr_rate", decay_lr_rate)
     s1 = check.integer(fn, "cycle_first_step_size", cycle_first_step_size, minimum=1)
     s2 = s1 if cycle_second_step_size is None else check.integer(
@@ -165,7 +166,6 @@ def one_cycle(
     cycle_momentum = check.boolean(fn, "cycle_momentum", cycle_momentum)
     min_mom = check.unit(fn, "cycle_min_mom", cycle_min_mom)
     max_mom = check.unit(fn, "cycle_max_mom", cycle_max_mom)
-    check.ordered(fn, "cycle_min_mom", min_mom, "cycle_max_mom", max_mom)
     mom_rate = check.nonneg(fn, "decay_mom_rate", decay_mom_rate)
     check.finite_at_end(fn, "the momentum cycle_max_mom * (1 + decay_mom_rate * i)",
                         max_mom * (1 + mom_rate * check.MAX_COUNT / max(decay_size, 1)))

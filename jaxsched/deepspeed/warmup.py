@@ -6,12 +6,13 @@ WarmupLR, WarmupDecayLR, WarmupCosineLR, with the step convention of
 from __future__ import annotations
 
 import math
+import warnings
 
 import jax
 import jax.numpy as jnp
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import divide, half_cos, to_float
+from jaxsched.core.exact import divide, half_cos, to_float, two_prod_err
 from jaxsched.core.schedule import Schedule, schedule_factory
 
 __all__ = ["WARMUP_TYPES", "warmup_cosine_lr", "warmup_decay_lr", "warmup_lr"]
@@ -19,18 +20,29 @@ __all__ = ["WARMUP_TYPES", "warmup_cosine_lr", "warmup_decay_lr", "warmup_lr"]
 WARMUP_TYPES = ("log", "linear")
 
 
-def _warmup_checks(fn: str, warmup_num_steps: int, warmup_type: str) -> int:
+def _warmup_checks(fn: str, warmup_num_steps: int, warmup_type: str) -> tuple[int, str]:
+    """The effective warmup ``max(2, warmup_num_steps)`` and warmup type: an unknown type
+    name is DeepSpeed's log warmup, with one warning (DeepSpeed logs one)."""
     check.integer(fn, "warmup_num_steps", warmup_num_steps, minimum=1)
-    check.choice(fn, "warmup_type", warmup_type, WARMUP_TYPES)
-    return max(2, int(warmup_num_steps))
+    if not isinstance(warmup_type, str):
+        raise TypeError(f"{fn}: warmup_type must be one of {WARMUP_TYPES}, got "
+                        f"{warmup_type!r}")
+    if warmup_type not in WARMUP_TYPES:
+        warnings.warn(f"{fn}: unknown warmup_type {warmup_type!r}"
+                      f"{check.did_you_mean(warmup_type, WARMUP_TYPES)}; the warmup is 'log', "
+                      f"as in DeepSpeed", UserWarning, stacklevel=3)
+        warmup_type = "log"
+    return max(2, int(warmup_num_steps)), warmup_type
 
 
 def _total_checks(fn: str, total_num_steps: int, n: int) -> int:
-    """``total_num_steps``, at least the (effective) warmup ``n``."""
+    """``total_num_steps``; one shorter than the (effective) warmup ``n`` warns, as DeepSpeed
+    does (the decay is then skipped: the lr drops to its floor right after the warmup)."""
     total = check.integer(fn, "total_num_steps", total_num_steps, minimum=1)
     if total < n:
-        raise ValueError(f"{fn}: total_num_steps ({total}) must be >= max(2, "
-                         f"warmup_num_steps) ({n})")
+        warnings.warn(f"{fn}: total_num_steps ({total}) is less than max(2, "
+                      f"warmup_num_steps) ({n}); the lr drops to its floor right after the "
+                      f"warmup, as in DeepSpeed", UserWarning, stacklevel=3)
     return total
 
 
@@ -41,6 +53,16 @@ def _warmup_fraction(k: jax.Array, n: int, warmup_type: str) -> jax.Array:
     return divide(jnp.maximum(k, 1) - 1, n)
 
 
+def signed_lr(fn: str, name: str, value: float) -> float:
+    """An lr DeepSpeed takes as it is: any finite real; a negative one (the update then
+    climbs the loss) warns once."""
+    value = check.real(fn, name, value)
+    if value < 0:
+        warnings.warn(f"{fn}: {name} is negative ({value!r}); DeepSpeed takes it as it is",
+                      UserWarning, stacklevel=3)
+    return value
+
+
 def _max_lr(fn: str, warmup_max_lr: float | None, lr: float | None) -> float:
     if warmup_max_lr is None:
         if lr is None:
@@ -48,7 +70,7 @@ def _max_lr(fn: str, warmup_max_lr: float | None, lr: float | None) -> float:
                 f"{fn}: warmup_max_lr=None inherits the optimizer's lr, so lr= is required, "
                 f"got warmup_max_lr={warmup_max_lr!r}, lr={lr!r}")
         return check.nonneg(fn, "lr", lr)
-    return check.nonneg(fn, "warmup_max_lr", warmup_max_lr)
+    return signed_lr(fn, "warmup_max_lr", warmup_max_lr)
 
 
 @schedule_factory
@@ -73,8 +95,10 @@ def warmup_lr(
     DeepSpeed only warns about before falling back to log, raises here.
 
     Args:
-        warmup_min_lr: lr at steps 0 and 1, >= 0.
-        warmup_max_lr: lr after warmup, ``>= warmup_min_lr``; ``None`` takes ``lr``.
+        warmup_min_lr: lr at steps 0 and 1 (any finite real, as in DeepSpeed; a negative
+            one warns).
+        warmup_max_lr: lr after warmup (below ``warmup_min_lr``, the warmup descends, as in
+            DeepSpeed); ``None`` takes ``lr``.
         warmup_num_steps: warmup length, a positive integer.
         warmup_type: ``"log"`` or ``"linear"``.
         lr: the optimizer's lr, used only when ``warmup_max_lr`` is ``None``.
@@ -83,8 +107,7 @@ def warmup_lr(
         A ``Schedule`` (no momentum).
 
     Raises:
-        TypeError, ValueError: on bad or misordered arguments, or ``warmup_max_lr=None``
-            without ``lr``.
+        TypeError, ValueError: on bad arguments, or ``warmup_max_lr=None`` without ``lr``.
 
     Example:
         >>> import jaxsched
@@ -95,10 +118,9 @@ def warmup_lr(
     Matches ``deepspeed.runtime.lr_schedules.WarmupLR`` of DeepSpeed 0.19.8.
     """
     fn = "jaxsched.warmup_lr"
-    n = _warmup_checks(fn, warmup_num_steps, warmup_type)
-    min_lr = check.nonneg(fn, "warmup_min_lr", warmup_min_lr)
+    n, warmup_type = _warmup_checks(fn, warmup_num_steps, warmup_type)
+    min_lr = signed_lr(fn, "warmup_min_lr", warmup_min_lr)
     max_lr = _max_lr(fn, warmup_max_lr, lr)
-    check.ordered(fn, "warmup_min_lr", min_lr, "warmup_max_lr", max_lr)
     delta = max_lr - min_lr
 
     def lr_fn(k: jax.Array) -> jax.Array:
@@ -126,8 +148,9 @@ def warmup_decay_lr(
     ``i >= n``: ``lr = min_lr + (max_lr - min_lr) * max(0, (total - i) / max(1, total - n))``.
 
     DeepSpeed quirks reproduced: the decay ends at ``warmup_min_lr``, not 0 (reached at step
-    ``total + 1`` and held forever after); ``min_lr`` serves steps 0 and 1. DeepSpeed only
-    warns when ``total_num_steps < max(2, warmup_num_steps)``: that raises here.
+    ``total + 1`` and held forever after); ``min_lr`` serves steps 0 and 1.
+    ``total_num_steps < max(2, warmup_num_steps)`` warns, as in DeepSpeed, and skips the
+    decay.
 
     Args:
         total_num_steps: the step at which the decay ends, a positive integer.
@@ -141,7 +164,7 @@ def warmup_decay_lr(
         A ``Schedule`` (no momentum).
 
     Raises:
-        TypeError, ValueError: on bad or misordered arguments.
+        TypeError, ValueError: on bad arguments.
 
     Example:
         >>> import jaxsched
@@ -153,11 +176,10 @@ def warmup_decay_lr(
     Matches ``deepspeed.runtime.lr_schedules.WarmupDecayLR`` of DeepSpeed 0.19.8.
     """
     fn = "jaxsched.warmup_decay_lr"
-    n = _warmup_checks(fn, warmup_num_steps, warmup_type)
+    n, warmup_type = _warmup_checks(fn, warmup_num_steps, warmup_type)
     total = _total_checks(fn, total_num_steps, n)
-    min_lr = check.nonneg(fn, "warmup_min_lr", warmup_min_lr)
+    min_lr = signed_lr(fn, "warmup_min_lr", warmup_min_lr)
     max_lr = _max_lr(fn, warmup_max_lr, lr)
-    check.ordered(fn, "warmup_min_lr", min_lr, "warmup_max_lr", max_lr)
     delta = max_lr - min_lr
     denominator = max(1, total - n)
 
@@ -197,13 +219,13 @@ def warmup_cosine_lr(
     ``warmup_min_ratio`` is; ``wmin * lr0`` serves step 1; with linear warmup the ratio never
     equals 1.0 during warmup (it peaks at ``(n-1)/n``, then the cosine starts below 1); past
     ``total_num_steps`` the ratio holds at ``cos_min_ratio`` (clamped since DeepSpeed 0.19.3).
-    DeepSpeed only warns when ``total_num_steps < max(2, warmup_num_steps)``: that raises here.
+    ``total_num_steps < max(2, warmup_num_steps)`` warns, as in DeepSpeed, and skips the decay.
 
     Args:
         total_num_steps: the step at which the cosine ends, a positive integer.
-        warmup_min_ratio: ratio at step 1, in [0, 1].
+        warmup_min_ratio: ratio at step 1 (any finite real, as in DeepSpeed).
         warmup_num_steps: warmup length, a positive integer.
-        cos_min_ratio: final ratio, in [0, 1].
+        cos_min_ratio: final ratio (any finite real, as in DeepSpeed).
         warmup_type: ``"log"`` or ``"linear"``.
         lr: the optimizer's lr (DeepSpeed's ``org_lrs``), >= 0. Keyword-only, required.
 
@@ -223,18 +245,26 @@ def warmup_cosine_lr(
     Matches ``deepspeed.runtime.lr_schedules.WarmupCosineLR`` of DeepSpeed 0.19.8.
     """
     fn = "jaxsched.warmup_cosine_lr"
-    n = _warmup_checks(fn, warmup_num_steps, warmup_type)
+    n, warmup_type = _warmup_checks(fn, warmup_num_steps, warmup_type)
     total = _total_checks(fn, total_num_steps, n)
-    wmin = check.unit(fn, "warmup_min_ratio", warmup_min_ratio)
-    cmin = check.unit(fn, "cos_min_ratio", cos_min_ratio)
+    wmin = check.real(fn, "warmup_min_ratio", warmup_min_ratio)
+    cmin = check.real(fn, "cos_min_ratio", cos_min_ratio)
     base = check.nonneg(fn, "lr", lr)
     decay_len = max(1, total - n)
 
     def lr_fn(k: jax.Array) -> jax.Array:
-        warm = wmin + _warmup_fraction(k, n, warmup_type) * (1.0 - wmin)
+        if warmup_type == "linear" and wmin < 0:
+            # wmin + (j / n) (1 - wmin) = (wmin (n - j) + j) / n, the product's rounding
+            # error added back (Dekker): exact where a negative wmin crosses zero
+            j = jnp.maximum(k, 1) - 1
+            rest = to_float(n - jnp.minimum(j, n))
+            prod = wmin * rest
+            warm = ((prod + to_float(j)) + two_prod_err(wmin, rest, prod)) / n
+        else:
+            warm = wmin + _warmup_fraction(k, n, warmup_type) * (1.0 - wmin)
         # (1 + cos(pi p)) / 2 from the remaining steps, exact to the last step
         rest = jnp.clip(decay_len - (k - n), 0, decay_len)
-        cosine = cmin + (1.0 - cmin) * half_cos(rest, decay_len)
+        cosine = jnp.maximum(0.0, cmin + (1.0 - cmin) * half_cos(rest, decay_len))
         ratio = jnp.where(k <= n, warm, cosine)
         return jnp.where(k == 0, 0.0, base * ratio)
 

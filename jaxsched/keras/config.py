@@ -13,9 +13,7 @@ from jaxsched.keras import schedules
 
 __all__ = ["CLASSES", "deserialize", "from_config"]
 
-CLASSES = {name: getattr(schedules, name) for name in (
-    "ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay", "InverseTimeDecay",
-    "CosineDecay", "CosineDecayRestarts")}
+CLASSES = schedules.CLASSES
 
 
 def from_config(class_name: str, config: Mapping[str, Any]) -> schedules.KerasSchedule:
@@ -43,7 +41,10 @@ def deserialize(config: Mapping[str, Any]) -> schedules.KerasSchedule:
     """Keras's ``deserialize``: ``serialize`` output (``{"module":
     "keras.optimizers.schedules", "class_name": ..., "config": {...}, "registered_name":
     ...}``) or the shorter ``{"class_name", "config"}``; an optimizer's serialized config
-    whose ``learning_rate`` is such a dict works too.
+    whose ``learning_rate`` is such a dict works too. What Keras writes for a jaxsched
+    schedule reads back as well: module ``jaxsched.keras.schedules`` (a Keras-named one)
+    or ``jaxsched.keras.bridge`` (``as_keras_schedule`` of any other, rebuilt by calling its
+    factory again). Keras is not imported.
 
     Raises:
         ValueError: for a class Keras does not ship, naming the ones it does (custom
@@ -70,7 +71,12 @@ def deserialize(config: Mapping[str, Any]) -> schedules.KerasSchedule:
         raise ValueError(f"{fn}: expected keras.optimizers.schedules.serialize output (keys "
                          f"'class_name' and 'config'), got keys {sorted(config)}")
     module = config.get("module", "keras.optimizers.schedules")
-    if module not in ("keras.optimizers.schedules", None):
+    if module == "jaxsched.keras.bridge" and config["class_name"] == "JaxschedSchedule":
+        from jaxsched.keras import bridge  # no Keras import: it only rebuilds the factory
+
+        return bridge.from_keras_config(config["config"])
+    if module not in ("keras.optimizers.schedules", "jaxsched.keras.schedules", None):
         raise ValueError(f"{fn}: {config['class_name']!r} comes from module {module!r}, not "
-                         f"keras.optimizers.schedules; only Keras's own schedules are ported")
+                         f"keras.optimizers.schedules (or jaxsched's own Keras classes); "
+                         f"only Keras's own schedules are ported")
     return from_config(config["class_name"], config["config"])

@@ -23,7 +23,9 @@ def exponential(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
 
     def curve(k: int) -> Any:
         e = Fraction(k) / d
-        return lr * rate ** (math.floor(e) if p["staircase"] else mp(e))
+        if p["staircase"] or e.denominator == 1:  # an integral exponent: any sign of rate
+            return lr * rate ** math.floor(e)
+        return lr * rate ** mp(e)
 
     return curve, None
 
@@ -42,11 +44,21 @@ def inverse_time(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
 def piecewise(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
     cut = [math.trunc(b) for b in p["boundaries"]]
     values = [mp(v) for v in p["values"]]
-    return (lambda k: values[bisect.bisect_left(cut, k)]), None
+    if cut == sorted(cut):
+        return (lambda k: values[bisect.bisect_left(cut, k)]), None
+
+    def curve(k: int) -> Any:  # Keras's sum of the pieces whose condition holds
+        total = values[0] * (k <= cut[0]) + values[-1] * (k > cut[-1])
+        for low, high, v in zip(cut[:-1], cut[1:], values[1:-1], strict=True):
+            total += v * (low < k <= high)
+        return total
+
+    return curve, None
 
 
 def polynomial(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
-    lr, end, d = mp(p["initial_learning_rate"]), mp(p["end_learning_rate"]), p["decay_steps"]
+    lr, end = mp(p["initial_learning_rate"]), mp(p["end_learning_rate"])
+    d = Fraction(p["decay_steps"])
     power = mp(p["power"])
 
     def curve(k: int) -> Any:
@@ -62,35 +74,41 @@ def polynomial(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
 
 
 def cosine(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
-    lr, d, alpha = mp(p["initial_learning_rate"]), p["decay_steps"], mp(p["alpha"])
-    target, w = p["warmup_target"], p["warmup_steps"]
+    lr, d, alpha = mp(p["initial_learning_rate"]), Fraction(p["decay_steps"]), mp(p["alpha"])
+    target, w = p["warmup_target"], Fraction(p["warmup_steps"])
 
-    def decay(top: Any, j: int) -> Any:
-        return top * ((1 - alpha) * _half_cos(mp(Fraction(min(j, d), d))) + alpha)
+    def decay(top: Any, j: Fraction) -> Any:
+        return top * ((1 - alpha) * _half_cos(mp(min(j, d) / d)) + alpha)
 
     def curve(k: int) -> Any:
         if target is None:
-            return decay(lr, k)
-        if k < w:
-            return lr + (mp(target) - lr) * mp(Fraction(k, w))
-        return decay(mp(target), k - w)
+            return decay(lr, Fraction(k))
+        kk = min(Fraction(k), d + w)  # Keras: min(step, decay_steps + warmup_steps)
+        if kk < w:
+            return lr + (mp(target) - lr) * mp(kk / w)
+        return decay(mp(target), kk - w)
 
     return curve, None
 
 
 def restarts(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
     lr, alpha, m_mul = mp(p["initial_learning_rate"]), mp(p["alpha"]), mp(p["m_mul"])
-    d, t_mul = p["first_decay_steps"], Fraction(p["t_mul"])
+    d, t_mul = Fraction(p["first_decay_steps"]), Fraction(p["t_mul"])
 
     def curve(k: int) -> Any:
         if t_mul == 1:
-            i, done, length = k // d, Fraction(k % d), Fraction(d)
+            i = math.floor(k / d)
+            done, length = k - i * d, d
         else:
-            start, length, i = Fraction(0), Fraction(d), 0
+            start, length, i, mult = Fraction(0), Fraction(d), 0, t_mul
             while start + length <= k:
-                start, length, i = start + length, length * t_mul, i + 1
+                start, length, i = start + length, length * mult, i + 1
+                if i == 64:  # past here no start is a whole step: 50 digits place them
+                    start, length, mult = mp(start), mp(length), mp(t_mul)
             done = k - start
-        return lr * ((1 - alpha) * m_mul ** i * _half_cos(mp(done / length)) + alpha)
+        x = done / length
+        return lr * ((1 - alpha) * m_mul ** i * _half_cos(mp(x) if isinstance(
+            x, Fraction) else x) + alpha)
 
     return curve, None
 

@@ -4,88 +4,33 @@ names and arguments.
 A Keras schedule is itself the stateful-free front end: a callable of the optimizer's
 ``iterations`` (the count of applied updates, what optax's ``count`` is) with
 ``get_config()`` / ``from_config()``. Each class here is a ``jaxsched.Schedule`` with those
-two methods, so a Keras user's schedule, or its saved config, drops into optax as it is.
+two methods, so a Keras user's schedule, or its saved config, drops into optax as it is
+(and, where Keras is loaded, into ``keras.optimizers`` as a ``LearningRateSchedule``).
 Keras computes in float32 (``floatx``) from a float32 step, which loses the low bits of the
 step past 2**24; here positions are integers and quotients of integers, so the float64 curve
-is exact at any count and the float32 one within a few ulps of the peak.
+is exact at any count and the float32 one within a few ulps of the peak. Every
+configuration Keras accepts and steps through with finite values is accepted, with Keras's
+formula (growth rates, fractional step counts, negative rates where Keras's lr stays
+finite); where Keras raises, divides by zero or turns NaN, this port raises eagerly.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from fractions import Fraction
 
 import jax
 import jax.numpy as jnp
 
 from jaxsched.core import checks as check
-from jaxsched.core.cycles import Cycles
-from jaxsched.core.exact import (
-    divide,
-    float_dtype,
-    floor_div,
-    half_cos,
-    idiv,
-    imod,
-    int_pow,
-    mix,
-    to_float,
-)
-from jaxsched.core.schedule import Schedule
+from jaxsched.core.exact import divide, float_dtype, idiv, imod, int_pow, mix, to_float
+from jaxsched.keras.base import KerasSchedule, _left, _lr, _name, _quotient, _steps
+from jaxsched.keras.cosine import CosineDecay, CosineDecayRestarts
+from jaxsched.keras.steps import ceil_span, floor_steps, signed_pow, unusual
 
 __all__ = ["CosineDecay", "CosineDecayRestarts", "ExponentialDecay", "InverseTimeDecay",
            "KerasSchedule", "PiecewiseConstantDecay", "PolynomialDecay"]
-
-DECAY = " (a decay above 1 grows the lr; Keras accepts it silently)"
-
-
-class KerasSchedule(Schedule):
-    """A ``jaxsched.Schedule`` that is also a Keras ``LearningRateSchedule``:
-    ``get_config()`` gives Keras's config dict, ``from_config(config)`` rebuilds it."""
-
-    __slots__ = ("_config",)
-
-    def _build(self, fn: Any, config: dict[str, Any]) -> None:
-        self._config = dict(config)
-        params = {k: v for k, v in config.items() if k != "name"}
-        Schedule.__init__(self, fn, name=f"jaxsched.keras.{type(self).__name__}", params=params)
-
-    def get_config(self) -> dict[str, Any]:
-        """Keras's ``get_config()``: the constructor's arguments, ``name`` included."""
-        return {k: (list(v) if isinstance(v, (list, tuple)) else v)
-                for k, v in self._config.items()}
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> KerasSchedule:
-        """Keras's ``from_config``: the schedule ``cls(**config)``."""
-        if not isinstance(config, Mapping):
-            raise TypeError(f"jaxsched.keras.{cls.__name__}.from_config: config must be a "
-                            f"dict, got {config!r}")
-        return cls(**config)
-
-
-def _steps(fn: str, name: str, value: Any, *, integral: bool = False) -> float | int:
-    v = check.real(fn, name, value)
-    if v <= 0:
-        raise ValueError(f"{fn}: {name} must be > 0 (Keras raises), got {value!r}")
-    if integral:
-        if not v.is_integer():
-            raise ValueError(f"{fn}: {name} must be a whole number of steps here, got "
-                             f"{value!r}")
-        return check.integer(fn, name, v, minimum=1)
-    return int(v) if v.is_integer() else v
-
-
-def _name(fn: str, name: Any) -> Any:
-    if name is not None and not isinstance(name, str):
-        raise TypeError(f"{fn}: name must be a string or None, got {name!r}")
-    return name
-
-
-def _quotient(k: jax.Array, d: float | int) -> jax.Array:
-    """``k / d`` (a correctly rounded quotient for an integer ``d``)."""
-    return divide(k, d) if isinstance(d, int) else to_float(k) / d
 
 
 class ExponentialDecay(KerasSchedule):
@@ -93,12 +38,17 @@ class ExponentialDecay(KerasSchedule):
     (the exponent floored when ``staircase``).
 
     Args:
-        initial_learning_rate: the lr at step 0 (>= 0).
-        decay_steps: > 0, possibly fractional; decay_rate: in [0, 1].
+        initial_learning_rate: the lr at step 0.
+        decay_steps: > 0, possibly fractional.
+        decay_rate: the factor per ``decay_steps``; above 1 the lr grows (an LR range test),
+            until it overflows to inf far out, as Keras's does. A negative rate alternates
+            the sign (Keras's ``power`` of an integral exponent); it is accepted where the
+            exponent is always whole (``staircase``, or ``1 / decay_steps`` whole), since
+            elsewhere Keras's lr is NaN.
         staircase: whether the exponent is floored; name: Keras's name (kept in the config).
 
     Raises:
-        ValueError / TypeError: where Keras raises (decay_steps <= 0), for a growth rate,
+        ValueError / TypeError: where Keras raises (decay_steps <= 0), where its lr is NaN,
             and for wrong types.
 
     Example:
@@ -112,21 +62,34 @@ class ExponentialDecay(KerasSchedule):
 
     def __init__(self, initial_learning_rate: float, decay_steps: float, decay_rate: float,
                  staircase: bool = False, name: str = "ExponentialDecay") -> None:
-        fn = "jaxsched.keras.ExponentialDecay"
-        lr = check.nonneg(fn, "initial_learning_rate", initial_learning_rate)
+        fn, notes = "jaxsched.keras.ExponentialDecay", []
+        lr = _lr(fn, "initial_learning_rate", initial_learning_rate, notes)
         d = _steps(fn, "decay_steps", decay_steps)
-        rate = check.unit(fn, "decay_rate", decay_rate, DECAY)
+        rate = check.real(fn, "decay_rate", decay_rate)
         staircase = check.boolean(fn, "staircase", staircase)
+        per = 1 / Fraction(d)  # steps are whole: the exponent k / d is whole iff per is
+        if rate < 0:
+            if not staircase and per.denominator != 1:
+                raise ValueError(f"{fn}: decay_rate must be >= 0 unless staircase=True (or "
+                                 f"1 / decay_steps is whole), got {decay_rate!r}: Keras's "
+                                 f"lr is NaN at the first fractional exponent")
+            notes.append(f"decay_rate={decay_rate!r} is negative (the lr alternates in sign)")
+        unusual(fn, notes)
+        a = abs(rate)
 
         def value(k: jax.Array) -> jax.Array:
             if staircase:
-                return lr * int_pow(rate, floor_div(k, d))
-            if rate == 0.0:
+                return lr * signed_pow(rate, floor_steps(k, d))
+            if a == 0.0:
                 return jnp.where(k == 0, lr, 0.0).astype(float_dtype())
             if isinstance(d, int):  # rate**q * rate**(r/d): the error does not grow with k
-                frac = jnp.exp(divide(imod(k, d), d) * math.log(rate))
-                return lr * int_pow(rate, idiv(k, d)) * frac
-            return lr * jnp.exp(_quotient(k, d) * math.log(rate))
+                frac = jnp.exp(divide(imod(k, d), d) * math.log(a))
+                out = lr * int_pow(a, idiv(k, d)) * frac
+            else:
+                out = lr * jnp.exp(_quotient(k, d) * math.log(a))
+            if rate < 0 and per.numerator % 2 == 1:  # (-1) ** (k * per)
+                out = jnp.where(k % 2 == 1, -out, out)
+            return out
 
         self._build(value, dict(initial_learning_rate=lr, decay_steps=d, decay_rate=rate,
                                 staircase=staircase, name=_name(fn, name)))
@@ -136,9 +99,13 @@ class InverseTimeDecay(KerasSchedule):
     """Keras's InverseTimeDecay: ``initial_learning_rate / (1 + decay_rate * p)`` with
     ``p = step / decay_steps`` (floored when ``staircase``).
 
+    A negative ``decay_rate`` makes the lr grow toward a pole and turn negative past it, as
+    Keras's does; it is accepted unless the denominator is exactly 0 at some count (a
+    division by zero).
+
     Raises:
-        ValueError / TypeError: where Keras raises (decay_steps <= 0), for a negative rate
-            (the lr would pass a pole), and for wrong types.
+        ValueError / TypeError: where Keras raises (decay_steps <= 0), at a pole reached
+            exactly, and for wrong types.
 
     Example:
         >>> from jaxsched import keras
@@ -151,14 +118,25 @@ class InverseTimeDecay(KerasSchedule):
 
     def __init__(self, initial_learning_rate: float, decay_steps: float, decay_rate: float,
                  staircase: bool = False, name: str = "InverseTimeDecay") -> None:
-        fn = "jaxsched.keras.InverseTimeDecay"
-        lr = check.nonneg(fn, "initial_learning_rate", initial_learning_rate)
+        fn, notes = "jaxsched.keras.InverseTimeDecay", []
+        lr = _lr(fn, "initial_learning_rate", initial_learning_rate, notes)
         d = _steps(fn, "decay_steps", decay_steps)
-        rate = check.nonneg(fn, "decay_rate", decay_rate)
+        rate = check.real(fn, "decay_rate", decay_rate)
         staircase = check.boolean(fn, "staircase", staircase)
+        if rate < 0:  # 1 + rate * p = 0 at p = -1 / rate
+            pole = -1 / Fraction(rate)
+            hit = math.ceil(pole * Fraction(d)) if staircase else pole * Fraction(d)
+            if (pole.denominator == 1 if staircase else hit.denominator == 1) and (
+                    hit <= check.MAX_COUNT):
+                raise ValueError(f"{fn}: decay_rate={decay_rate!r} with decay_steps="
+                                 f"{decay_steps!r} divides by zero at step {int(hit)} (1 + "
+                                 f"decay_rate * p = 0); Keras's lr is inf there")
+            notes.append(f"decay_rate={decay_rate!r} is negative (the lr grows toward a pole "
+                         f"near step {float(pole * Fraction(d)):.6g} and turns negative past it)")
+        unusual(fn, notes)
 
         def value(k: jax.Array) -> jax.Array:
-            p = to_float(floor_div(k, d)) if staircase else _quotient(k, d)
+            p = to_float(floor_steps(k, d)) if staircase else _quotient(k, d)
             return lr / (1.0 + rate * p)
 
         self._build(value, dict(initial_learning_rate=lr, decay_steps=d, decay_rate=rate,
@@ -172,8 +150,8 @@ class PiecewiseConstantDecay(KerasSchedule):
     Keras's boundary is *inclusive* on the left piece (optax's ``piecewise_constant_schedule``
     switches at the boundary itself): at ``step == boundaries[0]`` the lr is still
     ``values[0]``. Keras casts the boundaries to the step's integer dtype, truncating a
-    fractional one toward zero; so does this port. Boundaries must be non-decreasing (Keras
-    sums overlapping pieces otherwise).
+    fractional one toward zero; so does this port. Boundaries out of order are accepted
+    with Keras's values: it adds the pieces whose conditions hold (a warning says so).
 
     Example:
         >>> from jaxsched import keras
@@ -186,7 +164,7 @@ class PiecewiseConstantDecay(KerasSchedule):
 
     def __init__(self, boundaries: Sequence[float], values: Sequence[float],
                  name: str = "PiecewiseConstant") -> None:
-        fn = "jaxsched.keras.PiecewiseConstantDecay"
+        fn, notes = "jaxsched.keras.PiecewiseConstantDecay", []
         for arg, seq in (("boundaries", boundaries), ("values", values)):
             if isinstance(seq, (str, bytes)) or not isinstance(seq, Sequence):
                 raise TypeError(f"{fn}: {arg} must be a list, got {seq!r}")
@@ -195,16 +173,23 @@ class PiecewiseConstantDecay(KerasSchedule):
                              f"empty (Keras raises), got {len(boundaries)} boundaries and "
                              f"{len(values)} values")
         bs = [check.real(fn, f"boundaries[{i}]", b) for i, b in enumerate(boundaries)]
-        vs = [check.nonneg(fn, f"values[{i}]", v) for i, v in enumerate(values)]
-        cut = [math.trunc(b) for b in bs]  # Keras casts to the step's int dtype
-        if cut != sorted(cut):
-            raise ValueError(f"{fn}: boundaries must be non-decreasing (Keras adds the "
-                             f"overlapping pieces), got {list(boundaries)!r}")
-        cut = [min(max(c, -1), check.MAX_COUNT) for c in cut]
+        vs = [check.real(fn, f"values[{i}]", v) for i, v in enumerate(values)]
+        if any(v < 0 for v in vs):
+            notes.append(f"values={list(values)!r} has a negative lr (the optimizer ascends)")
+        cut = [min(max(math.trunc(b), -1), check.MAX_COUNT) for b in bs]  # Keras: int cast
+        ordered = cut == sorted(cut)
+        if not ordered:
+            notes.append(f"boundaries={list(boundaries)!r} are not in order (Keras adds the "
+                         f"values of the overlapping pieces)")
+        unusual(fn, notes)
 
         def value(k: jax.Array) -> jax.Array:
-            i = jnp.searchsorted(jnp.asarray(cut, k.dtype), k, side="left")
-            return jnp.asarray(vs, float_dtype())[i]
+            b = jnp.asarray(cut, k.dtype)
+            v = jnp.asarray(vs, float_dtype())
+            if ordered:
+                return v[jnp.searchsorted(b, k, side="left")]
+            inside = jnp.concatenate([(k <= b[:1]), (k > b[:-1]) & (k <= b[1:]), (k > b[-1:])])
+            return jnp.sum(jnp.where(inside, v, 0.0))
 
         self._build(value, dict(boundaries=list(boundaries), values=list(values),
                                 name=_name(fn, name)))
@@ -217,7 +202,9 @@ class PolynomialDecay(KerasSchedule):
     ``decay_steps`` ends a cycle at ``end`` and the next step jumps back up.
 
     Computed as the weighted sum ``initial * w + end * (1 - w)``, exact also when ``end``
-    exceeds ``initial`` (a polynomial warmup). ``decay_steps`` must be whole here.
+    exceeds ``initial`` (a polynomial warmup). ``decay_steps`` may be fractional. A negative
+    ``power`` is refused where the decay ends within the count's range (Keras's lr is inf
+    there).
 
     Example:
         >>> from jaxsched import keras
@@ -228,22 +215,29 @@ class PolynomialDecay(KerasSchedule):
     Matches ``keras.optimizers.schedules.PolynomialDecay`` of Keras 3.15.1.
     """
 
-    def __init__(self, initial_learning_rate: float, decay_steps: int,
+    def __init__(self, initial_learning_rate: float, decay_steps: float,
                  end_learning_rate: float = 0.0001, power: float = 1.0, cycle: bool = False,
                  name: str = "PolynomialDecay") -> None:
-        fn = "jaxsched.keras.PolynomialDecay"
-        lr = check.nonneg(fn, "initial_learning_rate", initial_learning_rate)
-        d = _steps(fn, "decay_steps", decay_steps, integral=True)
-        end = check.nonneg(fn, "end_learning_rate", end_learning_rate)
-        power = check.nonneg(fn, "power", power)
+        fn, notes = "jaxsched.keras.PolynomialDecay", []
+        lr = _lr(fn, "initial_learning_rate", initial_learning_rate, notes)
+        d = _steps(fn, "decay_steps", decay_steps)
+        end = _lr(fn, "end_learning_rate", end_learning_rate, notes)
+        power = check.real(fn, "power", power)
         cycle = check.boolean(fn, "cycle", cycle)
+        if power < 0 and d <= check.MAX_COUNT:
+            raise ValueError(f"{fn}: power must be >= 0, got {power!r} (Keras's lr is inf "
+                             f"at step {math.ceil(d)}, where 0.0 ** power divides by zero)")
+        unusual(fn, notes)
 
         def value(k: jax.Array) -> jax.Array:
-            if cycle:  # rest = d * ceil(k / d) - k, over the cycle's span d * ceil(k / d)
+            if cycle and isinstance(d, int):  # rest = d * ceil(k / d) - k, over that span
                 rest = jnp.where(k == 0, d, imod(d - imod(k, d), d))  # Keras: ceil 1 at 0
                 frac_rest = to_float(rest) / (to_float(k) + to_float(rest))
+            elif cycle:
+                rest, span = ceil_span(k, d)
+                frac_rest = jnp.clip(rest / span, 0.0, 1.0)
             else:
-                frac_rest = divide(d - jnp.minimum(k, d), d)
+                frac_rest = _quotient(_left(k, d), d)
             if power == 0.0:  # Keras: 0.0 ** 0.0 == 1, also at the end of a cycle
                 return jnp.full_like(frac_rest, lr)
             # at the end (frac_rest = 0) w = 0 exactly: power * log(0) would be 0 * -inf
@@ -259,95 +253,7 @@ class PolynomialDecay(KerasSchedule):
                                 name=_name(fn, name)))
 
 
-def _cosine(rest: jax.Array, span: Any, alpha: float, scale: Any = 1.0) -> jax.Array:
-    """``(1 - alpha) * scale * (1 + cos(pi x)) / 2 + alpha`` at ``x = 1 - rest / span``."""
-    c = half_cos(rest, span)
-    return mix(1.0 - alpha, scale * c, alpha, 1.0)
-
-
-class CosineDecay(KerasSchedule):
-    """Keras's CosineDecay: with ``warmup_target=None``, ``initial * ((1 - alpha) * (1 +
-    cos(pi min(step, decay_steps) / decay_steps)) / 2 + alpha)``; with a ``warmup_target``,
-    a linear warmup from ``initial`` to it over ``warmup_steps``, then that cosine from the
-    target (``warmup_steps`` is ignored without a target, as in Keras).
-
-    The cosine is computed from the steps left (``sin**2``), so it keeps its relative
-    accuracy to the last step before an ``alpha = 0`` floor. ``decay_steps`` and
-    ``warmup_steps`` must be whole here.
-
-    Example:
-        >>> from jaxsched import keras
-        >>> s = keras.CosineDecay(0.0, 100, alpha=0.1, warmup_target=1e-3, warmup_steps=10)
-        >>> [round(float(s(k)), 6) for k in (0, 5, 10, 60, 110, 500)]
-        [0.0, 0.0005, 0.001, 0.00055, 0.0001, 0.0001]
-
-    Matches ``keras.optimizers.schedules.CosineDecay`` of Keras 3.15.1.
-    """
-
-    def __init__(self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0,
-                 name: str = "CosineDecay", warmup_target: float | None = None,
-                 warmup_steps: int = 0) -> None:
-        fn = "jaxsched.keras.CosineDecay"
-        lr = check.nonneg(fn, "initial_learning_rate", initial_learning_rate)
-        d = _steps(fn, "decay_steps", decay_steps, integral=True)
-        alpha = check.unit(fn, "alpha", alpha)
-        target = None if warmup_target is None else check.nonneg(fn, "warmup_target",
-                                                                 warmup_target)
-        w = check.integer(fn, "warmup_steps", warmup_steps, minimum=0)
-
-        def value(k: jax.Array) -> jax.Array:
-            if target is None:
-                return lr * _cosine(d - jnp.minimum(k, d), d, alpha)
-            decay = target * _cosine(d - jnp.clip(k - w, 0, d), d, alpha)
-            if not w:  # Keras's cond never takes the 0 / 0 warmup branch
-                return decay
-            kw = jnp.minimum(k, w)
-            warm = mix(lr, divide(w - kw, w), target, divide(kw, w))
-            return jnp.where(k < w, warm, decay)
-
-        self._build(value, dict(initial_learning_rate=lr, decay_steps=d, alpha=alpha,
-                                name=_name(fn, name), warmup_target=target,
-                                warmup_steps=warmup_steps))
-
-
-class CosineDecayRestarts(KerasSchedule):
-    """Keras's CosineDecayRestarts (SGDR): cosine cycles of ``first_decay_steps * t_mul**i``
-    steps, the ``i``-th scaled by ``m_mul**i``: ``initial * ((1 - alpha) * m_mul**i * (1 +
-    cos(pi x)) / 2 + alpha)`` at position ``x`` of cycle ``i``.
-
-    Keras finds the cycle with ``floor(log(1 - f (1 - t_mul)) / log(t_mul))`` in float32 on
-    a float32 step, which misplaces cycle starts (and, past 2**24, steps); here the cycle
-    starts are exact (``jaxsched.core.cycles.Cycles``). ``first_decay_steps`` must be whole.
-
-    Example:
-        >>> from jaxsched import keras
-        >>> s = keras.CosineDecayRestarts(0.1, 10, t_mul=2.0, m_mul=0.5)
-        >>> [round(float(s(k)), 4) for k in (0, 9, 10, 29, 30)]
-        [0.1, 0.0024, 0.05, 0.0003, 0.025]
-
-    Matches ``keras.optimizers.schedules.CosineDecayRestarts`` of Keras 3.15.1.
-    """
-
-    def __init__(self, initial_learning_rate: float, first_decay_steps: int,
-                 t_mul: float = 2.0, m_mul: float = 1.0, alpha: float = 0.0,
-                 name: str = "SGDRDecay") -> None:
-        fn = "jaxsched.keras.CosineDecayRestarts"
-        lr = check.nonneg(fn, "initial_learning_rate", initial_learning_rate)
-        d = _steps(fn, "first_decay_steps", first_decay_steps, integral=True)
-        t_mul = check.real(fn, "t_mul", t_mul)
-        if t_mul < 1.0:
-            raise ValueError(f"{fn}: t_mul must be >= 1, got {t_mul!r} (Keras's lr turns NaN "
-                             f"once the shrinking cycles are used up)")
-        m_mul = check.unit(fn, "m_mul", m_mul, DECAY)
-        alpha = check.unit(fn, "alpha", alpha)
-        cycles = Cycles(fn, d, t_mul, check.MAX_COUNT, check.MAX_COUNT)
-
-        def value(k: jax.Array) -> jax.Array:
-            k = k.astype(jnp.result_type(int))
-            i = cycles.index(k)
-            _, rest = cycles.position(k, i)
-            c = jnp.sin((math.pi / 2) * rest) ** 2  # (1 + cos(pi x)) / 2 from 1 - x
-            return lr * mix(1.0 - alpha, int_pow(m_mul, i) * c, alpha, 1.0)
-
-        self._build(value, dict(initial_learning_rate=lr, first_decay_steps=d, t_mul=t_mul,
-                                m_mul=m_mul, alpha=alpha, name=_name(fn, name)))
+# Keras's six schedule classes by name (config import, registration with Keras)
+CLASSES = {cls.__name__: cls for cls in (
+    ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay, InverseTimeDecay,
+    CosineDecay, CosineDecayRestarts)}

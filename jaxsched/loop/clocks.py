@@ -13,21 +13,65 @@
 - Gradient accumulation needs no clock: inside ``optax.MultiSteps`` the inner optimizer's
   count, hence its schedule, advances once per real update, not per micro-batch.
 
-All clock arithmetic is on integers (the count's dtype: int64 under ``jax_enable_x64``, else
-int32, where a consumed count saturates at 2**31-1).
+All clock arithmetic is on integers of the count's dtype (int64 under ``jax_enable_x64``,
+else int32), exact wherever it is defined. Nothing wraps or saturates: each clock computes, on
+the host, the last iteration whose count (and every intermediate product) its dtype holds
+(``s.params["limit"]``, per mode). A concrete count past it raises ``ValueError`` naming the
+limit and the way out (enable x64, or a coarser ``unit`` / ``units``); a configuration whose
+intermediate products do not fit raises when it is called in that mode; inside ``jit`` (where
+nothing can raise) a count past the limit gives NaN, a loud failure, never a wrapped or held
+count. Without x64 a token clock holds at most 2**31-1 tokens (per ``unit``), e.g. 524287
+sequences of 4096 tokens at ``unit=1``: count tokens in thousands or millions, or enable
+x64 (to 2**63-1; float64 schedules are exact on counts to 2**53).
 """
 
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import idiv
+from jaxsched.core.exact import idiv, is_x64
 from jaxsched.core.schedule import Schedule, schedule_factory
+
+INT_MAX = {False: 2**31 - 1, True: 2**63 - 1}  # the count's dtype, without / with x64
+
+
+def _guarded(fn: str, schedule: Schedule, count: Any, limits: dict[bool, int],
+             why: dict[bool, str], name: str, params: dict[str, Any]) -> Schedule:
+    """``schedule(count(k))`` for ``k <= limits[x64]``: a concrete ``k`` past it raises, a
+    traced one gives NaN (jit cannot raise); a mode whose limit is -1 cannot run at all."""
+
+    def clocked(inner: Schedule) -> Any:
+        def value(k: jax.Array) -> jax.Array:
+            x64 = is_x64()
+            limit = limits[x64]
+            if limit < 0:
+                raise ValueError(f"{fn}: {why[x64]}")
+            if limit >= INT_MAX[x64]:
+                return inner(count(k))
+            if not isinstance(k, jax.core.Tracer) and int(jnp.max(k)) > limit:
+                raise ValueError(f"{fn}: count {int(jnp.max(k))} is past {limit}, the last "
+                                 f"one whose clocked count fits in "
+                                 f"{'int64' if x64 else 'int32'}: {why[x64]}")
+            v = inner(count(jnp.minimum(k, limit)))
+            return jnp.where(k <= limit, v, jnp.nan)
+
+        return value
+
+    params = dict(params, limit=dict(limits))
+    mom = schedule.momentum
+    momentum = None if mom is None else Schedule(clocked(mom), name=name + ".momentum",
+                                                 params=params)
+    return Schedule(clocked(schedule), momentum=momentum, name=name, params=params)
+
+
+WAY_OUT = ("enable x64 (jax.config.update('jax_enable_x64', True): counts to 2**63-1, exact "
+           "float64 schedules to 2**53)")
 
 __all__ = ["epoch_clock", "rampup_table", "samples_clock"]
 
@@ -117,35 +161,54 @@ def samples_clock(schedule: Schedule, global_batch_size: int, rampup_batch_size:
     seq = check.integer(fn, "seq_length", seq_length, minimum=1)
     per_unit = check.integer(fn, "unit", unit, minimum=1)
 
+    g = math.gcd(seq, per_unit)
+    a, b = seq // g, per_unit // g  # count = c a // b = q a + (r a) // b, c = q b + r
+    limits, why = {}, {}
+    for x64, top in INT_MAX.items():
+        width = "int64" if x64 else "int32"
+        if (b - 1) * a > top:
+            limits[x64] = -1
+            why[x64] = (f"seq_length / unit = {seq} / {per_unit} needs products up to "
+                        f"{(b - 1) * a}, past {width}; "
+                        + (f"{WAY_OUT}, or " if not x64 else "") + "reduce the fraction")
+            continue
+        cmax = min(top, ((top + 1) * b - 1) // a)  # the most samples whose count fits
+        seg = max(j for j, c in enumerate(consumed) if c <= cmax)
+        limits[x64] = min(top, iters[seg] + (cmax - consumed[seg]) // batches[seg])
+        why[x64] = (f"consumed samples {cmax} x seq_length {seq} / unit {per_unit} is the "
+                    f"most it holds; " + (f"{WAY_OUT}, or " if not x64 else "")
+                    + "count in a larger unit")
+
     def samples(i: jax.Array) -> jax.Array:
+        """Samples consumed before iteration ``i``, in ``i``'s dtype; past the last
+        iteration whose consumed count that dtype holds: a concrete ``i`` raises, a traced
+        one gives -1."""
         i = jnp.asarray(i)
         dt = i.dtype
         top = jnp.iinfo(dt).max
-        j = jnp.searchsorted(jnp.asarray(iters, dt), i, side="right") - 1
-        base = jnp.asarray([min(c, top) for c in consumed], dt)[j]
-        b = jnp.asarray(batches, dt)[j]
-        n = jnp.minimum(i - jnp.asarray(iters, dt)[j], (top - base) // b)  # saturate
-        return base + n * b
-
-    g = math.gcd(seq, per_unit)
-    a, b = seq // g, per_unit // g  # count = c a // b = q a + (r a) // b, c = q b + r
+        last = iters[-1] + (top - consumed[-1]) // batches[-1] if consumed[-1] <= top else -1
+        if not isinstance(i, jax.core.Tracer) and i.size and int(jnp.max(i)) > last:
+            raise ValueError(f"{fn}: the samples consumed before iteration "
+                             f"{int(jnp.max(i))} are past {dt.name}'s {top}: {WAY_OUT}")
+        at = jnp.minimum(i, last)
+        # consumed(i) is continuous and piecewise linear, its slope (the batch) growing at
+        # each segment start: sum_j (b_j - b_{j-1}) max(i - I_j, 0), every partial sum
+        # <= consumed(i) (no overflow), a few vector ops instead of a search and gathers
+        slopes = jnp.asarray([batches[0], *(b - a for a, b in pairwise(batches))], dt)
+        c = jnp.sum(slopes * jnp.maximum(at[..., None] - jnp.asarray(iters, dt), 0), axis=-1)
+        return jnp.where(i <= last, c, -1)
 
     def count(i: jax.Array) -> jax.Array:
         c = samples(i)
         if a == 1 and b == 1:
             return c
-        top = jnp.iinfo(c.dtype).max
         q = idiv(c, b)
-        r = c - q * b
-        return jnp.minimum(q, (top - a) // a) * a + idiv(r * a, b)  # saturates, no wrap
+        return q * a + idiv((c - q * b) * a, b)
 
     params = dict(schedule=schedule.name, global_batch_size=global_batch_size,
                   rampup_batch_size=rampup_batch_size, seq_length=seq, unit=per_unit,
                   consumed=samples)
-    mom = schedule.momentum
-    momentum = None if mom is None else Schedule(lambda i: mom(count(i)),
-                                                 name=fn + ".momentum", params=params)
-    return Schedule(lambda i: schedule(count(i)), momentum=momentum, name=fn, params=params)
+    return _guarded(fn, schedule, count, limits, why, fn, params)
 
 
 @schedule_factory
@@ -168,13 +231,24 @@ def epoch_clock(schedule: Schedule, steps_per_epoch: int, units: int) -> Schedul
     g = math.gcd(n, u)
     n, u = n // g, u // g
 
+    limits, why = {}, {}
+    for x64, top in INT_MAX.items():
+        width = "int64" if x64 else "int32"
+        if (n - 1) * u > top:
+            limits[x64] = -1
+            why[x64] = (f"units / steps_per_epoch = {u} / {n} (reduced) needs products up "
+                        f"to {(n - 1) * u}, past {width}; "
+                        + (f"{WAY_OUT}, or " if not x64 else "") + "use fewer units")
+            continue
+        limits[x64] = min(top, ((top + 1) * n - 1) // u)  # the last k with k u // n <= top
+        why[x64] = (f"step {limits[x64]} x units {units} / steps_per_epoch "
+                    f"{steps_per_epoch} is the most it holds; "
+                    + (f"{WAY_OUT}, or " if not x64 else "") + "use fewer units")
+
     def count(k: jax.Array) -> jax.Array:
         k = jnp.asarray(k)
-        q, r = idiv(k, n), k - idiv(k, n) * n  # k = q n + r: k u / n = q u + r u / n
-        return q * u + idiv(r * u, n)
+        q = idiv(k, n)  # k = q n + r: k u / n = q u + r u / n
+        return q * u + idiv((k - q * n) * u, n)
 
-    mom = schedule.momentum
     params = dict(schedule=schedule.name, steps_per_epoch=steps_per_epoch, units=units)
-    momentum = None if mom is None else Schedule(lambda k: mom(count(k)),
-                                                 name=fn + ".momentum", params=params)
-    return Schedule(lambda k: schedule(count(k)), momentum=momentum, name=fn, params=params)
+    return _guarded(fn, schedule, count, limits, why, fn, params)

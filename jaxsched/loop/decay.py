@@ -7,6 +7,12 @@ same run decays the same when ``wd'(t) = lr(t) wd(t)``: ``decoupled_from_coupled
 schedule, ``coupled_from_decoupled`` the inverse ``wd'(t) / lr(t)`` (0 where the lr is 0,
 where a coupled decay cannot act; a decoupled one there has no coupled equivalent).
 
+With param groups (``jaxsched.grouped``) a leaf's lr is ``m lr(t)`` (its lr multiplier
+``m``: ``lr_mult`` times the layer-wise factor), so its coupled decay is ``m lr(t) wd(t)``:
+each converted schedule records how often it carries the lr (``lr_mult_power``) and
+``grouped`` applies the leaf's ``m`` that often, so the conversion is the same run for every
+leaf, not only those with ``m = 1``.
+
 Use them with ``jaxsched.grouped(..., weight_decay=w, decoupled=...)``, or with optax:
 ``optax.add_decayed_weights(w)`` before the lr scaling is coupled (optax's ``adamw``);
 ``optax.chain(optax.adam(lr), optax.add_decayed_weights(w'), optax.scale(-1.0))`` is not the
@@ -23,7 +29,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxsched.core.schedule import Schedule, schedule_factory
-from jaxsched.loop.groups import _as_schedule
+from jaxsched.loop.groups import _as_schedule, lr_mult_power
 
 __all__ = ["coupled_from_decoupled", "decoupled_from_coupled", "decoupled_weight_decay"]
 
@@ -40,7 +46,8 @@ def decoupled_from_coupled(weight_decay: Any, lr: Any) -> Schedule:
     """
     fn = "jaxsched.decoupled_from_coupled"
     wd, s = _as_schedule(fn, "weight_decay", weight_decay), _as_schedule(fn, "lr", lr)
-    return Schedule(lambda k: s(k) * wd(k), name=fn, params=dict(lr=s.name, wd=wd.name))
+    return Schedule(lambda k: s(k) * wd(k), name=fn, params=dict(
+        lr=s.name, wd=wd.name, lr_mult_power=lr_mult_power(wd) + 1))
 
 
 @schedule_factory
@@ -61,7 +68,9 @@ def coupled_from_decoupled(weight_decay: Any, lr: Any) -> Schedule:
         rate = s(k)
         return jnp.where(rate > 0, wd(k) / jnp.where(rate > 0, rate, 1.0), 0.0)
 
-    return Schedule(value, name=fn, params=dict(lr=s.name, wd=wd.name))
+    return Schedule(value, name=fn, params=dict(lr=s.name, wd=wd.name,
+                                                lr_mult_power=lr_mult_power(wd) - 1))
+
 
 
 class DecoupledDecayState(NamedTuple):

@@ -55,6 +55,16 @@ def _as_schedule(fn: str, name: str, value: Any) -> Schedule | None:
                     name="constant", params=dict(value=v))
 
 
+def lr_mult_power(schedule: Any) -> int:
+    """How often a weight-decay schedule carries the lr: ``+1`` for
+    ``decoupled_from_coupled`` (``lr wd``), ``-1`` for ``coupled_from_decoupled``
+    (``wd' / lr``), summed through nested conversions; 0 for any other. ``grouped`` scales a
+    leaf's decay by its lr multiplier ``m`` to that power, so that a conversion stays the
+    same run for every param group, layer-wise lr multipliers included."""
+    params = getattr(schedule, "params", None)
+    return int(params.get("lr_mult_power", 0)) if isinstance(params, dict) else 0
+
+
 @dataclass(frozen=True)
 class Rule:
     """One param group: the leaves whose path matches ``pattern`` (first match wins).
@@ -222,6 +232,8 @@ def grouped(direction: optax.GradientTransformation, groups: Groups, lr: Any,
     rule_wd = jnp.asarray([r.wd_mult if r.decay else 0.0 for r in groups.rules],
                           jnp.result_type(float))
 
+    powers = [lr_mult_power(s) for s in wds]  # converted decays carry the lr's multiplier
+
     def values(count: jax.Array) -> tuple[jax.Array, jax.Array]:
         v = [jnp.asarray(d(count), jnp.result_type(float)) for d in distinct]
         return jnp.stack([v[j] for j in lr_at]), jnp.stack([v[j] for j in wd_at])
@@ -245,6 +257,7 @@ def grouped(direction: optax.GradientTransformation, groups: Groups, lr: Any,
         for u, p, g, m, w in zip(leaves, p_leaves, groups.group, groups.lr_mult,
                                  groups.wd_mult, strict=True):
             step = lr_now[g] * m if m != 1.0 else lr_now[g]
+            w = _decay_mult(w, m, powers[g])
             if w and p is None:
                 raise ValueError(f"{fn}: weight decay needs params in update(...)")
             if w and not decoupled:
@@ -258,6 +271,14 @@ def grouped(direction: optax.GradientTransformation, groups: Groups, lr: Any,
                 (inner, GroupedState(count, lr_now, wd_now * rule_wd)))
 
     return optax.GradientTransformation(init_fn, update_fn)
+
+
+def _decay_mult(w: float, m: float, power: int) -> float:
+    """A leaf's weight-decay multiplier ``w m**power`` (``lr_mult_power``); 0 for a leaf
+    whose lr multiplier is 0 and a decay divided by the lr (it cannot act there)."""
+    if power == 0 or not w:
+        return w
+    return 0.0 if m == 0.0 else w * m ** power
 
 
 def rules_from_torch(optimizer: Any, named_parameters: Any,

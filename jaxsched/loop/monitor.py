@@ -50,12 +50,9 @@ def _scheduled(state: Any, schedule: Any, key: str, where: str) -> dict[str, Any
         raise TypeError(f"{FN}: {where} holds only a count, so the {key} schedule is needed: "
                         f"pass it as schedule=... (a mapping of group labels to schedules "
                         f"for multi_transform), got {schedule!r}")
-    k = _last(state.count)
-    out = {key: schedule(k)}
-    momentum = getattr(schedule, "momentum", None)
-    if key == "learning_rate" and momentum is not None:
-        out["momentum"] = momentum(k)
-    return out
+    # only the value the update used: a count-only state scales by the lr, and a schedule's
+    # momentum (one_cycle's) never reached the optimizer, whose b1 / momentum stayed fixed
+    return {key: schedule(_last(state.count))}
 
 
 def _pick(schedules: Any, label: Any) -> Any:

@@ -18,7 +18,8 @@ counts samples in both modes:
 
 A fractional warmup (``lr_warmup_fraction * lr_decay_steps`` not integral) is kept as the
 float Megatron computes (``jaxsched.megatron.lr_schedule`` takes it). ``weight_decay_incr_style
-='constant'`` sets ``start_wd = end_wd = weight_decay``, as ``validate_args`` does.
+='constant'`` sets ``start_wd = end_wd = weight_decay``, as ``validate_args`` does (and
+arguments that went through ``validate_args``, with both already set equal, are taken).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from jaxsched.core import checks as check
 from jaxsched.megatron.adapters import OptimizerParamScheduler
 
 __all__ = ["DEFAULTS", "from_args", "scheduler_kwargs"]
+
+WIDE = check.MAX_EXACT  # counts in samples reach billions (a 4e9-sample run): to 2**53-1
 
 # Megatron-LM's argparse defaults for the arguments the scheduler reads
 DEFAULTS: dict[str, Any] = dict(
@@ -112,13 +115,15 @@ def scheduler_kwargs(args: Any) -> dict[str, Any]:
         if gbs is None and a["micro_batch_size"] is not None and a["data_parallel_size"]:
             gbs = a["micro_batch_size"] * a["data_parallel_size"]  # Megatron's default
         gbs = check.integer(fn, "global_batch_size", gbs, minimum=1)
-        iters = check.integer(fn, "train_iters", iters, minimum=1)
+        iters = check.integer(fn, "train_iters", iters, minimum=1, maximum=WIDE)
         decay_iters = iters if a["lr_decay_iters"] is None else check.integer(
-            fn, "lr_decay_iters", a["lr_decay_iters"], minimum=1)
+            fn, "lr_decay_iters", a["lr_decay_iters"], minimum=1, maximum=WIDE)
         decay, wd_steps = decay_iters * gbs, iters * gbs
         wsd = None if a["lr_wsd_decay_iters"] is None else check.integer(
-            fn, "lr_wsd_decay_iters", a["lr_wsd_decay_iters"], minimum=1) * gbs
-        warm_count = check.integer(fn, "lr_warmup_iters", a["lr_warmup_iters"], minimum=0)
+            fn, "lr_wsd_decay_iters", a["lr_wsd_decay_iters"], minimum=1,
+            maximum=WIDE) * gbs
+        warm_count = check.integer(fn, "lr_warmup_iters", a["lr_warmup_iters"], minimum=0,
+                                   maximum=WIDE)
         warm_count *= gbs
     elif samples:
         _refuse(fn, a["lr_decay_iters"] is None, "expected sample-based learning rate decay, "
@@ -128,13 +133,14 @@ def scheduler_kwargs(args: Any) -> dict[str, Any]:
         if a["lr_warmup_fraction"] is not None:
             _refuse(fn, a["lr_warmup_samples"] == 0, "can only specify one of "
                     "lr_warmup_fraction and lr_warmup_samples")
-        samples = check.integer(fn, "train_samples", samples, minimum=1)
+        samples = check.integer(fn, "train_samples", samples, minimum=1, maximum=WIDE)
         decay = samples if a["lr_decay_samples"] is None else check.integer(
-            fn, "lr_decay_samples", a["lr_decay_samples"], minimum=1)
+            fn, "lr_decay_samples", a["lr_decay_samples"], minimum=1, maximum=WIDE)
         wd_steps = samples
         wsd = None if a["lr_wsd_decay_samples"] is None else check.integer(
-            fn, "lr_wsd_decay_samples", a["lr_wsd_decay_samples"], minimum=1)
-        warm_count = check.integer(fn, "lr_warmup_samples", a["lr_warmup_samples"], minimum=0)
+            fn, "lr_wsd_decay_samples", a["lr_wsd_decay_samples"], minimum=1, maximum=WIDE)
+        warm_count = check.integer(fn, "lr_warmup_samples", a["lr_warmup_samples"], minimum=0,
+                                   maximum=WIDE)
     else:
         raise ValueError(f"{fn}: either train_iters or train_samples must be a positive "
                          f"number (Megatron-LM raises), got {iters!r} and {samples!r}")
@@ -145,10 +151,15 @@ def scheduler_kwargs(args: Any) -> dict[str, Any]:
         warm = warm_count
     style = a["weight_decay_incr_style"]
     if style == "constant":
-        _refuse(fn, a["start_weight_decay"] is None and a["end_weight_decay"] is None,
-                "weight_decay_incr_style='constant' takes weight_decay, not "
-                "start_weight_decay / end_weight_decay")
-        start = end = a["weight_decay"]
+        start, end = a["start_weight_decay"], a["end_weight_decay"]
+        # raw arguments have neither; validate_args then sets both to weight_decay, and the
+        # scheduler reads them: that state (start == end) is taken too
+        _refuse(fn, (start is None and end is None) or (start is not None and start == end),
+                "weight_decay_incr_style='constant' takes weight_decay, or "
+                "start_weight_decay == end_weight_decay as validate_args sets them, got "
+                f"start_weight_decay={start!r}, end_weight_decay={end!r}")
+        if start is None:
+            start = end = a["weight_decay"]
     else:
         _refuse(fn, a["start_weight_decay"] is not None and a["end_weight_decay"] is not None,
                 f"weight_decay_incr_style={style!r} needs start_weight_decay and "

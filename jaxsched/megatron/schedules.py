@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import divide, half_cos, mix, to_float
+from jaxsched.core.exact import divide, half_cos, is_x64, mix, to_float
 from jaxsched.core.schedule import Schedule, schedule_factory
 
 __all__ = ["DECAY_STYLES", "WD_INCR_STYLES", "WSD_DECAY_STYLES", "lr_schedule", "wd_schedule"]
@@ -25,6 +25,16 @@ __all__ = ["DECAY_STYLES", "WD_INCR_STYLES", "WSD_DECAY_STYLES", "lr_schedule", 
 DECAY_STYLES = ("constant", "linear", "cosine", "inverse-square-root", "WSD")
 WSD_DECAY_STYLES = ("linear", "cosine", "exponential", "minus_sqrt")
 WD_INCR_STYLES = ("constant", "linear", "cosine")
+
+
+def _fits(fn: str, name: str, steps: int) -> None:
+    """Refuses, when called without x64, a phase past int32 (its count cannot reach it:
+    ``n`` is int32 there); counts in samples or tokens past 2**31-1 need x64."""
+    if steps > check.MAX_COUNT and not is_x64():
+        raise ValueError(f"{fn}: {name}={steps} is past int32's 2**31-1, the largest count "
+                         f"without x64: enable x64 (jax.config.update('jax_enable_x64', "
+                         f"True): counts to 2**63-1, exact to 2**53), or count in a larger "
+                         f"unit (e.g. iterations, or thousands of samples)")
 
 
 def _warmup_steps(fn: str, steps: Any, decay: int) -> int | float:
@@ -60,7 +70,7 @@ def _weights(style: str, rest: jax.Array, span: float) -> tuple[jax.Array, jax.A
 @schedule_factory
 def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_steps: int,
                 lr_decay_style: str, init_lr: float = 0.0, wsd_decay_steps: int | None = None,
-                lr_wsd_decay_style: str | None = None) -> Schedule:
+                lr_wsd_decay_style: str | None = None, *, group: bool = False) -> Schedule:
     """Megatron's ``OptimizerParamScheduler.get_lr`` as a function of ``num_steps``.
 
     ``init_lr + (max_lr - init_lr) n / lr_warmup_steps`` while ``n <= lr_warmup_steps``; then
@@ -74,13 +84,16 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_s
 
     Args:
         max_lr, min_lr, init_lr: ``0 <= min_lr <= max_lr``, ``init_lr <= max_lr`` (asserted
-            by Megatron).
+            by Megatron on its class values).
         lr_warmup_steps: < lr_decay_steps (asserted by Megatron); an int, or a float
             as Megatron-LM's ``lr_warmup_fraction * lr_decay_steps`` gives.
         lr_decay_steps: > 0 (asserted by Megatron).
         lr_decay_style: one of constant, linear, cosine, inverse-square-root, WSD.
         wsd_decay_steps, lr_wsd_decay_style: for WSD (Megatron fails at the first annealing
             step without a style, so one is required here).
+        group: ``max_lr`` / ``min_lr`` are a param group's own values, which Megatron does
+            not assert on (megatron-core builds groups from ``--decoupled-lr`` below
+            ``--min-lr``): any finite reals, in any order.
 
     Returns:
         A ``jaxsched.Schedule`` of ``num_steps``.
@@ -98,12 +111,17 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_s
     megatron-core 0.16.1.
     """
     fn = "jaxsched.megatron.lr_schedule"
-    max_lr = check.nonneg(fn, "max_lr", max_lr)
-    min_lr = check.nonneg(fn, "min_lr", min_lr)
-    init_lr = check.nonneg(fn, "init_lr", init_lr)
-    check.ordered(fn, "min_lr", min_lr, "max_lr", max_lr, " (Megatron asserts)")
-    check.ordered(fn, "init_lr", init_lr, "max_lr", max_lr, " (Megatron asserts)")
-    decay = check.integer(fn, "lr_decay_steps", lr_decay_steps, minimum=1)
+    if group:
+        max_lr, min_lr = check.real(fn, "max_lr", max_lr), check.real(fn, "min_lr", min_lr)
+        init_lr = check.real(fn, "init_lr", init_lr)
+    else:
+        max_lr = check.nonneg(fn, "max_lr", max_lr)
+        min_lr = check.nonneg(fn, "min_lr", min_lr)
+        init_lr = check.nonneg(fn, "init_lr", init_lr)
+        check.ordered(fn, "min_lr", min_lr, "max_lr", max_lr, " (Megatron asserts)")
+        check.ordered(fn, "init_lr", init_lr, "max_lr", max_lr, " (Megatron asserts)")
+    decay = check.integer(fn, "lr_decay_steps", lr_decay_steps, minimum=1,
+                          maximum=check.MAX_EXACT)
     warm = _warmup_steps(fn, lr_warmup_steps, decay)
     style = check.choice(fn, "lr_decay_style", lr_decay_style, DECAY_STYLES)
     wsd = None
@@ -112,12 +130,12 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_s
             raise ValueError(f"{fn}: lr_decay_style='WSD' needs wsd_decay_steps and "
                              f"lr_wsd_decay_style (Megatron asserts the first and fails at "
                              f"the first annealing step without the second)")
-        wsd = check.integer(fn, "wsd_decay_steps", wsd_decay_steps, minimum=1,
-                            maximum=math.floor(decay - warm))
+        wsd = check.integer(fn, "wsd_decay_steps", wsd_decay_steps, minimum=-check.MAX_COUNT)
         check.choice(fn, "lr_wsd_decay_style", lr_wsd_decay_style, WSD_DECAY_STYLES)
 
     def value(n: jax.Array) -> jax.Array:
         n = n.astype(jnp.result_type(int))
+        _fits(fn, "lr_decay_steps", decay)
         if isinstance(warm, float):  # W - n and n / W, each one rounding of a float W
             nw = to_float(jnp.minimum(n, math.floor(warm)))
             warmup = mix(init_lr, (warm - nw) / warm, max_lr, nw / warm)
@@ -132,7 +150,9 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_s
             ratio = (max(warm, 1) / to_float(jnp.maximum(n, 1)) if isinstance(warm, float)
                      else divide(max(warm, 1), jnp.maximum(n, 1)))
             after = jnp.maximum(min_lr, max_lr * jnp.sqrt(ratio))
-        elif style == "WSD":
+        elif style == "WSD" and wsd <= 0:  # the anneal never starts before n > decay
+            after = jnp.full(jnp.shape(n), max_lr, to_float(n).dtype)
+        elif style == "WSD":  # coeff of (n - (decay - wsd)) / wsd = 1 - (decay - n) / wsd
             rest = jnp.clip(decay - n, 0, wsd)
             c, c_min = _weights(lr_wsd_decay_style, rest, wsd)
             after = mix(max_lr, c, min_lr, c_min)
@@ -142,7 +162,9 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_s
             after = mix(max_lr, c, min_lr, c_min)
         if style != "constant":
             after = jnp.where(n > decay, min_lr, after)
-        return jnp.where((warm > 0) & (n <= warm), warmup, after)
+        # n <= warm for an integer n is n <= floor(warm): compared in integers, since a float
+        # warm (2749.999996) rounds to float32 (2750.0) and would keep step 2750 in the warmup
+        return jnp.where((warm > 0) & (n <= math.floor(warm)), warmup, after)
 
     return Schedule(value, name=fn, params=dict(
         max_lr=max_lr, min_lr=min_lr, lr_warmup_steps=warm, lr_decay_steps=decay,
@@ -152,11 +174,12 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_s
 
 @schedule_factory
 def wd_schedule(start_wd: float, end_wd: float, wd_incr_steps: int,
-                wd_incr_style: str) -> Schedule:
+                wd_incr_style: str, *, group: bool = False) -> Schedule:
     """Megatron's ``OptimizerParamScheduler.get_wd``: weight decay from ``start_wd`` up to
     ``end_wd`` over ``wd_incr_steps`` (linear, or cosine ``(1 - cos(pi r)) / 2``), then
     ``end_wd``; ``constant`` needs ``start_wd == end_wd`` (Megatron asserts it at every
-    step).
+    step). With ``group=True`` (a param group's own ``start_wd`` / ``end_wd``, which
+    Megatron does not assert on) any finite reals are taken, in any order.
 
     Example:
         >>> from jaxsched import megatron
@@ -167,18 +190,22 @@ def wd_schedule(start_wd: float, end_wd: float, wd_incr_steps: int,
     Matches ``OptimizerParamScheduler.get_wd`` of megatron-core 0.16.1.
     """
     fn = "jaxsched.megatron.wd_schedule"
-    start = check.nonneg(fn, "start_wd", start_wd)
-    end = check.nonneg(fn, "end_wd", end_wd)
-    check.ordered(fn, "start_wd", start, "end_wd", end, " (Megatron asserts)")
+    if group:
+        start, end = check.real(fn, "start_wd", start_wd), check.real(fn, "end_wd", end_wd)
+    else:
+        start = check.nonneg(fn, "start_wd", start_wd)
+        end = check.nonneg(fn, "end_wd", end_wd)
+        check.ordered(fn, "start_wd", start, "end_wd", end, " (Megatron asserts)")
     style = check.choice(fn, "wd_incr_style", wd_incr_style, WD_INCR_STYLES)
     if style == "constant" and start != end:
         raise ValueError(f"{fn}: wd_incr_style='constant' needs start_wd == end_wd (Megatron "
                          f"asserts it at every step), got {start!r} and {end!r}")
     span = check.integer(fn, "wd_incr_steps", wd_incr_steps, minimum=0 if style ==
-                         "constant" else 1)
+                         "constant" else 1, maximum=check.MAX_EXACT)
 
     def value(n: jax.Array) -> jax.Array:
         n = n.astype(jnp.result_type(int))
+        _fits(fn, "wd_incr_steps", span)
         if style == "constant":
             return jnp.full(jnp.shape(n), end, to_float(n).dtype)
         rest = jnp.clip(span - n, 0, span)

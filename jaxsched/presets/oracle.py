@@ -33,7 +33,7 @@ def deepseek_llm(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
     return lr, None
 
 
-def deepseek_v3(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
+def deepseek_v3_steps(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
     peak, decayed, final = mp(p["peak_lr"]), mp(p["decayed_lr"]), mp(p["final_lr"])
     w, (b1, b2, b3) = p["warmup_steps"], p["boundaries"]
 
@@ -45,6 +45,31 @@ def deepseek_v3(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
         if k < b2:
             return decayed + (peak - decayed) * (1 + cos_pi(Fraction(k - b1, b2 - b1))) / 2
         return decayed if k < b3 else final
+
+    return lr, None
+
+
+def deepseek_v3(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
+    """The paper's definition on the exact token count: ``T(k)`` from the ramp table in
+    Python integers, the cosine's phase an exact fraction of tokens."""
+    peak, decayed, final = mp(p["peak_lr"]), mp(p["decayed_lr"]), mp(p["final_lr"])
+    w, (b1, b2, b3, _end) = p["warmup_steps"], p["token_bounds"]
+    iters, consumed, batches = p["table"]
+    seq = p["seq_length"]
+
+    def tokens(k: int) -> int:
+        j = max(i for i, it in enumerate(iters) if it <= k)
+        return (consumed[j] + (k - iters[j]) * batches[j]) * seq
+
+    def lr(k: int) -> mpmath.mpf:
+        if k < w:
+            return peak * mp(Fraction(k, max(1, w)))
+        t = tokens(k)
+        if t < b1:
+            return peak
+        if t < b2:
+            return decayed + (peak - decayed) * (1 + cos_pi(Fraction(t - b1, b2 - b1))) / 2
+        return decayed if t < b3 else final
 
     return lr, None
 
@@ -62,6 +87,7 @@ def inverse_sqrt(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
 ORACLES = {
     "jaxsched.presets.warmup_stable_decay": warmup_stable_decay,
     "jaxsched.presets.deepseek_llm": deepseek_llm,
+    "jaxsched.presets.deepseek_v3_steps": deepseek_v3_steps,
     "jaxsched.presets.deepseek_v3": deepseek_v3,
     "jaxsched.presets.inverse_sqrt": inverse_sqrt,
 }

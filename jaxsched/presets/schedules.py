@@ -19,7 +19,7 @@ from jaxsched.core.exact import half_cos, to_float
 from jaxsched.core.schedule import Schedule, schedule_factory
 from jaxsched.transformers.schedules import wsd_factor
 
-__all__ = ["deepseek_llm", "deepseek_v3", "inverse_sqrt", "warmup_stable_decay"]
+__all__ = ["deepseek_llm", "deepseek_v3_steps", "inverse_sqrt", "warmup_stable_decay"]
 
 DECAY_TYPES = ("linear", "cosine", "1-sqrt", "exponential")
 WARMUP_TYPES = ("linear", "cosine", "1-sqrt")
@@ -175,7 +175,7 @@ V3_TOKENS_B = (10_000, 4_300, 333, 167)
 
 
 @schedule_factory
-def deepseek_v3(
+def deepseek_v3_steps(
     total_steps: int,
     *,
     peak_lr: float = 2.2e-4,
@@ -184,7 +184,10 @@ def deepseek_v3(
     final_lr: float = 7.3e-6,
     tokens_b: tuple[int, int, int, int] = V3_TOKENS_B,
 ) -> Schedule:
-    """DeepSeek-V3's pre-training schedule: warmup, constant, cosine, two constant tails.
+    """DeepSeek-V3's pre-training schedule approximated in steps: warmup, constant, cosine,
+    two constant tails, with steps taken as proportional to tokens (the paper's schedule,
+    in tokens with its batch ramp, is ``jaxsched.presets.deepseek_v3``; it was
+    ``deepseek_v3`` before).
 
     ``lr = peak * k / W`` for ``k < W``; ``peak`` until ``b1``; from ``b1`` to ``b2`` a
     cosine ``decayed + (peak - decayed) (1 + cos(pi (k - b1) / (b2 - b1))) / 2``;
@@ -218,11 +221,11 @@ def deepseek_v3(
 
     Example:
         >>> import jaxsched
-        >>> s = jaxsched.presets.deepseek_v3(14_800)
+        >>> s = jaxsched.presets.deepseek_v3_steps(14_800)
         >>> [f"{float(s(k)):.3g}" for k in (2000, 9999, 14300, 14633, 14799)]
         ['0.00022', '0.00022', '2.2e-05', '7.3e-06', '7.3e-06']
     """
-    fn = "jaxsched.presets.deepseek_v3"
+    fn = "jaxsched.presets.deepseek_v3_steps"
     total = check.integer(fn, "total_steps", total_steps, minimum=1)
     peak = check.nonneg(fn, "peak_lr", peak_lr)
     w = check.integer(fn, "warmup_steps", warmup_steps, minimum=0)

@@ -46,6 +46,10 @@ class TorchAdapter(Adapter):
 
     _counter_name = "last_epoch"
     _counter_offset = 0
+    # torch's last_epoch is a Python int; the host evaluates the pure schedule on an int64
+    # (x64), exact there to 2**63-1 (tests/test_wide_counts.py); a scheduler whose schedule
+    # is exact only to 2**31-1 (warm restarts, user lambdas, composites) says so itself
+    _max_count = check.MAX_PY_COUNT
     _factory: Any = None
 
     def _read_torch_groups(self, fn: str, optimizer: Any,
@@ -54,7 +58,7 @@ class TorchAdapter(Adapter):
         group's ``initial_lr``, else its ``lr``)."""
         groups = self._read_groups(fn, optimizer)
         le = check.integer(fn, "last_epoch", last_epoch, minimum=-1,
-                           maximum=check.MAX_COUNT - 1)
+                           maximum=self._max_count - 1)
         self._base_lrs = [float(g.get("initial_lr", g["lr"])) for g in groups]
         return groups, le
 
@@ -152,7 +156,7 @@ class TorchAdapter(Adapter):
             raise ValueError(f"{fn}: state_dict is not a {type(self).__name__}'s: expected "
                              f"keys {sorted(self.state_dict())}, got {sorted(state_dict)}")
         n = len(self._groups)
-        count = check_progress(fn, state_dict, n)
+        count = check_progress(fn, state_dict, n, max_count=self._max_count)
         base_lrs = lr_list(fn, "base_lrs", state_dict["base_lrs"], n)
         kwargs = self._settings(fn, state_dict) if self._adopts else self._kwargs
         factory = type(self)._factory
@@ -191,6 +195,7 @@ def _host_only(fn: str, f: Any) -> bool:
 class _LambdaAdapter(TorchAdapter):
     _host = False  # the lambdas are plain Python callables, called on the host as torch does
     _product = False  # MultiplicativeLR: the host lrs are a running product
+    _max_count = check.MAX_COUNT  # a user function (MultiplicativeLR: k products)
 
     def __init__(self, optimizer: Any, lr_lambda: Any, last_epoch: int = -1) -> None:
         fn = f"jaxsched.{type(self).__name__}"
@@ -250,7 +255,7 @@ class _LambdaAdapter(TorchAdapter):
         if not isinstance(saved, list) or len(saved) != len(self._lambdas):
             raise ValueError(f"{fn}: lr_lambdas must be a list of {len(self._lambdas)}, "
                              f"got {saved!r}")
-        count = check_progress(fn, state_dict, len(self._groups))
+        count = check_progress(fn, state_dict, len(self._groups), max_count=self._max_count)
         for i, attrs in enumerate(saved):
             if attrs is not None and not isinstance(attrs, Mapping):
                 raise TypeError(f"{fn}: lr_lambdas[{i}] must be None or a dict of the "

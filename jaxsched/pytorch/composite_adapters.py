@@ -8,6 +8,7 @@ import bisect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from jaxsched.core.checks import MAX_COUNT
 from jaxsched.core.schedule import Schedule
 from jaxsched.core.state import PROGRESS, check_progress, lr_list
 from jaxsched.pytorch import composite
@@ -43,6 +44,8 @@ def _child_schedules(fn: str, schedulers: Any, n_groups: int,
 class SequentialLR(TorchAdapter):
     """torch's ``SequentialLR(optimizer, schedulers, milestones)`` over
     ``jaxsched.sequential_lr``, taking jaxsched adapters as torch takes schedulers."""
+
+    _max_count = MAX_COUNT  # its schedule is exact to 2**31-1 (cycle tables, children)
 
     def __init__(self, optimizer: Any, schedulers: Sequence[TorchAdapter],
                  milestones: Sequence[int], last_epoch: int = -1) -> None:
@@ -142,6 +145,8 @@ def _children_states(fn: str, children: list[TorchAdapter], states: Any, n_group
 class ChainedScheduler(TorchAdapter):
     """torch's ``ChainedScheduler(schedulers, optimizer=None)`` over
     ``jaxsched.chained_scheduler`` (multiplicative schedulers; see there)."""
+
+    _max_count = MAX_COUNT  # its schedule is exact to 2**31-1 (cycle tables, children)
 
     def __init__(self, schedulers: Sequence[TorchAdapter], optimizer: Any = None) -> None:
         fn = "jaxsched.ChainedScheduler"

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jaxsched.core import checks as check
+from jaxsched.core.checks import MAX_COUNT
 from jaxsched.core.schedule import group_schedules
 from jaxsched.core.state import PROGRESS, check_progress, check_settings, lr_list
 from jaxsched.pytorch import cyclic, one_cycle
@@ -63,6 +64,8 @@ class CosineAnnealingWarmRestarts(TorchAdapter):
             return
         self._step_to(epoch)  # None or a whole epoch: the sequential path (torch: no warning)
         self._pos = None
+
+    _max_count = MAX_COUNT  # its schedule is exact to 2**31-1 (cycle tables, children)
 
     _factory = staticmethod(cyclic.cosine_annealing_warm_restarts)
 

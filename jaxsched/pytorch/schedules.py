@@ -318,12 +318,13 @@ def cosine_annealing_lr(T_max: int, eta_min: float = 0.0, *, lr: float) -> Sched
     eta = check.nonneg(fn, "eta_min", eta_min)
     base = check.nonneg(fn, "lr", lr)
 
-    period = 2 * t if 2 * t <= check.MAX_COUNT else None  # else no count reaches a period
+    period = 2 * t
     low, span = eta, base - eta
     mid, half = eta + (base - eta) / 2, (base - eta) / 2
 
     def lr_fn(k: jax.Array) -> jax.Array:
-        r = k if period is None else lax.rem(k, jnp.asarray(period, k.dtype))  # k >= 0
+        # k >= 0; a period past the count's dtype (int32 without x64) is never reached
+        r = k if period > jnp.iinfo(k.dtype).max else lax.rem(k, jnp.asarray(period, k.dtype))
         if not is_x64():  # float32's tolerance is of the peak: cos(x) as sin(pi/2 - x),
             # which XLA:CPU computes faster, from the exactly reduced position
             return mid + half * jnp.sin(math.pi / 2 - to_float(r) * (math.pi / t))

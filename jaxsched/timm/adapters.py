@@ -212,11 +212,39 @@ class TimmAdapter(Adapter):
                f"lr={self.get_last_lr()})"
 
 
-def _adapter(name: str, factory: Any, settings: tuple[str, ...], doc: str) -> type:
-    cls = type(name, (TimmAdapter,), {"_factory": staticmethod(factory),
-                                      "_settings": settings, "__doc__": doc,
-                                      "__module__": __name__})
-    return cls
+def _cycles_length(self: TimmAdapter, cycles: Any = 0) -> Any:
+    """timm's ``get_cycle_length(cycles=0)``: the length of ``cycles`` cycles (0: all
+    ``cycle_limit`` of them), plus the warmup when it is a prefix, in timm's arithmetic
+    (``t_initial * cycles``, or ``floor(t_initial (cycle_mul**cycles - 1) / (cycle_mul -
+    1))``)."""
+    import math
+
+    fn = f"{self._fn}.get_cycle_length"
+    cycles = check.real(fn, "cycles", cycles)
+    cycles = int(cycles) if float(cycles).is_integer() else cycles
+    f = self._full
+    cycles = max(1, cycles or f["cycle_limit"])
+    if f["cycle_mul"] == 1.0:
+        t = f["t_initial"] * cycles
+    else:
+        m = f["cycle_mul"]
+        t = math.floor(-f["t_initial"] * (m ** cycles - 1) / (1 - m))
+    return t + f["warmup_t"] if f["warmup_prefix"] else t
+
+
+def _wsd_length(self: TimmAdapter, cycles: Any = 0) -> Any:
+    """timm's ``WSDLRScheduler.get_cycle_length(cycles=0)``: ``warmup_t + t_initial``
+    (``cycles`` is ignored, as in timm)."""
+    return self._full["warmup_t"] + self._full["t_initial"]
+
+
+def _adapter(name: str, factory: Any, settings: tuple[str, ...], doc: str,
+             cycle_length: Any = None) -> type:
+    attrs = {"_factory": staticmethod(factory), "_settings": settings, "__doc__": doc,
+             "__module__": __name__}
+    if cycle_length is not None:
+        attrs["get_cycle_length"] = cycle_length
+    return type(name, (TimmAdapter,), attrs)
 
 
 _CYCLIC = ("t_initial", "lr_min", "cycle_mul", "cycle_decay", "cycle_limit", "warmup_t",
@@ -225,16 +253,17 @@ _WARM = ("warmup_t", "warmup_lr_init", "warmup_prefix")
 
 CosineLRScheduler = _adapter(
     "CosineLRScheduler", schedules.cosine_lr, (*_CYCLIC, "k_decay"),
-    "timm's CosineLRScheduler(optimizer, t_initial, ...) over ``jaxsched.timm.cosine_lr``.")
+    "timm's CosineLRScheduler(optimizer, t_initial, ...) over ``jaxsched.timm.cosine_lr``.",
+    _cycles_length)
 TanhLRScheduler = _adapter(
     "TanhLRScheduler", schedules.tanh_lr, ("lb", "ub", *_CYCLIC),
     "timm's TanhLRScheduler(optimizer, t_initial, lb, ub, ...) over "
-    "``jaxsched.timm.tanh_lr``.")
+    "``jaxsched.timm.tanh_lr``.", _cycles_length)
 PolyLRScheduler = _adapter(
     "PolyLRScheduler", schedules.poly_lr,
     ("t_initial", "power", *_CYCLIC[1:], "k_decay"),
     "timm's PolyLRScheduler(optimizer, t_initial, power, ...) over "
-    "``jaxsched.timm.poly_lr``.")
+    "``jaxsched.timm.poly_lr``.", _cycles_length)
 StepLRScheduler = _adapter(
     "StepLRScheduler", schedules.step_lr, ("decay_t", "decay_rate", *_WARM),
     "timm's StepLRScheduler(optimizer, decay_t, decay_rate, ...) over "
@@ -248,4 +277,4 @@ WSDLRScheduler = _adapter(
     ("t_initial", "decay_t", "lr_min", "stable_fn", "stable_timescale", "stable_power",
      "decay_fn", "decay_power", "decay_ratio", "warmup_t", "warmup_lr_init"),
     "timm's WSDLRScheduler(optimizer, t_initial, decay_t, ...) over "
-    "``jaxsched.timm.wsd_lr``.")
+    "``jaxsched.timm.wsd_lr``.", _wsd_length)

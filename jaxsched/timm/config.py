@@ -9,9 +9,9 @@ from typing import Any
 
 from jaxsched.core import checks as check
 from jaxsched.core.schedule import Schedule, schedule_factory
+from jaxsched.loop.training import per_epoch
 from jaxsched.timm import adapters
 from jaxsched.timm.plateau import PlateauLRScheduler
-from jaxsched.training import per_epoch
 
 __all__ = ["create_scheduler", "create_scheduler_v2", "scheduler_kwargs", "timm_schedule"]
 
@@ -185,18 +185,7 @@ def create_scheduler_v2(optimizer: Any, sched: str = "cosine", **kwargs: Any
 
 def _cycle_length(s: adapters.TimmAdapter) -> int:
     """timm's ``get_cycle_length()``: the length of all cycles (warmup prefix included)."""
-    import math
-
-    f = s._full
-    if isinstance(s, adapters.WSDLRScheduler):
-        return f["warmup_t"] + f["t_initial"]
-    cycles = max(1, f["cycle_limit"])
-    if f["cycle_mul"] == 1.0:
-        t = f["t_initial"] * cycles
-    else:
-        m = f["cycle_mul"]
-        t = math.floor(-f["t_initial"] * (m ** cycles - 1) / (1 - m))
-    return t + f["warmup_t"] if f["warmup_prefix"] else t
+    return s.get_cycle_length()
 
 
 def create_scheduler(args: Any, optimizer: Any, updates_per_epoch: int = 0

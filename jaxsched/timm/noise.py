@@ -27,18 +27,20 @@ from jax import lax
 from jaxsched.core import checks as check
 from jaxsched.core.exact import float_dtype, is_x64
 
-__all__ = ["DRAWS", "check_noise", "in_range", "normal_noise"]
+__all__ = ["DRAWS", "check_noise", "in_range", "normal_noise", "uniform_noise"]
 
 N = 624
 DRAWS = 312  # normal draws in one twisted state (2 per pair of 53-bit uniforms)
 
 
 def check_noise(fn: str, noise_range_t: Any, noise_pct: Any, noise_std: Any,
-                noise_seed: Any) -> tuple[Any, float, float, int]:
+                noise_seed: Any, *, uniform: bool = False) -> tuple[Any, float, float, int]:
     """Validates timm's noise arguments; the range is None, a start ``t >= a`` or
-    ``[a, b)``. timm loops forever when no draw can pass, and indexes a one-element list
-    out of range: both raise here."""
-    pct = check.nonneg(fn, "noise_pct", noise_pct)
+    ``[a, b)``. timm loops forever when no normal draw can pass, and indexes a one-element
+    list out of range: both raise here. Uniform noise (``uniform=True``) draws once, so any
+    finite ``noise_pct`` is taken."""
+    pct = check.real(fn, "noise_pct", noise_pct) if uniform else check.nonneg(
+        fn, "noise_pct", noise_pct)
     std = check.nonneg(fn, "noise_std", noise_std)
     seed = check.integer(fn, "noise_seed", noise_seed, minimum=0, maximum=2**63 - 1)
     rng = noise_range_t
@@ -51,10 +53,12 @@ def check_noise(fn: str, noise_range_t: Any, noise_pct: Any, noise_std: Any,
                    check.real(fn, "noise_range_t[1]", rng[1]))
         else:
             rng = check.real(fn, "noise_range_t", rng)
-        if pct == 0.0:
+        if uniform:
+            pass
+        elif pct == 0.0:
             raise ValueError(f"{fn}: noise_pct must be > 0 with noise on: timm redraws until "
                              f"|noise| < noise_pct, forever at 0")
-        p_accept = 1.0 if std == 0.0 else math.erf(pct / (std * math.sqrt(2.0)))
+        p_accept = 1.0 if std == 0.0 or uniform else math.erf(pct / (std * math.sqrt(2.0)))
         if p_accept < 1.0 and DRAWS * math.log1p(-p_accept) > math.log(1e-12):
             raise ValueError(
                 f"{fn}: noise_pct={pct!r} with noise_std={std!r} accepts {p_accept:.3g} of the "
@@ -130,3 +134,11 @@ def normal_noise(seed: jax.Array, pct: float, std: float) -> jax.Array:
     noise = draws.astype(jnp.float32).astype(dt) * std  # the float32 tensor's .item()
     first = jnp.argmax(jnp.abs(noise) < pct)
     return noise[first]
+
+
+def uniform_noise(seed: jax.Array, pct: float) -> jax.Array:
+    """timm's ``_calculate_noise`` for any ``noise_type`` but ``'normal'``: ``2 *
+    (torch.rand(1).item() - 0.5) * pct``, torch's float32 uniform being the first MT19937
+    output's low 24 bits times ``2**-24`` (exact in both dtypes)."""
+    u = (_outputs(seed)[0] & 0xFFFFFF).astype(float_dtype()) * 2.0**-24
+    return (2.0 * (u - 0.5)) * pct

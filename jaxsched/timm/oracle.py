@@ -61,13 +61,14 @@ def _in_range(rng: Any, t: int) -> bool:
 def _wrap(p: dict[str, Any], main: Any, target: Any = None) -> Curve:
     w, init, lr = p["warmup_t"], mp(p["warmup_lr_init"]), mp(p["lr"])
     prefix = p.get("warmup_prefix", True)
-    target = lr if target is None else target
 
     def curve(k: int) -> Any:
         if k == 0 and p["step_zero"] == "construction":
             return (init if w else lr) * mp(p["lr_scale"])
-        if k < w:
-            value = init + (target - init) * mp(Fraction(k, w))
+        if k < w:  # the target at the working precision of the call (a callable: evaluated
+            # here, not when the oracle is built, which may be at mpmath's default 15 digits)
+            top = lr if target is None else target()
+            value = init + (top - init) * mp(Fraction(k, w))
         else:
             value = main(k - w if prefix else k)
         if _in_range(p["noise_range_t"], k):
@@ -98,7 +99,8 @@ def _cyclic(kind: str) -> Any:
 
         target = None
         if kind == "tanh" and p["warmup_t"] and not p["warmup_prefix"]:
-            target = main(p["warmup_t"])  # timm warms up to the formula there
+            def target() -> Any:  # timm warms up to the formula there
+                return main(p["warmup_t"])
         return _wrap(p, main, target), None
 
     return oracle

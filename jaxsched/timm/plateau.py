@@ -23,6 +23,7 @@ schedule; the plateau decisions are ``jaxsched.core.plateau``'s (torch's, with
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,7 +41,7 @@ from jaxsched.core.plateau import (
     metric_shape,
     plateau_step,
 )
-from jaxsched.timm.noise import check_noise, normal_noise
+from jaxsched.timm.noise import check_noise, normal_noise, uniform_noise
 
 __all__ = ["PlateauLRScheduler"]
 
@@ -50,6 +51,14 @@ _step = jax.jit(plateau_step, static_argnums=2)
 @jax.jit
 def _noise(seed: jax.Array, pct: jax.Array, std: jax.Array) -> jax.Array:
     return normal_noise(seed, pct, std)
+
+
+@jax.jit
+def _uniform(seed: jax.Array, pct: jax.Array) -> jax.Array:
+    return uniform_noise(seed, pct)
+
+
+NOISE_TYPES = ("normal", "uniform")
 
 
 class PlateauLRScheduler:
@@ -64,8 +73,10 @@ class PlateauLRScheduler:
     Raises:
         ValueError / TypeError: eagerly, for a setting timm or torch would refuse (factor
             >= 1, an unknown mode), or would accept and misbehave on (``lr_min`` above a
-            group's lr, a noise setting whose redraw loop cannot end, a uniform noise type
-            this port does not draw).
+            group's lr, a normal noise setting whose redraw loop cannot end). A
+            ``noise_type`` other than ``'normal'`` is timm's uniform noise ``2 * (u - 0.5) *
+            noise_pct`` (a name other than ``'uniform'`` warns once: timm takes it
+            silently).
 
     Example:
         >>> from jaxsched import timm
@@ -93,10 +104,18 @@ class PlateauLRScheduler:
                              f"(timm raises KeyError), got {self._groups!r}")
         self._config = make_config(fn, mode, decay_rate, patience_t, threshold, "rel",
                                    cooldown_t, 1e-8)
-        check.choice(fn, "noise_type", noise_type, ("normal",))
+        if not isinstance(noise_type, str):
+            raise TypeError(f"{fn}: noise_type must be a string ('normal', or any other for "
+                            f"timm's uniform noise), got {noise_type!r}")
+        if noise_type not in NOISE_TYPES:
+            hint = check.did_you_mean(noise_type, NOISE_TYPES)
+            warnings.warn(f"{fn}: noise_type {noise_type!r}{hint} is not 'normal': timm "
+                          f"draws uniform noise for it", UserWarning, stacklevel=2)
+        self._uniform = noise_type != "normal"
+        self.noise_type = noise_type
         seed = 42 if noise_seed is None else noise_seed
         self._noise_range, self._noise_pct, self._noise_std, self._noise_seed = check_noise(
-            fn, noise_range_t, noise_pct, noise_std, seed)
+            fn, noise_range_t, noise_pct, noise_std, seed, uniform=self._uniform)
         self.warmup_t = check.integer(fn, "warmup_t", warmup_t, minimum=0)
         self.warmup_lr_init = check.nonneg(fn, "warmup_lr_init", warmup_lr_init)
         lr_min = check.nonneg(fn, "lr_min", lr_min)
@@ -127,6 +146,8 @@ class PlateauLRScheduler:
             return None
         with jax.enable_x64(True), jax.default_device(host_cpu()):
             seed = np.uint32((self._noise_seed + epoch) % 2**32)
+            if self._uniform:
+                return float(_uniform(seed, self._noise_pct))
             return float(_noise(seed, self._noise_pct, self._noise_std))
 
     def step(self, epoch: int, metric: Any = None) -> None:

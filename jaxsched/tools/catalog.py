@@ -92,7 +92,8 @@ ENTRIES: dict[str, Entry] = {e.name: e for e in [
                                      "min_lr_rate=0.1",
         "warmup_stable_decay": "num_warmup_steps=100 num_training_steps=1000 "
                                "num_decay_steps=200",
-        "reduce_lr_on_plateau": ""}[t], cli=t != "reduce_lr_on_plateau")
+        "reduce_lr_on_plateau": "", "greedy": ""}[t],
+        cli=t not in ("reduce_lr_on_plateau", "greedy"))
       for t in huggingface.SCHEDULER_TYPES],
     Entry("timm:cosine", TIMM, "t_initial=300 warmup_t=50 warmup_lr_init=1e-4 cycle_limit=2 "
                                "cycle_mul=2.0 cycle_decay=0.5 lr_min=0.001"),
@@ -121,7 +122,7 @@ ENTRIES: dict[str, Entry] = {e.name: e for e in [
 
 PRESETS: dict[str, Callable[..., Schedule]] = {
     "wsd": presets.warmup_stable_decay, "deepseek-llm": presets.deepseek_llm,
-    "deepseek-v3": presets.deepseek_v3, "inverse-sqrt": presets.inverse_sqrt}
+    "deepseek-v3": presets.deepseek_v3_steps, "inverse-sqrt": presets.inverse_sqrt}
 HF_STEPS = ("num_warmup_steps", "num_training_steps")
 DEFAULT_LR = 0.1
 

@@ -199,10 +199,10 @@ def _preset(name: str) -> Draw:
             total = phase(rng, 10**4, 10**7)
             s = p.deepseek_llm(total, peak_lr=lr(rng), warmup_steps=min(2000, total // 2))
             return s, [2000, *s.params["milestone_steps"]]
-        if name == "deepseek_v3":
+        if name == "deepseek_v3_steps":
             peak = lr(rng)  # the paper's ratios: 2.2e-4 -> 2.2e-5 -> 7.3e-6
-            s = p.deepseek_v3(phase(rng, 10**4, 10**7), peak_lr=peak, decayed_lr=peak / 10,
-                              final_lr=peak * 7.3e-6 / 2.2e-4)
+            s = p.deepseek_v3_steps(phase(rng, 10**4, 10**7), peak_lr=peak,
+                                    decayed_lr=peak / 10, final_lr=peak * 7.3e-6 / 2.2e-4)
             return s, [2000, *s.params["boundaries"]]
         w = phase(rng)
         return p.inverse_sqrt(lr(rng), w), [w - 1, w]
@@ -327,7 +327,7 @@ DRAWS: dict[str, Draw] = {
         "constant_with_warmup", "inverse_sqrt", "cosine_with_min_lr",
         "cosine_warmup_with_min_lr", "warmup_stable_decay")},
     **{f"presets.{k}": _preset(k) for k in (
-        "warmup_stable_decay", "deepseek_llm", "deepseek_v3", "inverse_sqrt")},
+        "warmup_stable_decay", "deepseek_llm", "deepseek_v3_steps", "inverse_sqrt")},
     **{f"timm.{k}": _timm(k) for k in (
         "cosine_lr", "tanh_lr", "poly_lr", "step_lr", "multistep_lr", "wsd_lr")},
     **{f"keras.{k}": _keras(k) for k in (

@@ -85,8 +85,12 @@ class ThreeWay:
     """One curve judged three ways against the exact value of the reference's formula.
 
     ``ours`` and ``ref`` are the worst errors of jaxsched and of the reference against the
-    exact curve, ``ours_ref`` jaxsched's against the reference: relative
-    (``|x - exact| / |exact|``) in float64, in units of the curve's peak in float32. Exact
+    exact curve, ``ours_ref`` jaxsched's against the reference (``|ours - ref|``, over the
+    same ``|exact|``: a reference value of 0 does not make it infinite): relative
+    (``|x - exact| / |exact|``) in float64, in units of the curve's peak in float32. For
+    ``ours_ref``, steps whose exact value is within rounding noise of zero (``NOISE`` of the
+    peak; a cosine's end) count in units of the peak, where a relative error means nothing;
+    ``ours_ref_of_peak`` says the worst came from such a step. Exact
     values below float64's smallest normal (``TINY``) are matched to within ``TINY``, since
     XLA flushes subnormal results to zero. ``ok`` applies the rule per step:
     float64 ``|ours - exact| <= 1e-12 |exact|``, or no further from exact than the reference
@@ -100,6 +104,7 @@ class ThreeWay:
     ok: bool
     worst_step: int = -1
     x64: bool = True
+    ours_ref_of_peak: bool = False
 
 
 def judge(ours: Any, exact: Any, ref: Any = None, *, x64: bool, peak: float | None = None,
@@ -120,17 +125,22 @@ def judge(ours: Any, exact: Any, ref: Any = None, *, x64: bool, peak: float | No
     rel = np.where(np.isfinite(ours), _relative(err, exact, x64, peak), np.inf)
     ok = rel <= (FLOAT64_REL_TOL if x64 else FLOAT32_PEAK_TOL)
     ref_rel = ours_ref = None
+    of_peak = False
     if ref is not None:
         ref = np.asarray(ref, np.float64)
         ref_err = np.abs(ref - exact)
         if x64:
             ok |= np.isfinite(ours) & (err <= ref_err)
         ref_rel = float(np.max(_relative(ref_err, exact, x64, peak), initial=0.0))
-        ours_ref = float(np.max(_relative(np.abs(ours - ref), ref, x64, peak), initial=0.0))
+        near_zero = np.abs(exact) <= NOISE * peak
+        apart = np.abs(ours - ref)
+        between = np.where(near_zero, apart / peak, _relative(apart, exact, x64, peak))
+        ours_ref = float(np.max(between, initial=0.0))
+        of_peak = x64 and ours_ref > 0 and bool(near_zero[np.argmax(between)])
     worst = int(np.argmax(rel)) if rel.size else 0
     label = int(np.ravel(steps)[worst]) if steps is not None and rel.size else worst
     return ThreeWay(float(np.max(rel, initial=0.0)), ref_rel, ours_ref, bool(np.all(ok)),
-                    label, x64)
+                    label, x64, of_peak)
 
 
 def _judge_rows(ours: np.ndarray, exact: np.ndarray | None, ref: np.ndarray, *, x64: bool,
@@ -144,10 +154,11 @@ def _judge_rows(ours: np.ndarray, exact: np.ndarray | None, ref: np.ndarray, *, 
                                strict=True)]
     worst = max(rows, key=lambda v: v.ours)
     refs = [v.ref for v in rows if v.ref is not None]
-    ours_ref = [v.ours_ref for v in rows if v.ours_ref is not None]
+    apart = max((v for v in rows if v.ours_ref is not None), key=lambda v: v.ours_ref,
+                default=None)
     return ThreeWay(worst.ours, max(refs) if refs else None,
-                    max(ours_ref) if ours_ref else None, all(v.ok for v in rows),
-                    worst.worst_step, x64)
+                    None if apart is None else apart.ours_ref, all(v.ok for v in rows),
+                    worst.worst_step, x64, apart is not None and apart.ours_ref_of_peak)
 
 
 def within_tolerance(label: str, errors: Errors | ThreeWay) -> bool:

@@ -104,7 +104,7 @@ def factor_oracle(name: str, w: int | None, t: int | None, kw: dict[str, Any],
             progress = Fraction(k - w, d)
             if progress >= 1:
                 return mpmath.mpf(0)
-            frac = (cycles * progress) % 1
+            frac = (Fraction(cycles) * progress) % 1
             return max(mpmath.mpf(0), (1 + cos_pi(frac)) / 2)
 
         return restarts

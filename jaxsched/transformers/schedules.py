@@ -14,10 +14,9 @@ its angle reduced in double-double arithmetic in float64, exact too.
 
 from __future__ import annotations
 
-import math
 import numbers
+import warnings
 from collections.abc import Callable, Mapping
-from fractions import Fraction
 from typing import Any
 
 import jax
@@ -25,96 +24,27 @@ import jax.numpy as jnp
 
 from jaxsched.core import checks as check
 from jaxsched.core.adapter import parse_optimizer
-from jaxsched.core.exact import divide, float_dtype, half_cos, half_cos_turns, is_x64, to_float
+from jaxsched.core.exact import divide, float_dtype, is_x64, to_float
 from jaxsched.core.plateau import ReduceLROnPlateau, reduce_lr_on_plateau
 from jaxsched.core.schedule import Schedule, schedule_factory
 from jaxsched.pytorch.adapters import LambdaLR
+from jaxsched.transformers.factors import (
+    Factor,
+    cosine_factor,
+    hard_restarts,
+    warmup_factor,
+    wsd_factor,
+)
+from jaxsched.transformers.greedy import GreedyLR, greedy_lr
 
 __all__ = ["SCHEDULER_TYPES", "get_scheduler", "wsd_factor"]
 
 SCHEDULER_TYPES = (
     "linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
     "constant_with_warmup", "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr",
-    "cosine_warmup_with_min_lr", "warmup_stable_decay",
+    "cosine_warmup_with_min_lr", "warmup_stable_decay", "greedy",
 )
 WSD_TYPES = ("linear", "cosine", "1-sqrt")
-Factor = Callable[[jax.Array], jax.Array]
-
-
-def _warmup(k: jax.Array, w: int) -> jax.Array:
-    """``float(k) / float(max(1, w))``."""
-    return divide(k, max(1, w))
-
-
-def _cosine(progress: jax.Array, cycles: float) -> jax.Array:
-    """``0.5 * (1.0 + math.cos(math.pi * float(cycles) * 2.0 * progress))``."""
-    return 0.5 * (1.0 + jnp.cos(math.pi * float(cycles) * 2.0 * progress))
-
-
-def _cosine_factor(j: jax.Array, d: int, cycles: float, shift: int = 0) -> jax.Array:
-    """``0.5 * (1 + cos(pi * cycles * 2.0 * (j + shift) / d))`` for an integer ``j >= 0``
-    (``shift`` 0 or 1, added without overflowing an int32 ``j`` near 2**31-1).
-
-    The cosine does not stop at the end of training (``transformers`` lets it rise again),
-    so it is periodic in ``j``. Where ``2 * cycles`` is a ratio ``P / Q`` of small integers
-    exactly (a short binary fraction), the angle ``pi * P * j / (Q d)`` is reduced modulo
-    ``2 pi`` in integers and the factor is ``sin(pi n / (2 Q d))**2`` with ``n`` the integer
-    distance to the cosine's zero: exact at any count. Otherwise float64 reduces the angle in
-    double-double arithmetic (``jaxsched.exact.half_cos_turns``), also exact; float32 takes
-    the nearest ratio of small integers, whose phase is float32-exact near the start, and
-    keeps float32's phase error far out.
-    """
-    exact = Fraction(2 * cycles)
-    ratio = exact if exact.denominator <= 64 and abs(exact.numerator) <= 64 else None
-    near = exact.limit_denominator(64)
-    if ratio is None and not is_x64() and abs(float(near) - 2 * cycles) <= 1e-15 * max(
-            1.0, abs(2 * cycles)):
-        ratio = near
-    if ratio is not None and ratio.numerator != 0:
-        big_p, big_q = abs(ratio.numerator), ratio.denominator
-        half = big_q * d  # a half period of the angle, in units of pi / (Q d)
-        if 2 * half * big_p <= (2**62 if is_x64() else check.MAX_COUNT):
-            m = jnp.remainder((jnp.remainder(j, 2 * half) + shift) * big_p, 2 * half)
-            return half_cos(jnp.abs(half - m), half)
-    if is_x64():  # any other cycle count: the angle reduced in double-double arithmetic
-        return half_cos_turns(j + shift, d, 2 * cycles)
-    return _cosine((to_float(j) + shift) / d, cycles)
-
-
-def wsd_factor(k: jax.Array, *, warmup: int, stable: int, decay: int, warmup_type: str,
-               decay_type: str, min_lr_ratio: float, num_cycles: float) -> jax.Array:
-    """The factor of ``transformers``' warmup-stable-decay lambda at step ``k``.
-
-    Warmup ``p = k / max(1, warmup)``: linear ``p``, cosine ``(1 - cos(pi p)) / 2``, 1-sqrt
-    ``1 - sqrt(1 - p)``; stable 1; decay ``p = (k - warmup - stable) / max(1, decay)``:
-    linear ``1 - p``, cosine ``(1 + cos(2 pi cycles p)) / 2``, 1-sqrt ``1 - sqrt(p)``, or
-    (an extension, not in ``transformers``) exponential ``min_lr_ratio ** p``; warmup and
-    decay factors ``f`` become ``max(0, f * (1 - r) + r)``; after the decay, ``r``.
-    """
-    r = min_lr_ratio
-    if warmup_type == "linear":
-        up = _warmup(k, warmup)
-    elif warmup_type == "cosine":  # (1 - cos(pi p)) / 2 = sin(pi p / 2)**2
-        up = half_cos(jnp.clip(k, 0, warmup), max(1, warmup))
-    else:  # 1 - sqrt(1 - p) = p / (1 + sqrt(1 - p)), no cancellation near p = 0
-        up = _warmup(k, warmup) / (1.0 + jnp.sqrt(divide(jnp.maximum(warmup - k, 0),
-                                                           max(1, warmup))))
-    i = jnp.clip(k - warmup - stable, 0, max(decay, 0))
-    q = divide(i, max(1, decay))
-    rest = divide(jnp.maximum(decay - i, 0), max(1, decay))  # 1 - q, from integers
-    if decay_type == "linear":
-        down = rest
-    elif decay_type == "cosine":
-        down = _cosine_factor(i, max(1, decay), num_cycles)
-    elif decay_type == "1-sqrt":  # 1 - sqrt(q) = (1 - q) / (1 + sqrt(q))
-        down = rest / (1.0 + jnp.sqrt(q))
-    else:  # exponential, from 1 to r
-        down = jnp.power(r, q)
-    if decay_type != "exponential":
-        down = jnp.maximum(0.0, down * (1.0 - r) + r)
-    factor = jnp.where(k < warmup + stable, 1.0, jnp.where(k < warmup + stable + decay,
-                                                            down, r))
-    return jnp.where(k < warmup, jnp.maximum(0.0, up * (1.0 - r) + r), factor)
 
 
 SPECIFIC_KWARGS = ("num_cycles", "power", "lr_end", "timescale", "min_lr", "min_lr_rate",
@@ -140,7 +70,7 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
         return lambda k: jnp.ones((), float_dtype())
     if name == "constant_with_warmup":
         w = _steps(fn, "num_warmup_steps", w)
-        return lambda k: jnp.where(k < w, _warmup(k, w), 1.0)
+        return lambda k: jnp.where(k < w, warmup_factor(k, w), 1.0)
     if name == "inverse_sqrt":
         w = _steps(fn, "num_warmup_steps", w)
         timescale = take("timescale", None)
@@ -153,7 +83,7 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
             # k + shift overflows int32 near 2**31 - 1: add in floats there
             shifted = divide(k + shift, timescale) if is_x64() else (
                 (to_float(k) + shift) / timescale)
-            return jnp.where(k < w, _warmup(k, w), 1.0 / jnp.sqrt(shifted))
+            return jnp.where(k < w, warmup_factor(k, w), 1.0 / jnp.sqrt(shifted))
 
         return inverse_sqrt
     if name == "warmup_stable_decay":
@@ -165,74 +95,73 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
                 raise ValueError(f"{fn}: warmup_stable_decay requires num_training_steps or "
                                  f"num_stable_steps, got neither")
             t = _steps(fn, "num_training_steps", t)
+            # transformers takes t - w - decay even when negative: the decay then starts
+            # part way through, right after the warmup
             stable = t - w - decay
-            if stable < 0:
-                raise ValueError(f"{fn}: num_training_steps ({t}) must be >= "
-                                 f"num_warmup_steps + num_decay_steps ({w + decay})")
-        stable = check.integer(fn, "num_stable_steps", stable, minimum=0)
-        if t is not None and _steps(fn, "num_training_steps", t) != w + stable + decay:
-            # transformers warns and uses num_stable_steps; the steps after the decay then
-            # sit at the floor (or the decay is cut short), which is never what was meant
-            raise ValueError(f"{fn}: num_training_steps ({t}) must equal num_warmup_steps + "
-                             f"num_stable_steps + num_decay_steps ({w + stable + decay}) when "
-                             f"both are given")
+        else:
+            stable = check.integer(fn, "num_stable_steps", stable, minimum=0)
+            if t is not None:
+                # transformers warns and uses num_stable_steps
+                _steps(fn, "num_training_steps", t)
+                warnings.warn(f"{fn}: both num_training_steps ({t}) and num_stable_steps "
+                              f"({stable}) are given; num_stable_steps is used, as in "
+                              f"transformers", UserWarning, stacklevel=4)
         wt = check.choice(fn, "warmup_type", take("warmup_type", "linear"), WSD_TYPES)
         dt = check.choice(fn, "decay_type", take("decay_type", "cosine"), WSD_TYPES)
-        r = check.unit(fn, "min_lr_ratio", take("min_lr_ratio", 0.0))
-        cycles = check.nonneg(fn, "num_cycles", take("num_cycles", 0.5))
+        r = check.real(fn, "min_lr_ratio", take("min_lr_ratio", 0.0))
+        cycles = check.real(fn, "num_cycles", take("num_cycles", 0.5))
         return lambda k: wsd_factor(k, warmup=w, stable=stable, decay=decay, warmup_type=wt,
                                     decay_type=dt, min_lr_ratio=r, num_cycles=cycles)
     w = _steps(fn, "num_warmup_steps", w)
     t = _steps(fn, "num_training_steps", t)
-    if w > t:  # transformers accepts it: the warmup never reaches the peak, then drops
-        raise ValueError(f"{fn}: num_warmup_steps ({w}) must not exceed num_training_steps "
-                         f"({t}) for {name!r} (transformers accepts it silently; the lr "
-                         f"would never reach its peak)")
     d = max(1, t - w)
     if name == "linear":
-        return lambda k: jnp.where(k < w, _warmup(k, w),
+        return lambda k: jnp.where(k < w, warmup_factor(k, w),
                                    jnp.maximum(0.0, divide(t - k, d)))
     if name in ("cosine", "cosine_with_min_lr"):
-        cycles = check.nonneg(fn, "num_cycles", take("num_cycles", 0.5))
+        cycles = check.real(fn, "num_cycles", take("num_cycles", 0.5))
         rate = _min_lr_rate(fn, kw, lr_init) if name == "cosine_with_min_lr" else None
 
         def cosine(k: jax.Array) -> jax.Array:
-            factor = _cosine_factor(jnp.maximum(k - w, 0), d, cycles)
+            factor = cosine_factor(jnp.maximum(k - w, 0), d, cycles)
             if rate is not None:
                 factor = factor * (1 - rate) + rate
-            return jnp.where(k < w, _warmup(k, w), jnp.maximum(0.0, factor))
+            return jnp.where(k < w, warmup_factor(k, w), jnp.maximum(0.0, factor))
 
         return cosine
     if name == "cosine_with_restarts":
-        cycles = check.integer(fn, "num_cycles", take("num_cycles", 1), minimum=1)
-        return _hard_restarts(w, d, cycles)
+        # documented as an int, but transformers computes (num_cycles * progress) % 1.0 of
+        # any real number of cycles
+        cycles = check.real(fn, "num_cycles", take("num_cycles", 1))
+        return hard_restarts(w, d, cycles)
     if name == "polynomial":
-        end = check.nonneg(fn, "lr_end", take("lr_end", 1e-7))
+        end = check.real(fn, "lr_end", take("lr_end", 1e-7))
         power = check.nonneg(fn, "power", take("power", 1.0))  # < 0: 0**power at step T
         init = lr_init()
         if not init > end:
             raise ValueError(f"{fn}: lr_end ({end}) must be smaller than initial lr ({init})")
-        if t <= w:
+        if t == w:
             # transformers divides by num_training_steps - num_warmup_steps = 0 at step t
-            raise ValueError(f"{fn}: polynomial needs num_training_steps ({t}) > "
-                             f"num_warmup_steps ({w})")
+            raise ValueError(f"{fn}: polynomial needs num_training_steps ({t}) != "
+                             f"num_warmup_steps ({w}) (transformers divides by their "
+                             f"difference at step {t})")
         lr_range = init - end
 
         def polynomial(k: jax.Array) -> jax.Array:
             # transformers' 1 - (k - w) / (t - w), from the remaining steps: exact at k = t,
             # where a power < 1 magnifies any rounding, and relatively accurate before it
-            pct = divide(jnp.clip(t - k, 0, t - w), t - w)
+            pct = divide(jnp.clip(t - k, 0, max(t - w, 1)), max(t - w, 1))
             # 0 ** power is 0 for any power > 0, also one that float32 rounds to 0
             powered = jnp.where(pct == 0, 0.0 if power > 0 else 1.0, jnp.power(pct, power))
             decay = (lr_range * powered + end) / init
-            return jnp.where(k < w, _warmup(k, w), jnp.where(k > t, end / init, decay))
+            return jnp.where(k < w, warmup_factor(k, w), jnp.where(k > t, end / init, decay))
 
         return polynomial
     # cosine_warmup_with_min_lr: transformers' "..._lr_rate" variant, everything in floats
-    cycles = check.nonneg(fn, "num_cycles", take("num_cycles", 0.5))
+    cycles = check.real(fn, "num_cycles", take("num_cycles", 0.5))
     rate = _min_lr_rate(fn, kw, lr_init)
     wr = take("warmup_lr_rate", None)
-    wr = None if wr is None else check.unit(fn, "warmup_lr_rate", wr)
+    wr = None if wr is None else check.real(fn, "warmup_lr_rate", wr)
     decay_len = max(1.0, float(t) - float(w))  # float(num_training_steps - num_warmup_steps)
 
     def cosine_lr_rate(k: jax.Array) -> jax.Array:
@@ -240,7 +169,7 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
             up = (to_float(k) + 1.0) / max(1, w)
         else:
             up = wr + (1.0 - wr) * to_float(k) / max(1, w - 1)
-        factor = _cosine_factor(jnp.maximum(k - w, 0), int(decay_len), cycles, shift=1)
+        factor = cosine_factor(jnp.maximum(k - w, 0), int(decay_len), cycles, shift=1)
         factor = factor * (1 - rate) + rate
         return jnp.where(k < w, up, jnp.maximum(0.0, factor))
 
@@ -253,37 +182,15 @@ def _min_lr_rate(fn: str, kw: dict[str, Any], lr_init: Callable[[], float]) -> f
         raise ValueError(f"{fn}: only one of min_lr or min_lr_rate may be set, got "
                          f"min_lr={min_lr!r}, min_lr_rate={rate!r}")
     if min_lr is not None:
-        floor, init = check.nonneg(fn, "min_lr", min_lr), lr_init()
-        if not 0 < init or floor > init:  # transformers divides by the lr: 0 raises
-            raise ValueError(f"{fn}: min_lr ({floor!r}) must be in [0, lr] for an lr > 0, got "
-                             f"lr={init!r}")
+        floor, init = check.real(fn, "min_lr", min_lr), lr_init()
+        if not 0 < init:  # transformers divides by the lr: 0 raises
+            raise ValueError(f"{fn}: min_lr ({floor!r}) is divided by the lr, which must be "
+                             f"> 0, got lr={init!r}")
         return floor / init
     if rate is None:
         raise ValueError(f"{fn}: one of min_lr or min_lr_rate must be set in "
                          f"scheduler_specific_kwargs, got neither")
-    return check.unit(fn, "min_lr_rate", rate)
-
-
-def _hard_restarts(w: int, d: int, cycles: int) -> Factor:
-    """``transformers``' cosine with hard restarts, ``0.5 * (1 + cos(pi * ((cycles * p) %
-    1.0)))`` with ``p = j / d``, from the exact integer position ``(cycles * j) mod d``: at an
-    exact restart that is 0 and the factor 1, the intended restart to the full lr (the float
-    product in ``transformers`` lands on the integer or one ulp below it, and gives 1 or ~0
-    accordingly: a rounding accident not reproduced). Where ``cycles * d`` exceeds the
-    integer range (int32 without x64, past 2**31-1), the position is a float quotient."""
-    exact = cycles * d <= (2**62 if is_x64() else check.MAX_COUNT)
-
-    def factor(k: jax.Array) -> jax.Array:
-        j = jnp.clip(k - w, 0, d)
-        if exact:
-            r = jnp.remainder(j * cycles, d)  # (cycles * j) mod d, exact
-            cosine = half_cos(d - r, d)
-        else:
-            frac = jnp.mod(cycles * divide(j, d), 1.0)
-            cosine = jnp.maximum(0.0, 0.5 * (1.0 + jnp.cos(math.pi * frac)))
-        return jnp.where(k < w, _warmup(k, w), jnp.where(j >= d, 0.0, cosine))
-
-    return factor
+    return check.real(fn, "min_lr_rate", rate)
 
 
 def _lr_init(fn: str, optimizer: Any) -> Callable[[], float]:
@@ -323,16 +230,20 @@ def get_scheduler(
     ``constant_with_warmup``, ``inverse_sqrt`` (``1/sqrt((k + timescale - W)/timescale)``),
     ``cosine_with_min_lr``, ``cosine_warmup_with_min_lr`` (warmup ``(k+1)/W``) and
     ``warmup_stable_decay`` follow their ``transformers`` lambdas; ``reduce_lr_on_plateau``
-    is torch's ReduceLROnPlateau.
+    is torch's ReduceLROnPlateau; ``greedy`` is ``transformers``' ``GreedyLR``, metric-driven
+    (``jaxsched.transformers.GreedyLR`` / ``jaxsched.transformers.greedy_lr``).
 
     Args:
         name: a ``transformers`` ``SchedulerType`` value (or the enum itself).
-        optimizer: a float lr, giving a pure ``Schedule`` (for ``reduce_lr_on_plateau``: the
-            optax transform ``jaxsched.reduce_lr_on_plateau``); or param groups / a torch
+        optimizer: a float lr, giving a pure ``Schedule`` (for ``reduce_lr_on_plateau`` and
+            ``greedy``: the optax transform ``jaxsched.reduce_lr_on_plateau`` /
+            ``jaxsched.transformers.greedy_lr``); or param groups / a torch
             optimizer / an optax ``inject_hyperparams`` state, giving the torch-style adapter
-            (``jaxsched.LambdaLR``, or ``jaxsched.ReduceLROnPlateau``) whose ``state_dict``
+            (``jaxsched.LambdaLR``, ``jaxsched.ReduceLROnPlateau`` or
+            ``jaxsched.transformers.GreedyLR``) whose ``state_dict``
             matches the ``transformers`` scheduler's.
-        num_warmup_steps: required by all but ``constant`` and ``reduce_lr_on_plateau``.
+        num_warmup_steps: required by all but ``constant``, ``reduce_lr_on_plateau`` and
+            ``greedy``.
         num_training_steps: required by ``linear``, ``cosine``, ``cosine_with_restarts``,
             ``polynomial`` and the min-lr cosines; ``warmup_stable_decay`` takes it or
             ``num_stable_steps``.
@@ -345,17 +256,22 @@ def get_scheduler(
         A ``Schedule``, an optax transform or an adapter, as described under ``optimizer``.
 
     Raises:
-        ValueError: on an unknown name, a missing step count, or a bad or unknown argument;
-            also where ``transformers`` would fail later (``polynomial`` with
-            ``num_training_steps <= num_warmup_steps`` divides by zero at step ``T``) or only
-            warns (``warmup_stable_decay`` given both ``num_training_steps`` and a
-            ``num_stable_steps`` that disagree).
-        TypeError: on arguments of the wrong type, including a fractional ``num_cycles`` for
-            ``cosine_with_restarts`` (documented as an int by ``transformers``).
-        ValueError: on values out of range, and where ``transformers`` accepts nonsense
-            silently: ``num_warmup_steps > num_training_steps`` (the lr never reaches its
-            peak), a negative ``num_cycles``, ``min_lr_rate`` outside [0, 1] or ``min_lr``
-            above the lr.
+        ValueError: on an unknown name or a missing step count; where
+            ``transformers`` raises (``lr_end`` not below the lr, both or neither of
+            ``min_lr``/``min_lr_rate``, an unknown WSD type) or cannot step through
+            (``polynomial`` with ``num_training_steps == num_warmup_steps`` divides by zero
+            at that step; ``min_lr`` with an lr of 0; a negative ``power``).
+        TypeError: on arguments of the wrong type (a string or a bool for a number), and on
+            ``scheduler_specific_kwargs`` the type does not take (as ``transformers``; those
+            given to ``constant`` / ``constant_with_warmup``, which ``transformers`` ignores,
+            are ignored with a warning).
+
+    Every configuration ``transformers`` steps through is accepted with its values: a
+    fractional or negative ``num_cycles`` for ``cosine_with_restarts`` (``transformers``
+    computes ``(num_cycles * progress) % 1.0``), ``min_lr_rate`` or ``min_lr_ratio`` outside
+    [0, 1], ``num_warmup_steps > num_training_steps``, a WSD decay longer than the training
+    (its stable phase negative); WSD given both ``num_training_steps`` and
+    ``num_stable_steps`` warns once, as ``transformers`` does, and uses the latter.
 
     Example:
         >>> import jaxsched
@@ -364,8 +280,7 @@ def get_scheduler(
         >>> [round(float(s(k)), 6) for k in range(8)]
         [0.0, 0.5, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
 
-    Matches ``transformers.get_scheduler`` of transformers 5.23.0 (its ``greedy`` type, a
-    metric-driven scheduler outside torch's set, is not ported and raises).
+    Matches ``transformers.get_scheduler`` of transformers 5.23.0, all twelve types.
     """
     fn = "jaxsched.get_scheduler"
     name = getattr(name, "value", name)
@@ -384,14 +299,25 @@ def get_scheduler(
         if pure:
             return reduce_lr_on_plateau(check.nonneg(fn, "optimizer", optimizer), **kw)
         return ReduceLROnPlateau(optimizer, **kw)
+    if name == "greedy":
+        if pure:
+            return greedy_lr(check.real(fn, "optimizer", optimizer), **kw)
+        return GreedyLR(optimizer, **kw)
     factor = _factor(fn, name, num_warmup_steps, num_training_steps, kw,
                      _lr_init(fn, optimizer))
-    if kw:
+    specific = dict(scheduler_specific_kwargs or {})
+    if kw and name in ("constant", "constant_with_warmup"):
+        # transformers does not pass scheduler_specific_kwargs to these two
+        warnings.warn(f"{fn}: scheduler_specific_kwargs {sorted(kw)} are ignored for "
+                      f"{name!r}, as transformers ignores them", UserWarning, stacklevel=2)
+        specific = {}
+    elif kw:
         key = sorted(kw)[0]
-        raise ValueError(f"{fn}: unknown scheduler_specific_kwargs for {name!r}: "
-                         f"{sorted(kw)}{check.did_you_mean(key, SPECIFIC_KWARGS)}")
+        raise TypeError(f"{fn}: unknown scheduler_specific_kwargs for {name!r}: "
+                        f"{sorted(kw)}{check.did_you_mean(key, SPECIFIC_KWARGS)} "
+                        f"(transformers raises TypeError too)")
     params = dict(name=name, num_warmup_steps=num_warmup_steps,
-                  num_training_steps=num_training_steps, **dict(scheduler_specific_kwargs or {}))
+                  num_training_steps=num_training_steps, **specific)
     if not pure:
         return LambdaLR(optimizer, lr_lambda=factor)
     base = check.nonneg(fn, "optimizer", optimizer)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import jaxsched
+from jaxsched.core.plateau import ReduceLROnPlateau
+from jaxsched.deepspeed import adapters as deepspeed_adapters
+from jaxsched.pytorch import adapters, composite_adapters, cyclic_adapters
 
 __all__ = ["from_torch"]
 
@@ -78,7 +80,7 @@ def _torch_kwargs(name: str, s: Any) -> dict[str, Any]:
 
 def _from_torch(sched: Any, name: str) -> Any:
     if name == "ReduceLROnPlateau":
-        out = jaxsched.ReduceLROnPlateau(
+        out = ReduceLROnPlateau(
             _groups(sched, sched._last_lr), mode=sched.mode, factor=sched.factor,
             patience=sched.patience, threshold=sched.threshold,
             threshold_mode=sched.threshold_mode, cooldown=sched.cooldown,
@@ -91,15 +93,20 @@ def _from_torch(sched: Any, name: str) -> Any:
     return out
 
 
+def _torch_class(name: str) -> Any:
+    module = cyclic_adapters if hasattr(cyclic_adapters, name) else adapters
+    return getattr(module, name)
+
+
 def _build_torch(sched: Any, name: str) -> Any:
     """The adapter at step 0 (the children of a composite get their step from it)."""
     if name in ("SequentialLR", "ChainedScheduler"):
         children = [_build_torch(c, type(c).__name__) for c in sched._schedulers]
         if name == "ChainedScheduler":
-            return jaxsched.ChainedScheduler(children)
+            return composite_adapters.ChainedScheduler(children)
         groups = _groups(sched, [g["initial_lr"] for g in sched.optimizer.param_groups])
-        return jaxsched.SequentialLR(groups, children, list(sched._milestones))
-    return getattr(jaxsched, name)(_groups(sched, list(sched.base_lrs)),
+        return composite_adapters.SequentialLR(groups, children, list(sched._milestones))
+    return _torch_class(name)(_groups(sched, list(sched.base_lrs)),
                                    **_torch_kwargs(name, sched))
 
 
@@ -133,7 +140,7 @@ def _from_deepspeed(s: Any, name: str) -> Any:
         groups = _groups(s, [float(x) for x in s.org_lrs])
     else:
         raise TypeError(f"jaxsched.from_torch: no jaxsched port of DeepSpeed's {name}")
-    out = getattr(jaxsched, name)(groups, **kwargs)
+    out = getattr(deepspeed_adapters, name)(groups, **kwargs)
     out.load_state_dict(s.state_dict())
     return out
 
