@@ -25,10 +25,7 @@ MAX_LINES = 420
 
 # Known cycles, each as the set of modules in it. The lead removes an entry once the fix is
 # merged; the test fails while an entry is listed but no longer found, so none lingers.
-EXPECTED_CYCLES: list[frozenset[str]] = [
-    # TODO(lead): fixed on another branch (the torch import cycle); delete after merging.
-    frozenset({"jaxsched.pytorch.adapters", "jaxsched.pytorch.composite_adapters"}),
-]
+EXPECTED_CYCLES: list[frozenset[str]] = []  # none: every cycle found fails the test
 
 
 def _modules() -> dict[str, pathlib.Path]:

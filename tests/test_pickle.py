@@ -135,3 +135,18 @@ def test_spawn_worker_steps_a_pickled_adapter():
         got = pool.apply(_lrs_in_child, (sched,))
     _step(sched, 3)
     assert got == (sched.get_last_lr(), 7)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: jaxsched.presets.deepseek_v3(),
+    lambda: jaxsched.samples_clock(jaxsched.megatron.lr_schedule(
+        1e-3, 1e-4, 100, 10_000, "cosine"), 64, [16, 16, 1000], unit=16),
+    lambda: jaxsched.epoch_clock(jaxsched.step_lr(3, 0.5, lr=1.0), 100, 10),
+], ids=["deepseek_v3_tokens", "samples_clock", "epoch_clock"])
+def test_non_catalog_schedules_round_trip(make):
+    """Schedules outside the command-line catalog: the token preset and the clocks."""
+    s = make()
+    back = pickle.loads(pickle.dumps(s))
+    counts = np.asarray([0, 1, 99, 100, 101, 5000, 2**20], np.int32)
+    np.testing.assert_array_equal(np.asarray(jax.vmap(s)(counts)),
+                                  np.asarray(jax.vmap(back)(counts)))

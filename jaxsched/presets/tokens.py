@@ -26,7 +26,7 @@ import jax.numpy as jnp
 
 from jaxsched.core import checks as check
 from jaxsched.core.exact import is_x64, to_float
-from jaxsched.core.schedule import Schedule
+from jaxsched.core.schedule import Schedule, schedule_factory
 from jaxsched.loop.clocks import rampup_table
 
 __all__ = ["V3_TOKENS", "deepseek_v3"]
@@ -40,6 +40,7 @@ V3_TOKENS = (10 * 10**12, 43 * 10**11, 333 * 10**9, 167 * 10**9)
 V3_RAMPUP = (3072, 768, 469 * 10**9 // 4096)
 
 
+@schedule_factory
 def deepseek_v3(
     *,
     peak_lr: float = 2.2e-4,
