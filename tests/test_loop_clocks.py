@@ -43,7 +43,7 @@ def ramps(draw):
     inc = draw(st.integers(1, 64))
     n = draw(st.integers(1, 40))
     return start + n * inc, [start, inc, draw(st.one_of(st.integers(1, 5000),
-                                                        st.integers(0, 3 * 10**6)))]
+                                                        st.integers(1, 3 * 10**6)))]
 
 
 @settings(max_examples=30, deadline=None)
