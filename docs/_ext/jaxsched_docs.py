@@ -122,7 +122,8 @@ def _special_curves(name: str, steps: int) -> dict[str, Any]:
         s = jaxsched.chained_scheduler([jaxsched.constant_lr(0.5, total_iters=200, lr=0.1),
                                         jaxsched.exponential_lr(0.998, lr=0.1)])
         return {"curves": evaluate(s, steps), "note": "constant_lr x exponential_lr"}
-    if name not in ("ReduceLROnPlateau", "hf:reduce_lr_on_plateau", "timm:plateau"):
+    if name not in ("ReduceLROnPlateau", "hf:reduce_lr_on_plateau", "timm:plateau",
+                    "hf:greedy"):
         raise ValueError(f"the gallery has no drawing for {name!r} (a catalog entry without "
                          f"key=value settings): add one to docs/_ext/jaxsched_docs.py")
     # Metric-driven: a loss that falls, then plateaus with noise; one step per 10 updates.
@@ -136,6 +137,13 @@ def _special_curves(name: str, steps: int) -> dict[str, Any]:
         for epoch, value in enumerate(loss):
             lrs.append(sched.get_last_lr()[0])
             sched.step(epoch + 1, value)
+    elif name == "hf:greedy":
+        sched = jaxsched.transformers.GreedyLR([{"lr": 0.1}], factor=0.5, patience=5,
+                                               min_lr=1e-4, max_lr=1.0)
+        lrs = []
+        for value in loss:
+            lrs.append(sched.get_last_lr()[0])
+            sched.step(value)
     else:
         sched = jaxsched.ReduceLROnPlateau(0.1, factor=0.5, patience=5, min_lr=1e-4)
         lrs = []
@@ -221,6 +229,8 @@ _SPECIAL_NOTES = {
                                "that plateaus (Python API only)",
     "timm:plateau": "PlateauLRScheduler stepped each 10 updates on a loss that plateaus "
                     "(Python API only)",
+    "hf:greedy": "GreedyLR stepped each 10 updates on a loss that falls, then plateaus: the lr "
+                 "grows while the loss improves and is cut when it stalls (Python API only)",
 }
 
 

@@ -100,9 +100,10 @@ def greedy_lr(lr: float, *, mode: str = "min", factor: float = 0.95, patience: i
 
     Args:
         lr: the initial lr.
-        mode, factor, patience, threshold, threshold_mode, cooldown, warmup, min_lr, max_lr,
-            eps, verbose, smooth, window_size, reset_start: ``GreedyLR``'s (``verbose``
-            prints nothing here).
+        mode: ``GreedyLR``'s, as are ``factor``, ``patience``, ``threshold``,
+            ``threshold_mode``, ``cooldown``, ``warmup``, ``min_lr``, ``max_lr``, ``eps``,
+            ``verbose`` (it prints nothing here), ``smooth``, ``window_size`` and
+            ``reset_start``.
 
     Returns:
         An ``optax.GradientTransformationExtraArgs``; the lr in force is
