@@ -208,16 +208,7 @@ def find_lr(
     threshold = check.real(fn, "diverge_threshold", diverge_threshold)
     if threshold <= 1:
         raise ValueError(f"{fn}: diverge_threshold must be > 1, got {threshold!r}")
-    try:  # numpy (or any array-like) leaves: jnp arrays can be indexed by the loop's step
-        batches = jax.tree.map(jnp.asarray, batches)
-    except TypeError as err:
-        raise TypeError(f"{fn}: batches must be a pytree of arrays: {err}") from None
-    leaves = jax.tree.leaves(batches)
-    sizes = {jnp.shape(x)[0] if jnp.ndim(x) else None for x in leaves}
-    if not leaves or None in sizes or len(sizes) != 1:
-        raise ValueError(f"{fn}: batches must be a pytree of arrays with one common leading "
-                         f"(batch-index) axis, got leading sizes {sorted(map(str, sizes))}")
-    n_batches = sizes.pop()
+    batches, n_batches = check.batches(fn, batches)
 
     lrs = _sweep(start, end, n, mode)
     lr_table = jnp.asarray(lrs, dtype=jnp.float32)

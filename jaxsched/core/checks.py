@@ -130,3 +130,23 @@ def finite_at_end(fn: str, what: str, value: float) -> None:
     if not value <= FLOAT32_MAX:
         raise ValueError(f"{fn}: {what} reaches {value:.3g} at count 2**31-1, past float32's "
                          f"largest value {FLOAT32_MAX:.3g}; use a smaller rate")
+
+
+def batches(fn: str, value: Any) -> tuple[Any, int]:
+    """A pytree of arrays whose leaves share one leading (batch-index) axis, as the LR range
+    test and the grid search take their batches: ``(the pytree as jnp arrays, its length)``."""
+    import jax.numpy as jnp
+
+    try:  # numpy (or any array-like) leaves: jnp arrays can be indexed by a traced step
+        value = jax.tree.map(jnp.asarray, value)
+    except TypeError as err:
+        raise TypeError(f"{fn}: batches must be a pytree of arrays: {err}") from None
+    leaves = jax.tree.leaves(value)
+    sizes = {jnp.shape(x)[0] if jnp.ndim(x) else None for x in leaves}
+    if not leaves or None in sizes or len(sizes) != 1:
+        raise ValueError(f"{fn}: batches must be a pytree of arrays with one common leading "
+                         f"(batch-index) axis, got leading sizes {sorted(map(str, sizes))}")
+    n = sizes.pop()
+    if n == 0:
+        raise ValueError(f"{fn}: batches hold no batch (leading axis of size 0)")
+    return value, n

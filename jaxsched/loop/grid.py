@@ -94,22 +94,6 @@ def _candidates(lrs: Any, schedules: Any, names: Any
     return scales, bases, index, names
 
 
-def _batches(batches: Any) -> tuple[Any, int]:
-    try:
-        batches = jax.tree.map(jnp.asarray, batches)
-    except TypeError as err:
-        raise TypeError(f"{FN}: batches must be a pytree of arrays: {err}") from None
-    leaves = jax.tree.leaves(batches)
-    sizes = {jnp.shape(x)[0] if jnp.ndim(x) else None for x in leaves}
-    if not leaves or None in sizes or len(sizes) != 1:
-        raise ValueError(f"{FN}: batches must be a pytree of arrays with one common leading "
-                         f"(batch-index) axis, got leading sizes {sorted(map(str, sizes))}")
-    n_batches = sizes.pop()
-    if n_batches == 0:
-        raise ValueError(f"{FN}: batches hold no batch (leading axis of size 0)")
-    return batches, n_batches
-
-
 def _devices(devices: Any) -> list[Any]:
     if devices is None:
         return list(jax.devices())
@@ -213,7 +197,7 @@ def grid_search(
         raise TypeError(f"{FN}: val_fn must be callable or None, got {val_fn!r}")
     n = check.integer(FN, "num_steps", num_steps, minimum=1, maximum=10**8)
     scales, bases, index, names = _candidates(lrs, schedules, names)
-    batches, n_batches = _batches(batches)
+    batches, n_batches = check.batches(FN, batches)
     every = n_batches if eval_every is None else check.integer(FN, "eval_every", eval_every,
                                                                minimum=1)
     sync = check.integer(FN, "sync_every", sync_every, minimum=1, maximum=30)
