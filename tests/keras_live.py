@@ -3,6 +3,7 @@ three-way comparison of a Keras-named schedule against it and against the exact 
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 
@@ -52,6 +53,14 @@ def assert_three_way(name, kw, steps, *, limit=1e30):
     ref = keras_curve(name, kw, steps)
     judged = parity.judge(ours64, exact, ref, x64=True, steps=steps)
     assert judged.ok, (name, kw, judged)
+    # float32 far into a growth curve: exp's argument alone rounds by |x| 2**-24 relative,
+    # 2e-6 at x = 33 e-folds, for Keras's float32 as for ours, and the two may err in
+    # opposite directions; so a growth curve is judged in float32 up to e**16 times its
+    # initial lr (1e-6 each at most); float64 above covers it everywhere
+    grown = np.abs(exact) <= abs(kw.get("initial_learning_rate", 1.0)) * math.exp(16)
+    if not grown.all():
+        steps = [k for k, ok in zip(steps, grown, strict=True) if ok]
+        exact, ref = exact[grown], ref[grown]
     ours32, _ = ours(name, kw, steps, x64=False)
     peak = float(np.max(np.abs(exact))) or 1.0
     judged = parity.judge(ours32, exact, x64=False, peak=peak, steps=steps)
