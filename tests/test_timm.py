@@ -364,3 +364,21 @@ def test_tanh_warmup_target_is_exact_in_the_oracle():
         ours = [float(s(1)), float(s(2))]
     ref = timm_curve("TanhLRScheduler", 1.0, kw, [1, 2])
     assert parity.judge(ours, exact, ref, x64=True, peak=1.0, steps=[1, 2]).ok
+
+
+@pytest.mark.parametrize("cycle_mul", [1.0, 2.0], ids=["one_cycle", "tabulated_cycles"])
+def test_poly_power_below_one_float32_near_cycle_end(cycle_mul):
+    """(1 - x)**0.5 magnifies an absolute error in 1 - x near a cycle's end: the remaining
+    steps are counted in integers in float32 too (CI draw: t_initial 14691, power 0.5, step
+    14690 was 2.7e-6 of the peak off when 1 - x was formed in float32)."""
+    t = 14691
+    kw = dict(t_initial=t, power=0.5, cycle_mul=cycle_mul, cycle_limit=2)
+    ends = [t - 2, t - 1, t, t + 1] + ([3 * t - 2, 3 * t - 1, 3 * t] if cycle_mul == 2 else [])
+    ref = timm_curve("PolyLRScheduler", 1.0, kw, ends)
+    with jax.enable_x64(True):
+        exact = oracle.exact_values(jt.poly_lr(lr=1.0, **kw), ends)
+    with jax.enable_x64(False):
+        ours32 = np.asarray(jax.jit(jax.vmap(jt.poly_lr(lr=1.0, **kw)))(np.asarray(ends, np.int32)))
+    assert parity.judge(ours32, exact, x64=False, peak=1.0, steps=ends).ok
+    assert np.max(np.abs(ours32 - np.asarray(exact, float))) < 1e-7
+    assert np.max(np.abs(np.asarray(ref) - np.asarray(exact, float))) < 1e-12
