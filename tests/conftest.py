@@ -52,7 +52,7 @@ _CACHE = _compilation_cache()
 import chex  # noqa: E402  (after the cache's environment variables)
 import jax  # noqa: E402
 import pytest  # noqa: E402
-from hypothesis import HealthCheck, settings  # noqa: E402
+from hypothesis import HealthCheck, Phase, settings  # noqa: E402
 
 if _CACHE is not None:  # jax may have been imported before this file: set it here as well
     jax.config.update("jax_compilation_cache_dir", _CACHE)
@@ -69,6 +69,9 @@ _QUIET = [HealthCheck.too_slow, HealthCheck.differing_executors]
 settings.register_profile("default", deadline=None, max_examples=30, derandomize=True,
                           suppress_health_check=_QUIET)
 settings.register_profile("explore", deadline=None, max_examples=30, suppress_health_check=_QUIET)
+settings.register_profile("noshrink", deadline=None, max_examples=30, derandomize=True,
+                          suppress_health_check=_QUIET,
+                          phases=[Phase.explicit, Phase.reuse, Phase.generate])  # the raw draw
 settings.register_profile("thorough", deadline=None, max_examples=300,
                           suppress_health_check=_QUIET)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
