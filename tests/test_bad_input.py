@@ -76,8 +76,8 @@ def test_adapters_refuse_bad_optimizers(name, optimizer, exc, match):
 
 
 @pytest.mark.parametrize(("make", "match"), [
-    (lambda: jaxsched.StepLR(SGD, 2, gamma=-2.0), r"jaxsched\.StepLR: gamma must be >= 0, "
-                                                  r"got -2.0"),
+    (lambda: jaxsched.StepLR(SGD, 2, gamma=math.inf), r"jaxsched\.StepLR: gamma must be "
+                                                      r"finite, got inf"),
     (lambda: jaxsched.StepLR(SGD, 2, last_epoch="3"), r"jaxsched\.StepLR: last_epoch must be an "
                                                       r"integer, got '3'"),
     (lambda: jaxsched.StepLR(SGD, 2, last_epoch=-2), r"jaxsched\.StepLR: last_epoch must be in "

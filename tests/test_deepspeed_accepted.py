@@ -58,6 +58,28 @@ ACCEPTED = [
      dict(cycle_min_lr=0.01, cycle_max_lr=0.1, cycle_first_step_size=500,
           cycle_min_mom=0.95, cycle_max_mom=0.85, cycle_momentum=True), "Adam", [0.1], 1200,
      None),
+    # a negative decay_lr_rate: the decayed lr grows to a pole (at 333.3 decay steps here:
+    # the lr there is 1e3 times the floor, each side) and turns negative past it
+    ("one_cycle_negative_decay_rate", "OneCycle",
+     dict(cycle_min_lr=0.01, cycle_max_lr=0.1, cycle_first_step_size=200,
+          decay_lr_rate=-0.3, decay_step_size=100), "SGD", [0.1], 34_000,
+     "decay_lr_rate=-0.3 is negative"),
+    ("one_cycle_negative_decay_rate_stairs", "OneCycle",
+     dict(cycle_min_lr=0.02, cycle_max_lr=0.2, cycle_first_step_size=150,
+          cycle_second_step_size=90, cycle_first_stair_count=5, decay_lr_rate=-0.007,
+          decay_step_size=3, cycle_momentum=True), "Adam", [0.1], 1000,
+     "decay_lr_rate=-0.007 is negative"),
+    ("one_cycle_momenta_outside_unit", "OneCycle",
+     dict(cycle_min_lr=0.01, cycle_max_lr=0.1, cycle_first_step_size=300,
+          cycle_min_mom=-0.2, cycle_max_mom=1.3, decay_mom_rate=0.01, decay_step_size=40,
+          cycle_momentum=True), "Adam", [0.1], 900, None),
+    ("lr_range_test_negative_min", "LRRangeTest",
+     dict(lr_range_test_min_lr=-1e-4, lr_range_test_step_size=50,
+          lr_range_test_step_rate=2.0), "SGD", [0.1], 800, "is negative"),
+    ("lr_range_test_negative_min_staircase_groups", "LRRangeTest",
+     dict(lr_range_test_min_lr=[-1e-3, 2e-4], lr_range_test_step_size=7,
+          lr_range_test_step_rate=0.5, lr_range_test_staircase=True), "Adam", [0.1, 0.2], 300,
+     "is negative"),
 ]
 
 
@@ -97,3 +119,20 @@ def test_a_warmup_type_that_is_not_a_string_is_refused():
     with pytest.raises(TypeError, match=r"jaxsched\.warmup_lr: warmup_type must be one of "
                                         r"\('log', 'linear'\), got 3"):
         jaxsched.warmup_lr(0.0, 1.0, warmup_type=3)
+
+
+def test_decay_rate_whose_pole_deepspeed_lands_on_is_refused():
+    """decay_lr_rate -0.5 with decay_step_size 1: DeepSpeed's 1 + (-0.5) * (2 / 1) is 0, a
+    ZeroDivisionError two steps after the cycle; refused eagerly, naming the step."""
+    groups = generate.torch_groups("SGD", [0.1], [0.9])
+    with pytest.raises(ZeroDivisionError):
+        generate.record("OneCycle", dict(cycle_min_lr=0.01, cycle_max_lr=0.1,
+                                         cycle_first_step_size=5, decay_lr_rate=-0.5,
+                                         decay_step_size=1), "SGD", groups, list(range(20)))
+    with pytest.raises(ValueError, match=r"jaxsched\.one_cycle: decay_lr_rate=-0\.5 with "
+                                         r"decay_step_size=1 makes DeepSpeed's decay factor "
+                                         r".* exactly 0 \(it divides by zero 2 steps"):
+        jaxsched.one_cycle(0.01, 0.1, decay_lr_rate=-0.5, cycle_first_step_size=5,
+                           decay_step_size=1)
+    with pytest.raises(ValueError, match=r"jaxsched\.OneCycle: decay_lr_rate=-0\.1"):
+        jaxsched.OneCycle([{"lr": 0.1}], 0.01, 0.1, decay_lr_rate=-0.1, decay_step_size=1)

@@ -43,8 +43,14 @@ def runs(draw):
     group_lrs = [draw(st.floats(1e-5, 0.5)) for _ in range(n)]
     kw = dict(mode=draw(st.sampled_from(["min", "max"])),
               factor=draw(st.sampled_from([0.95, 0.5, 0.8, 0.1])),
-              patience=draw(st.integers(0, 4)), cooldown=draw(st.integers(0, 3)),
-              warmup=draw(st.integers(0, 3)),
+              # fractional and negative counts too: transformers compares num > patience
+              # and counts a cooldown / warmup down while it is above 0
+              patience=draw(st.one_of(st.integers(0, 4), st.sampled_from([0.5, 1.5, 2.7,
+                                                                           -0.5, -1]))),
+              cooldown=draw(st.one_of(st.integers(0, 3), st.sampled_from([0.5, 1.5, 2.25,
+                                                                           -0.5, -2]))),
+              warmup=draw(st.one_of(st.integers(0, 3), st.sampled_from([0.25, 1.5, 2.5,
+                                                                         -1.5]))),
               threshold=draw(st.sampled_from([1e-6, 0.0, 0.05])),
               threshold_mode=draw(st.sampled_from(["abs", "rel"])),
               reset_start=draw(st.integers(1, 6)),
@@ -118,14 +124,17 @@ def test_epoch_argument_sets_the_count():
 
 
 @pytest.mark.parametrize("x64", [True, False])
-def test_in_graph_transform_follows_transformers(x64):
+@pytest.mark.parametrize("counts", [dict(patience=3, cooldown=2, warmup=1),
+                                    dict(patience=2.5, cooldown=1.5, warmup=0.25)],
+                         ids=["integers", "fractions"])
+def test_in_graph_transform_follows_transformers(x64, counts):
     """The optax transform in a jitted scan: update k is scaled by the lr in force before
     metric k; the lrs are transformers' (float64 exactly, float32 to 2e-6 of the peak)."""
     rng = np.random.default_rng(0)
     metrics = np.concatenate([np.linspace(3.0, 1.0, 30), np.full(40, 1.0),
                               rng.uniform(0.5, 2.0, 130), np.linspace(1.0, 0.1, 100)])
-    kw = dict(patience=3, factor=0.8, cooldown=2, warmup=1, smooth=True, window_size=5,
-              min_lr=1e-4, max_lr=0.5, reset_start=4)
+    kw = dict(factor=0.8, smooth=True, window_size=5, min_lr=1e-4, max_lr=0.5, reset_start=4,
+              **counts)
     opt = torch_opt([0.05])
     ref = Ref(opt, **kw)
     expected = []
@@ -171,7 +180,11 @@ BAD = {
     "factor_str": (dict(factor="0.5"), TypeError, r"factor must be a real number, got '0.5'"),
     "mode": (dict(mode="mni"), ValueError, r"mode must be one of .*'mni'.*did you mean"),
     "threshold_mode": (dict(threshold_mode="absolute"), ValueError, r"threshold_mode"),
-    "patience_bool": (dict(patience=True), TypeError, r"patience must be an integer"),
+    "patience_bool": (dict(patience=True), TypeError, r"patience must be a real number"),
+    "cooldown_str": (dict(cooldown="2"), TypeError, r"cooldown must be a real number"),
+    "warmup_nan": (dict(warmup=math.nan), ValueError, r"warmup must be finite, got nan"),
+    "cooldown_huge": (dict(cooldown=2.5e10), ValueError, r"cooldown must be in "
+                                                          r"\[-2147483647, 2147483647\]"),
     "empty_window": (dict(smooth=True, window_size=0), ValueError, r"window_size must be >= 1"),
     "min_lrs_length": (dict(min_lr=[0.0, 0.0]), ValueError, r"expected 1 min_lrs"),
     "smooth_str": (dict(smooth="yes"), TypeError, r"smooth must be a bool"),
@@ -215,3 +228,35 @@ def test_bad_steps_and_state_dicts_change_nothing():
         warnings.simplefilter("error")
         s.load_state_dict({"num_bad_epochs": 3})  # a subset, as transformers takes it
     assert s.state_dict()["num_bad_epochs"] == 3
+
+
+@pytest.mark.parametrize(("patience", "cooldown", "warmup"),
+                         [(1.5, 2.5, 0.5), (0.5, -0.5, 1.25), (-0.5, 0.75, 1.5),
+                          (2.2, -1.5, -0.5)],
+                         ids=["halves", "negative-cooldown", "negative-patience",
+                              "negative-counts"])
+def test_fractional_counts_step_and_save_as_transformers(patience, cooldown, warmup):
+    """transformers compares num > patience (floor for integer counts) and counts a
+    cooldown / warmup down from its fractional value while above 0: the lrs and the state
+    dicts (fractional counters included) equal transformers', and resume both ways."""
+    kw = dict(patience=patience, cooldown=cooldown, warmup=warmup, factor=0.5, min_lr=1e-3)
+    metrics = [3.0, 2.0, 2.0, 2.0, 2.0, 1.0, 0.5, 0.4, 0.3, 0.3, 0.3, 0.3, 0.3, 0.2, 0.1,
+               0.1, 0.1, 0.1, 0.1, 0.05] * 3
+    opt = torch_opt([0.1])
+    ref = Ref(opt, **kw)
+    ours = GreedyLR([0.1], **kw)
+    seen = set()
+    for i, metric in enumerate(metrics):
+        ref.step(metric)
+        ours.step(metric)
+        assert ours.get_last_lr() == lrs(opt), i
+        assert _plain(ours.state_dict()) == _plain(ref.state_dict()), i
+        seen.add((ref.state_dict()["cooldown_counter"], ref.state_dict()["warmup_counter"]))
+    assert len(seen) > 1 or min(cooldown, warmup) < 0  # the counters moved
+    ref2, ours2 = Ref(torch_opt([0.1]), **kw), GreedyLR([0.1], **kw)
+    ref2.load_state_dict(ours.state_dict())
+    ours2.load_state_dict(ref.state_dict())
+    for metric in metrics[:25]:
+        ref2.step(metric)
+        ours2.step(metric)
+    assert _plain(ours2.state_dict()) == _plain(ref2.state_dict())

@@ -104,8 +104,26 @@ BAD = [
      "requires num_warmup_steps"),
     ("missing_training", dict(name="cosine", num_warmup_steps=1), ValueError,
      "requires num_training_steps"),
-    ("negative_warmup", dict(name="linear", num_warmup_steps=-1, num_training_steps=5),
-     ValueError, r"num_warmup_steps must be in \[0"),
+    ("inverse_sqrt_negative_warmup_default_timescale",
+     dict(name="inverse_sqrt", num_warmup_steps=-1), ValueError,
+     r"timescale defaults to num_warmup_steps \(-1\), which must then be > 0"),
+    ("inverse_sqrt_negative_timescale",
+     dict(name="inverse_sqrt", num_warmup_steps=3,
+          scheduler_specific_kwargs=dict(timescale=-2.5)), ValueError,
+     r"timescale must be > 0 .*got -2.5"),
+    ("inverse_sqrt_zero_timescale",
+     dict(name="inverse_sqrt", num_warmup_steps=3, scheduler_specific_kwargs=dict(timescale=0)),
+     ValueError, r"timescale must be > 0 .*got 0"),
+    ("inverse_sqrt_str_timescale",
+     dict(name="inverse_sqrt", num_warmup_steps=3,
+          scheduler_specific_kwargs=dict(timescale="7")), TypeError,
+     r"timescale must be a real number, got '7'"),
+    ("span_past_count_range", dict(name="linear", num_warmup_steps=-10,
+                                   num_training_steps=2**31 - 1), ValueError,
+     r"num_training_steps - num_warmup_steps .* must be at most 2147483647"),
+    ("warmup_below_count_range", dict(name="linear", num_warmup_steps=-2**31,
+                                      num_training_steps=5), ValueError,
+     r"num_warmup_steps must be in \[-2147483647"),
     ("float_warmup", dict(name="linear", num_warmup_steps=1.5, num_training_steps=5),
      TypeError, "num_warmup_steps must be an integer"),
     ("unknown_kwarg", dict(name="linear", num_warmup_steps=1, num_training_steps=5,
@@ -166,7 +184,7 @@ def test_groups_with_different_lrs_have_no_default_lr():
 def _random_case(draw):
     name = draw(st.sampled_from(sorted(set(huggingface.SCHEDULER_TYPES)
                                        - {"reduce_lr_on_plateau", "greedy"})))
-    w = draw(st.integers(0, 30))
+    w = draw(st.integers(-30, 30))  # transformers steps through a negative warmup too
     t = w + draw(st.integers(1, 200))
     kwargs = dict(num_warmup_steps=w, num_training_steps=t)
     extra: dict = {}
@@ -178,8 +196,8 @@ def _random_case(draw):
         extra.update(power=draw(st.floats(0.0, 3.0)), lr_end=draw(st.floats(0.0, 1e-3)))
     if name == "inverse_sqrt":
         kwargs.pop("num_training_steps")
-        if draw(st.booleans()):
-            extra["timescale"] = draw(st.integers(1, 500))
+        if w < 0 or draw(st.booleans()):  # a negative warmup needs a positive timescale
+            extra["timescale"] = draw(st.one_of(st.integers(1, 500), st.floats(0.05, 500.0)))
     if name == "constant_with_warmup":
         kwargs.pop("num_training_steps")
     if name == "constant":
@@ -204,7 +222,7 @@ def _random_case(draw):
     far = draw(st.lists(st.integers(1000, 2**31 - 1), max_size=3))
     return {"name": "random", "class": "LambdaLR", "hf": name, "kwargs": kwargs,
             "optimizer": optimizer,
-            "steps": sorted({*range(t + 40), *far}), "lrs": lrs}
+            "steps": sorted({*range(max(t, 0) + 40), *far}), "lrs": lrs}
 
 
 @given(data=st.data())

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from keras_live import assert_three_way, keras, ks
+from keras_live import assert_three_way, keras, keras_curve, ks
+from keras_live import ours as _ours
 
 from jaxsched import keras as jk
 from jaxsched.tools import oracle, parity
@@ -136,3 +137,39 @@ def test_tiny_power_at_the_end_of_the_decay(x64):
     with jax.enable_x64(True):
         exact = oracle.exact_values(jk.PolynomialDecay(**kw), steps)
     assert parity.judge(ours, exact, x64=x64, peak=1.0).ok, ours
+
+
+NEAR_ONE = [
+    dict(initial_learning_rate=0.1, first_decay_steps=1, t_mul=1.0 + 1e-9, alpha=0.01),
+    dict(initial_learning_rate=0.05, first_decay_steps=7.5, t_mul=1.0 + 3e-9, m_mul=0.99999),
+    dict(initial_learning_rate=0.1, first_decay_steps=3, t_mul=1.0 - 1e-10, m_mul=-1.0),
+]
+
+
+@pytest.mark.parametrize("kw", NEAR_ONE, ids=["1e-9", "fractional-d", "below-one"])
+def test_restarts_t_mul_float32_rounds_to_one(kw):
+    """t_mul within float32's rounding of 1 and more than 65536 cycles below 2**31-1: float64
+    from the closed form, judged three ways (exact: 60-digit closed-form oracle; Keras's
+    float32, which takes t_mul == 1, is far from it at far counts); float32 is Keras's own
+    arithmetic, t_mul == 1: jaxsched's t_mul=1 schedule exactly (within 2e-6 of the peak of
+    its exact value), and Keras's float32 curve to 2e-6 of its peak over the first 16 cycles
+    (further out Keras's float32 step / first_decay_steps loses the position)."""
+    name = "CosineDecayRestarts"
+    rng = np.random.default_rng(7)
+    steps = sorted({*range(0, 120), *rng.integers(0, 2**31, 40).tolist(), 10**5, 10**7 + 3,
+                    123_456_789, 2**24 - 1, 2**31 - 2, 2**31 - 1})
+    ours64, s64 = _ours(name, kw, steps, x64=True)
+    exact = np.asarray(oracle.exact_values(s64, steps), np.float64)
+    ref = keras_curve(name, kw, steps)
+    judged = parity.judge(ours64, exact, ref, x64=True, steps=steps)
+    assert judged.ok, judged
+    ones64, ones = _ours(name, dict(kw, t_mul=1.0), steps, x64=True)
+    assert not np.allclose(ours64, ones64)  # far out the cycles have grown
+    ours32, _ = _ours(name, kw, steps, x64=False)
+    ones32, _ = _ours(name, dict(kw, t_mul=1.0), steps, x64=False)
+    assert np.array_equal(ours32, ones32)
+    ones_exact = oracle.exact_values(ones, steps)
+    assert parity.judge(ones32, ones_exact, x64=False, steps=steps).ok
+    first = np.asarray(steps) < 16 * kw["first_decay_steps"]
+    peak = float(np.max(np.abs(ref)))
+    assert np.all(np.abs(ours32 - ref)[first] <= parity.FLOAT32_PEAK_TOL * peak)

@@ -382,3 +382,76 @@ def test_poly_power_below_one_float32_near_cycle_end(cycle_mul):
     assert parity.judge(ours32, exact, x64=False, peak=1.0, steps=ends).ok
     assert np.max(np.abs(ours32 - np.asarray(exact, float))) < 1e-7
     assert np.max(np.abs(np.asarray(ref) - np.asarray(exact, float))) < 1e-12
+
+
+UNIFORM_CASES = [
+    ("CosineLRScheduler", dict(t_initial=300, lr_min=1e-4, warmup_t=20, cycle_limit=2,
+                               noise_range_t=10, noise_pct=0.4, noise_seed=5)),
+    ("TanhLRScheduler", dict(t_initial=200, noise_range_t=[50, 400], noise_pct=0.9,
+                             noise_seed=2**33 + 7)),
+    ("StepLRScheduler", dict(decay_t=30, decay_rate=0.5, noise_range_t=0, noise_pct=-0.3)),
+    ("MultiStepLRScheduler", dict(decay_t=[40, 90], decay_rate=0.3, warmup_t=5,
+                                  noise_range_t=[0, 150], noise_pct=1.5, noise_seed=0)),
+    ("PolyLRScheduler", dict(t_initial=250, power=2.0, noise_range_t=100, noise_pct=0.05,
+                             noise_seed=123_456)),
+]
+
+
+@pytest.mark.parametrize(("name", "kw"), UNIFORM_CASES, ids=[c[0] for c in UNIFORM_CASES])
+def test_uniform_noise_loaded_from_a_state_dict_matches_timm(name, kw):
+    """timm's cycle schedulers take no noise_type argument, but their base class draws
+    uniform noise ``2 * (torch.rand(1) - 0.5) * noise_pct`` for any noise_type other than
+    'normal', which a loaded state dict sets. The adapter loads it from timm's dict and
+    steps as timm; the pure schedule (``noise_type='uniform'``) is judged in both dtypes
+    against timm and the exact oracle, far counts included."""
+    groups = [{"lr": 0.1}, {"lr": 0.05, "lr_scale": 0.5}]
+    built = {k: v for k, v in kw.items() if k != "noise_pct"}  # normal noise's pct, 0.67
+    opt, ref, ours = _pair(name, built, groups, False)
+    # any finite pct: one uniform draw (normal noise redraws until |noise| < pct)
+    state = dict(ref.state_dict(), noise_type="uniform", noise_pct=kw["noise_pct"])
+    ref.load_state_dict(state)
+    ours.load_state_dict(state)
+    assert ours.state_dict()["noise_type"] == "uniform"
+    for n in [*range(1, 320), 10**6, 2**31 - 1]:
+        ref.step_update(n)
+        ours.step_update(n)
+        _same(opt, ref, ours, n)
+    with pytest.warns(UserWarning, match=r"noise_type 'gaussian' is not 'normal'"):
+        ours.load_state_dict(dict(state, noise_type="gaussian"))
+    ref.load_state_dict(dict(state, noise_type="gaussian"))
+    ref.step_update(77)
+    ours.step_update(77)
+    _same(opt, ref, ours, "gaussian")
+    steps = [*range(0, 400), 2**31 - 2, 2**31 - 1]
+    opt1 = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sched = getattr(ts, name)(opt1, t_in_epochs=False, **built)
+    sched.load_state_dict(dict(sched.state_dict(), noise_type="uniform",
+                               noise_pct=kw["noise_pct"]))
+    ref_curve = [opt1.param_groups[0]["lr"]]
+    for t in steps[1:]:
+        sched.step_update(t)
+        ref_curve.append(opt1.param_groups[0]["lr"])
+    with jax.enable_x64(True):
+        s64 = FACTORIES[name](lr=0.1, noise_type="uniform", **kw)
+        ours64 = np.asarray(jax.jit(jax.vmap(s64))(np.asarray(steps, np.int64)))
+    exact = oracle.exact_values(s64, steps)
+    verdict = parity.judge(ours64, exact, np.asarray(ref_curve), x64=True, steps=steps)
+    assert verdict.ok, verdict
+    with jax.enable_x64(True):
+        quiet = FACTORIES[name](lr=0.1, **dict(kw, noise_range_t=None, noise_pct=0.67))
+        assert not np.allclose(ours64, np.asarray(jax.vmap(quiet)(np.asarray(steps))))
+    with jax.enable_x64(False):
+        s32 = FACTORIES[name](lr=0.1, noise_type="uniform", **kw)
+        ours32 = np.asarray(jax.jit(jax.vmap(s32))(np.asarray(steps, np.int32)))
+    assert parity.judge(ours32, exact, x64=False, steps=steps).ok
+
+
+def test_noise_type_is_not_a_constructor_argument_as_in_timm():
+    with pytest.raises(TypeError, match=r"jaxsched\.timm\.CosineLRScheduler: unknown "
+                                        r"argument 'noise_type'"):
+        jt.CosineLRScheduler([{"lr": 0.1}], 10, noise_type="uniform")
+    with pytest.raises(TypeError, match=r"jaxsched\.timm\.cosine_lr: noise_type must be a "
+                                        r"string"):
+        jt.cosine_lr(10, lr=0.1, noise_type=None)

@@ -7,6 +7,7 @@ torch, and the exact value of torch's formula), state dict included."""
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -49,9 +50,60 @@ ACCEPTED = [
 ]
 
 
+# a negative gamma: torch multiplies it in as it is, so its lrs alternate in sign (the
+# recursion's and the closed form's gamma ** n agree); jaxsched warns once, naming it
+NEGATIVE_GAMMA = [
+    ("StepLR-negative-gamma", "StepLR", dict(step_size=7, gamma=-0.8), "SGD", [0.1, 0.03],
+     [0.9, 0.9], 300),
+    ("StepLR-negative-growth", "StepLR", dict(step_size=3, gamma=-1.3), "Adam", [1e-4], [0.9],
+     200),
+    ("MultiStepLR-negative-gamma", "MultiStepLR", dict(milestones=[0, 10, 40, 40, 90],
+                                                       gamma=-0.5), "SGD", [0.1], [0.9], 150),
+    ("ExponentialLR-negative-gamma", "ExponentialLR", dict(gamma=-0.97), "SGD", [0.1, 0.2],
+     [0.9, 0.9], 500),
+    ("ExponentialLR-negative-one", "ExponentialLR", dict(gamma=-1.0), "Adam", [0.01], [0.9],
+     100),
+    ("ExponentialLR-zero", "ExponentialLR", dict(gamma=0.0), "SGD", [0.1], [0.9], 20),
+]
+
+
 @pytest.mark.parametrize(("cls", "kwargs", "optimizer", "lrs", "moms", "steps"),
                          [c[1:] for c in ACCEPTED], ids=[c[0] for c in ACCEPTED])
 def test_accepted_configuration_matches_torch(cls, kwargs, optimizer, lrs, moms, steps):
+    _matches_torch(cls, kwargs, optimizer, lrs, moms, steps)
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "optimizer", "lrs", "moms", "steps"),
+                         [c[1:] for c in NEGATIVE_GAMMA], ids=[c[0] for c in NEGATIVE_GAMMA])
+def test_negative_gamma_alternates_as_torch(cls, kwargs, optimizer, lrs, moms, steps):
+    """Compared live in both dtypes and the adapter (state dict included), against torch and
+    the exact ``lr * gamma ** n``; float32 within 2e-6 of the largest |lr|."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lr = _matches_torch(cls, kwargs, optimizer, lrs, moms, steps)
+    if kwargs["gamma"] < 0:
+        assert np.min(lr) < 0 < np.max(lr)
+        assert caught and all(re.search(r"gamma=-[\d.]+ is negative, so the schedule's lrs "
+                                        r"alternate in sign", str(w.message)) for w in caught)
+    else:
+        assert not caught
+
+
+def test_negative_gamma_warns_once_per_adapter():
+    groups = [{"lr": 0.1}, {"lr": 0.2}, {"lr": 0.3}]
+    with pytest.warns(UserWarning, match=r"jaxsched\.ExponentialLR: gamma=-0\.5 is negative") \
+            as record:
+        sched = jaxsched.ExponentialLR(groups, gamma=-0.5)
+    assert len(record) == 1
+    sched.step()
+    assert sched.get_last_lr() == [-0.05, -0.1, -0.15]
+    with pytest.warns(UserWarning, match=r"jaxsched\.step_lr: gamma=-2\.0") as record:
+        s = jaxsched.step_lr(2, gamma=-2.0, lr=1.0)
+    assert len(record) == 1
+    assert [float(s(k)) for k in range(7)] == [1.0, 1.0, -2.0, -2.0, 4.0, 4.0, -8.0]
+
+
+def _matches_torch(cls, kwargs, optimizer, lrs, moms, steps):
     groups = optimizers.torch_groups(optimizer, lrs, moms)
     case = dict(cls=cls, kwargs=kwargs, optimizer=optimizer, groups=groups,
                 steps=list(range(steps)))
@@ -71,6 +123,7 @@ def test_accepted_configuration_matches_torch(cls, kwargs, optimizer, lrs, moms,
                                         scale=parity.case_peak(case),
                                         exact=parity.case_state_exact(case))
     assert not mismatches, mismatches
+    return case["lr"]
 
 
 def test_growth_overflows_to_inf_where_torch_does():

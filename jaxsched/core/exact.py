@@ -166,7 +166,8 @@ def mix(a: ArrayLike, wa: ArrayLike, b: ArrayLike, wb: ArrayLike) -> jax.Array:
 
 
 def int_pow(gamma: float, n: ArrayLike) -> jax.Array:
-    """``gamma ** n`` for a Python float ``gamma >= 0`` and an integer array ``n >= 0``.
+    """``gamma ** n`` for a Python float ``gamma`` and an integer array ``n >= 0``; a negative
+    ``gamma`` gives ``(-1)**n * |gamma|**n`` (the sign from ``n``'s parity).
 
     float64: XLA's ``pow``, which matched the exact power to the last bit on every sample
     measured (counts up to 2**31-1), exact powers (``0.5 ** 3``) included. float32, a decay
@@ -178,6 +179,9 @@ def int_pow(gamma: float, n: ArrayLike) -> jax.Array:
     was 2e-6 off at 48 doublings). ``gamma**0 = 1``.
     """
     n = jnp.asarray(n)
+    if gamma < 0.0:  # a negative base alternates: the sign from n's parity, exactly
+        magnitude = int_pow(-gamma, n)
+        return jnp.where(n % 2 == 1, -magnitude, magnitude)
     if gamma == 0.0:
         return jnp.where(n == 0, 1.0, 0.0).astype(float_dtype())
     if not is_x64():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -188,13 +189,24 @@ def group_schedules(fn: str, factory: Callable[..., Schedule], n_groups: int | N
                          f"{ {k: kwargs[k] for k in lengths} or n_groups!r}")
     own = f"jaxsched.{getattr(factory, '__name__', '')}: "
     out = []
-    for g in range(n):
-        try:
-            out.append(factory(**{k: (v[g] if k in lengths else v) for k, v in kwargs.items()}))
-        except (TypeError, ValueError) as err:  # name the caller (an adapter), not the factory
-            text = str(err)
-            if not text.startswith(own) or fn + ": " == own:
-                raise
-            group = f" (param group {g})" if n > 1 else ""
-            raise type(err)(f"{fn}{group}: {text[len(own):]}") from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for g in range(n):
+            try:
+                out.append(factory(**{k: (v[g] if k in lengths else v)
+                                      for k, v in kwargs.items()}))
+            except (TypeError, ValueError) as err:  # name the caller (an adapter)
+                text = str(err)
+                if not text.startswith(own) or fn + ": " == own:
+                    raise
+                group = f" (param group {g})" if n > 1 else ""
+                raise type(err)(f"{fn}{group}: {text[len(own):]}") from None
+    seen = set()  # a factory's warning once, naming the caller, however many groups gave it
+    for w in caught:
+        text = str(w.message)
+        if text.startswith(own):
+            text = f"{fn}: {text[len(own):]}"
+        if (w.category, text) not in seen:
+            seen.add((w.category, text))
+            warnings.warn(text, w.category, stacklevel=4)
     return out

@@ -12,11 +12,14 @@ position loses the low bits of ``k/T``; its cosine near a zero floor loses relat
 
 from __future__ import annotations
 
+import warnings
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import divide, idiv, imod, mix, to_float
+from jaxsched.core.exact import divide, idiv, imod, is_x64, mix, to_float
 from jaxsched.core.schedule import Schedule, schedule_factory
 from jaxsched.deepspeed.warmup import signed_lr, warmup_cosine_lr, warmup_decay_lr, warmup_lr
 
@@ -36,7 +39,8 @@ def lr_range_test(
     ``floor(k / step_size)`` (exact integer division) when ``staircase``.
 
     Args:
-        lr_range_test_min_lr: lr at step 0, >= 0.
+        lr_range_test_min_lr: lr at step 0 (any finite real, as in DeepSpeed; a negative
+            one, whose lrs grow ever more negative, warns).
         lr_range_test_step_size: steps per unit of ``interval``, a positive integer.
         lr_range_test_step_rate: growth per ``step_size`` steps, >= 0.
         lr_range_test_staircase: hold the lr flat within each ``step_size`` steps.
@@ -45,7 +49,8 @@ def lr_range_test(
         A ``Schedule`` (no momentum).
 
     Raises:
-        TypeError, ValueError: on a non-finite, negative or non-integer argument.
+        TypeError, ValueError: on a non-finite or non-integer argument, a negative step
+            size or rate.
 
     Example:
         >>> import jaxsched
@@ -56,12 +61,13 @@ def lr_range_test(
     Matches ``deepspeed.runtime.lr_schedules.LRRangeTest`` of DeepSpeed 0.19.8.
     """
     fn = "jaxsched.lr_range_test"
-    min_lr = check.nonneg(fn, "lr_range_test_min_lr", lr_range_test_min_lr)
+    min_lr = signed_lr(fn, "lr_range_test_min_lr", lr_range_test_min_lr)
     size = check.integer(fn, "lr_range_test_step_size", lr_range_test_step_size, minimum=1)
     rate = check.nonneg(fn, "lr_range_test_step_rate", lr_range_test_step_rate)
     staircase = check.boolean(fn, "lr_range_test_staircase", lr_range_test_staircase)
     check.finite_at_end(fn, "lr_range_test_min_lr * (1 + lr_range_test_step_rate * k / "
-                        "lr_range_test_step_size)", min_lr * (1 + rate * check.MAX_COUNT / size))
+                        "lr_range_test_step_size)",
+                        abs(min_lr) * (1 + rate * check.MAX_COUNT / size))
 
     def lr(k: jax.Array) -> jax.Array:
         interval = to_float(idiv(k, size)) if staircase else divide(k, size)
@@ -119,7 +125,10 @@ def one_cycle(
             DeepSpeed; a negative one warns).
         cycle_max_lr: lr at the peak (below ``cycle_min_lr``, the cycle dips, as in
             DeepSpeed).
-        decay_lr_rate: lr decay rate after the cycle, >= 0.
+        decay_lr_rate: lr decay rate after the cycle; a negative one (DeepSpeed takes it as
+            it is) makes the decayed lr grow to a pole at ``i = -1 / decay_lr_rate`` and
+            turn negative past it, and warns; one whose pole DeepSpeed lands on exactly (a
+            division by zero there) is refused.
         cycle_first_step_size: steps of the rising half, a positive integer.
         cycle_second_step_size: steps of the falling half, >= 0; ``None`` means
             ``cycle_first_step_size``.
@@ -127,8 +136,8 @@ def one_cycle(
         cycle_second_stair_count: stairs in the falling half; ``None`` means the first's.
         decay_step_size: steps per unit of decay interval; 0 disables decay.
         cycle_momentum: whether the schedule has a ``momentum`` curve.
-        cycle_min_mom: momentum at the peak lr, in [0, 1].
-        cycle_max_mom: momentum at the cycle's ends, in [0, 1].
+        cycle_min_mom: momentum at the peak lr (any finite real, as DeepSpeed takes it).
+        cycle_max_mom: momentum at the cycle's ends (any finite real).
         decay_mom_rate: momentum growth rate after the cycle, >= 0.
 
     Returns:
@@ -151,7 +160,7 @@ def one_cycle(
     fn = "jaxsched.one_cycle"
     min_lr = signed_lr(fn, "cycle_min_lr", cycle_min_lr)
     max_lr = signed_lr(fn, "cycle_max_lr", cycle_max_lr)
-    lr_rate = check.nonneg(fn, "decay_lr_rate", decay_lr_rate)
+    lr_rate = check.real(fn, "decay_lr_rate", decay_lr_rate)
     s1 = check.integer(fn, "cycle_first_step_size", cycle_first_step_size, minimum=1)
     s2 = s1 if cycle_second_step_size is None else check.integer(
         fn, "cycle_second_step_size", cycle_second_step_size, minimum=0)
@@ -164,11 +173,13 @@ def one_cycle(
         maximum=check.MAX_COUNT // max(s2, 1))
     decay_size = check.integer(fn, "decay_step_size", decay_step_size, minimum=0)
     cycle_momentum = check.boolean(fn, "cycle_momentum", cycle_momentum)
-    min_mom = check.unit(fn, "cycle_min_mom", cycle_min_mom)
-    max_mom = check.unit(fn, "cycle_max_mom", cycle_max_mom)
+    min_mom = check.real(fn, "cycle_min_mom", cycle_min_mom)
+    max_mom = check.real(fn, "cycle_max_mom", cycle_max_mom)
     mom_rate = check.nonneg(fn, "decay_mom_rate", decay_mom_rate)
     check.finite_at_end(fn, "the momentum cycle_max_mom * (1 + decay_mom_rate * i)",
-                        max_mom * (1 + mom_rate * check.MAX_COUNT / max(decay_size, 1)))
+                        abs(max_mom) * (1 + mom_rate * check.MAX_COUNT / max(decay_size, 1)))
+    if lr_rate < 0 and decay_size > 0:
+        _pole(fn, lr_rate, decay_size, check.MAX_COUNT - total)
 
     def weights(k: jax.Array) -> tuple[jax.Array, jax.Array]:
         """``(scale, 1 - scale)``, each one quotient of integers: DeepSpeed's
@@ -194,7 +205,12 @@ def one_cycle(
     def lr(k: jax.Array) -> jax.Array:
         scale, rest = weights(k)
         cycle_lr = mix(min_lr, rest, max_lr, scale)
-        decay_lr = min_lr if skip_lr_decay else min_lr / (1 + lr_rate * decay_interval(k))
+        if skip_lr_decay:
+            decay_lr = min_lr
+        elif lr_rate < 0:  # 1 + rate * i cancels near its pole: from its exact parts
+            decay_lr = min_lr / _one_plus(lr_rate, jnp.maximum(k - total, 0), decay_size)
+        else:
+            decay_lr = min_lr / (1 + lr_rate * decay_interval(k))
         return jnp.where(k <= total, cycle_lr, decay_lr)
 
     def mom(k: jax.Array) -> jax.Array:
@@ -211,3 +227,48 @@ def one_cycle(
         cycle_min_mom=min_mom, cycle_max_mom=max_mom, decay_mom_rate=mom_rate)
     momentum = Schedule(mom, name=fn + ".momentum", params=params) if cycle_momentum else None
     return Schedule(lr, momentum=momentum, name=fn, params=params)
+
+
+def _pole(fn: str, rate: float, size: int, last: int) -> None:
+    """Refuses a negative ``decay_lr_rate`` whose ``1 + rate * (n / size)`` DeepSpeed
+    computes as exactly 0 at a decay step ``n`` in [1, ``last``] (it divides by zero there);
+    warns once otherwise (the lr passes a pole and turns negative)."""
+    guess = round(-size / rate)
+    for n in range(max(1, guess - 2), min(last, guess + 2) + 1):
+        if 1 + rate * (n / size) == 0.0:
+            raise ValueError(f"{fn}: decay_lr_rate={rate!r} with decay_step_size={size} makes "
+                             f"DeepSpeed's decay factor 1 + decay_lr_rate * {n} / {size} "
+                             f"exactly 0 (it divides by zero {n} steps after the cycle)")
+    warnings.warn(f"{fn}: decay_lr_rate={rate!r} is negative: the decayed lr grows to a pole "
+                  f"about {-size / rate:.6g} steps after the cycle and turns negative past "
+                  f"it, as in DeepSpeed", UserWarning, stacklevel=4)
+
+
+def _one_plus(rate: float, n: jax.Array, size: int) -> jax.Array:
+    """``1 + rate * n / size`` for an integer array ``n >= 0``, accurate where it cancels:
+    ``n / size`` and ``rate`` each as an unevaluated sum of two floats, their product with
+    its exact rounding error (Veltkamp-Dekker), so the sum is within a few ulps of its exact
+    value near 0 too (float32 included, for ``n < 2**24``)."""
+    dtype = jnp.float64 if is_x64() else jnp.float32
+    split = 134217729.0 if is_x64() else 4097.0  # 2**27 + 1, 2**12 + 1
+
+    def two_prod_err(a: jax.Array, b: jax.Array, p: jax.Array) -> jax.Array:
+        def halves(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+            t = x * split
+            hi = t - (t - x)
+            return hi, x - hi
+        a_hi, a_lo = halves(a)
+        b_hi, b_lo = halves(b)
+        return ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+    r_hi = np.asarray(rate, dtype)
+    r_lo = jnp.asarray(rate - float(r_hi), dtype)
+    r_hi = jnp.asarray(r_hi)
+    x = to_float(n)
+    d = jnp.asarray(size, dtype)
+    hi = divide(n, size)
+    p = hi * d
+    lo = ((x - p) - two_prod_err(hi, d, p)) / d  # n / size - hi
+    prod = r_hi * hi
+    err = two_prod_err(r_hi, hi, prod) + r_hi * lo + r_lo * hi
+    return (1.0 + prod) + err

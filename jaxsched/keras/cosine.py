@@ -7,11 +7,12 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import divide, half_cos, idiv, imod, mix, to_float
+from jaxsched.core.exact import divide, half_cos, idiv, imod, is_x64, mix, to_float
 from jaxsched.keras.base import KerasSchedule, _alpha, _cosine, _left, _lr, _name, _steps
-from jaxsched.keras.steps import Restarts, cycle_left, signed_pow, unusual
+from jaxsched.keras.steps import Restarts, TooManyCycles, cycle_left, signed_pow, unusual
 
 __all__ = ["CosineDecay", "CosineDecayRestarts"]
 
@@ -91,6 +92,15 @@ class CosineDecayRestarts(KerasSchedule):
     alternates the sign; ``t_mul < 1`` (shrinking cycles) is refused where Keras's lr turns
     NaN within the count's range.
 
+    A ``t_mul`` so close to 1 that float32 rounds it to 1 (within ~6e-8) and more than
+    ``MAX_CYCLES`` cycles start below 2**31-1 (e.g. ``1 + 1e-9`` with ``first_decay_steps``
+    1) is not tabulated: Keras's float32 takes ``t_mul == 1`` there (cycles of
+    ``first_decay_steps``), which is what jaxsched's float32 computes too (exactly); in
+    float64 the cycle index and position come from the closed form ``i = floor(log1p(f
+    (t_mul - 1)) / log1p(t_mul - 1))``, ``B_i / d = expm1(i log1p(t_mul - 1)) / (t_mul -
+    1)`` (``f = step / first_decay_steps``, the index corrected against the starts), within
+    ``~3e-16 f`` of the exact position: no further from the exact value than Keras.
+
     Example:
         >>> from jaxsched import keras
         >>> s = keras.CosineDecayRestarts(0.1, 10, t_mul=2.0, m_mul=0.5)
@@ -111,12 +121,21 @@ class CosineDecayRestarts(KerasSchedule):
         if m_mul < 0:
             notes.append(f"m_mul={m_mul!r} is negative (the lr alternates in sign by cycle)")
         alpha = _alpha(fn, alpha, notes)
-        table = None if t_mul == 1.0 else Restarts(fn, d, t_mul)
+        table = near = None
+        if t_mul != 1.0:
+            try:
+                table = Restarts(fn, d, t_mul)
+            except TooManyCycles:
+                if float(np.float32(t_mul)) != 1.0:
+                    raise
+                near = math.log1p(t_mul - 1.0)  # float32 takes t_mul == 1 (Keras too)
         unusual(fn, notes)
 
         def value(k: jax.Array) -> jax.Array:
             k = k.astype(jnp.result_type(int))
-            if table is not None:
+            if near is not None and is_x64():
+                i, c = _near_one(k, d, t_mul - 1.0, near)
+            elif table is not None:
                 i = table.index(k)
                 left, length = table.left(k, i)
                 c = half_cos(left, length)
@@ -130,5 +149,23 @@ class CosineDecayRestarts(KerasSchedule):
 
         self._build(value, dict(initial_learning_rate=lr, first_decay_steps=d, t_mul=t_mul,
                                 m_mul=m_mul, alpha=alpha, name=_name(fn, name)))
+
+
+def _near_one(k: jax.Array, d: float, eps: float, log_t: float
+              ) -> tuple[jax.Array, jax.Array]:
+    """``(i, (1 + cos(pi x)) / 2)`` for ``t_mul = 1 + eps`` (``eps`` exact, tiny): the cycle
+    ``i`` and position ``x`` of ``k`` from the closed form in float64, with ``S_j = (t**j -
+    1) / eps`` the start of cycle ``j`` in units of ``d`` (``expm1``, no cancellation)."""
+    f = divide(k, d) if isinstance(d, int) else to_float(k) / d
+
+    def start(j: jax.Array) -> jax.Array:
+        return jnp.expm1(to_float(j) * log_t) / eps
+
+    i = jnp.floor(jnp.log1p(f * eps) / log_t).astype(k.dtype)
+    i = jnp.where(start(i) > f, i - 1, i)  # the rounded log may land one cycle off
+    i = jnp.where(start(i + 1) <= f, i + 1, i)
+    left = (start(i + 1) - f) / jnp.exp(to_float(i) * log_t)  # 1 - x
+    s = jnp.sin((math.pi / 2) * left)
+    return i, s * s
 
 

@@ -8,6 +8,8 @@ import math
 from fractions import Fraction
 from typing import Any
 
+import mpmath
+
 from jaxsched.core.mp import Curve, cos_pi, mp
 
 __all__ = ["ORACLES"]
@@ -91,6 +93,27 @@ def cosine(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
     return curve, None
 
 
+def _near_one(k: int, d: Fraction, t_mul: Fraction) -> tuple[int, Any, Any] | None:
+    """``(i, k - B_i, d t**i)`` from the closed form ``B_j = d (t**j - 1) / (t - 1)`` at 60
+    digits, the index from ``log(1 + k (t - 1) / d) / log(t)`` corrected against the starts;
+    ``None`` below 200 cycles (the exact rational loop serves there)."""
+    with mpmath.workdps(60):
+        t, dd = mp(t_mul), mp(d)
+        eps = t - 1
+        i = int(mpmath.floor(mpmath.log(1 + k * eps / dd) / mpmath.log(t)))
+        if i < 200:
+            return None
+
+        def start(j: int) -> Any:
+            return dd * (t**j - 1) / eps
+
+        while start(i) > k:
+            i -= 1
+        while start(i + 1) <= k:
+            i += 1
+        return i, k - start(i), dd * t**i
+
+
 def restarts(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
     lr, alpha, m_mul = mp(p["initial_learning_rate"]), mp(p["alpha"]), mp(p["m_mul"])
     d, t_mul = Fraction(p["first_decay_steps"]), Fraction(p["t_mul"])
@@ -99,6 +122,8 @@ def restarts(p: dict[str, Any], _: Any) -> tuple[Curve, None]:
         if t_mul == 1:
             i = math.floor(k / d)
             done, length = k - i * d, d
+        elif (near := _near_one(k, d, t_mul)) is not None:
+            i, done, length = near
         else:
             start, length, i, mult = Fraction(0), Fraction(d), 0, t_mul
             while start + length <= k:

@@ -32,8 +32,8 @@ from jaxsched.core.exact import (
     two_prod_err,
 )
 
-__all__ = ["MAX_CYCLES", "Restarts", "ceil_span", "cycle_left", "floor_steps", "signed_pow",
-           "unusual"]
+__all__ = ["MAX_CYCLES", "Restarts", "TooManyCycles", "ceil_span", "cycle_left",
+           "floor_steps", "signed_pow", "unusual"]
 
 MAX_CYCLES = 1 << 16  # cycle starts tabulated for t_mul != 1
 
@@ -103,6 +103,10 @@ def ceil_span(k: jax.Array, d: float) -> tuple[jax.Array, jax.Array]:
     return rest, c * d
 
 
+class TooManyCycles(ValueError):
+    """More than ``MAX_CYCLES`` cycles start below the largest count (``t_mul`` near 1)."""
+
+
 class Restarts:
     """Keras's ``CosineDecayRestarts`` cycles for ``t_mul != 1``: cycle ``j`` starts at
     ``B_j = d (t**j - 1) / (t - 1)`` and lasts ``d t**j``. The starts are exact rationals
@@ -141,7 +145,7 @@ class Restarts:
                 if c > span:
                     break
                 if j > MAX_CYCLES:
-                    raise ValueError(
+                    raise TooManyCycles(
                         f"{fn}: t_mul={t_mul!r} with first_decay_steps={d!r} makes more than "
                         f"{MAX_CYCLES} cycles before step {span}; jaxsched tabulates at most "
                         f"that many (use a t_mul further from 1)")

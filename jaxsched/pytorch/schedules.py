@@ -15,6 +15,7 @@ lr (torch's ``base_lrs``), keyword-only.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 
 import jax
@@ -36,22 +37,33 @@ __all__ = ["constant_lr", "cosine_annealing_lr", "exponential_lr", "lambda_lr", 
            "multi_step_lr", "multiplicative_lr", "polynomial_lr", "step_lr"]
 
 
+def _gamma(fn: str, gamma: object) -> float:
+    """A finite real decay factor; a negative one, which torch multiplies in as it is (its
+    lrs alternate in sign), warns once."""
+    g = check.real(fn, "gamma", gamma)
+    if g < 0:
+        warnings.warn(f"{fn}: gamma={g!r} is negative, so the schedule's lrs alternate in sign "
+                      f"(as in torch)", UserWarning, stacklevel=4)
+    return g
+
+
 @schedule_factory
 def step_lr(step_size: int, gamma: float = 0.1, *, lr: float) -> Schedule:
     """torch's StepLR: ``lr * gamma ** (k // step_size)`` (integer floor division).
 
     Args:
         step_size: period of decay, a positive integer.
-        gamma: factor per period, >= 0; a growth factor > 1 (an LR range test) is accepted,
-            as torch does, and overflows to inf far out where torch's does.
+        gamma: factor per period; a growth factor > 1 (an LR range test) is accepted, as
+            torch does, and overflows to inf far out where torch's does; a negative one
+            alternates the lr's sign, as torch's does (with a ``UserWarning``).
         lr: the optimizer's lr.
 
     Returns:
         A ``Schedule``.
 
     Raises:
-        TypeError, ValueError: on a non-integer or non-positive ``step_size``, or a negative
-            or non-finite ``gamma`` or ``lr``.
+        TypeError, ValueError: on a non-integer or non-positive ``step_size``, a non-finite
+            ``gamma``, or a negative or non-finite ``lr``.
 
     Example:
         >>> import jaxsched
@@ -63,7 +75,7 @@ def step_lr(step_size: int, gamma: float = 0.1, *, lr: float) -> Schedule:
     """
     fn = "jaxsched.step_lr"
     size = check.integer(fn, "step_size", step_size, minimum=1)
-    g = check.nonneg(fn, "gamma", gamma)
+    g = _gamma(fn, gamma)
     base = check.nonneg(fn, "lr", lr)
     return Schedule(lambda k: base * int_pow(g, idiv(k, size)), name=fn,
                     params=dict(step_size=size, gamma=g, lr=base))
@@ -80,7 +92,8 @@ def multi_step_lr(milestones: Iterable[int], gamma: float = 0.1, *, lr: float) -
 
     Args:
         milestones: the steps at which to decay, non-negative integers.
-        gamma: factor per milestone, >= 0 (a growth factor > 1 is accepted, as torch does).
+        gamma: factor per milestone (a growth factor > 1 is accepted, as torch does; a
+            negative one alternates the lr's sign, with a ``UserWarning``).
         lr: the optimizer's lr.
 
     Returns:
@@ -101,7 +114,7 @@ def multi_step_lr(milestones: Iterable[int], gamma: float = 0.1, *, lr: float) -
     if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Iterable):
         raise TypeError(f"{fn}: milestones must be a sequence of integers, got {milestones!r}")
     ms = sorted(check.integer(fn, "milestones[i]", m, minimum=0) for m in milestones)
-    g = check.nonneg(fn, "gamma", gamma)
+    g = _gamma(fn, gamma)
     base = check.nonneg(fn, "lr", lr)
     # torch's recursion, on the host: at each distinct milestone lr *= gamma ** count
     points = sorted(set(ms))
@@ -214,15 +227,16 @@ def exponential_lr(gamma: float, *, lr: float) -> Schedule:
     """torch's ExponentialLR: ``lr * gamma ** k``.
 
     Args:
-        gamma: factor per step, >= 0; a growth factor > 1 (an LR range test) is accepted,
-            as torch does, and overflows to inf far out where torch's does.
+        gamma: factor per step; a growth factor > 1 (an LR range test) is accepted, as
+            torch does, and overflows to inf far out where torch's does; a negative one
+            alternates the lr's sign, as torch's does (with a ``UserWarning``).
         lr: the optimizer's lr.
 
     Returns:
         A ``Schedule``.
 
     Raises:
-        TypeError, ValueError: on a negative or non-finite argument.
+        TypeError, ValueError: on a non-finite argument or a negative ``lr``.
 
     Example:
         >>> import jaxsched
@@ -233,7 +247,7 @@ def exponential_lr(gamma: float, *, lr: float) -> Schedule:
     Matches ``torch.optim.lr_scheduler.ExponentialLR`` of torch 2.13.0.
     """
     fn = "jaxsched.exponential_lr"
-    g = check.nonneg(fn, "gamma", gamma)
+    g = _gamma(fn, gamma)
     base = check.nonneg(fn, "lr", lr)
     return Schedule(lambda k: base * int_pow(g, k), name=fn, params=dict(gamma=g, lr=base))
 

@@ -29,7 +29,7 @@ __all__ = ["CosineLRScheduler", "MultiStepLRScheduler", "PolyLRScheduler", "Step
 BASE_KEYS = ("param_group_field", "_initial_param_group_field", "base_values", "metric",
              "t_in_epochs", "noise_range_t", "noise_pct", "noise_type", "noise_std",
              "noise_seed")
-NOISE = ("noise_range_t", "noise_pct", "noise_std", "noise_seed")
+NOISE = ("noise_range_t", "noise_pct", "noise_std", "noise_seed", "noise_type")
 
 
 class TimmAdapter(Adapter):
@@ -50,7 +50,8 @@ class TimmAdapter(Adapter):
             raise ValueError(f"{fn}: initialize=False needs 'initial_lr' in every param group "
                              f"(timm raises KeyError), got {groups!r}")
         names = [p for p in inspect.signature(type(self)._factory).parameters
-                 if p not in ("lr", "lr_scale", "step_zero")]
+                 if p not in ("lr", "lr_scale", "step_zero", "noise_type")]  # timm's
+        # constructors take no noise_type: only a loaded state dict sets it
         positional = names[:names.index("noise_range_t")]  # timm's t_in_epochs comes next
         if len(args) > len(positional):
             raise TypeError(f"{fn}: takes at most {len(positional)} positional settings "
@@ -157,7 +158,7 @@ class TimmAdapter(Adapter):
                  "base_values": list(self._base), "metric": extra["metric"],
                  "t_in_epochs": extra["t_in_epochs"],
                  "noise_range_t": self._full["noise_range_t"],
-                 "noise_pct": self._full["noise_pct"], "noise_type": "normal",
+                 "noise_pct": self._full["noise_pct"], "noise_type": self._full["noise_type"],
                  "noise_std": self._full["noise_std"], "noise_seed": self._full["noise_seed"]}
         state.update({k: copy.deepcopy(self._full[k]) for k in self._settings})
         if "stable_timescale" in state:  # timm stores it resolved (warmup_t by default)
@@ -177,8 +178,7 @@ class TimmAdapter(Adapter):
             raise ValueError(f"{fn}: state_dict must have exactly the keys {sorted(expected)} "
                              f"(a {type(self).__name__}'s), got {sorted(state_dict)}")
         for key, want in (("param_group_field", "lr"),
-                          ("_initial_param_group_field", "initial_lr"),
-                          ("noise_type", "normal")):
+                          ("_initial_param_group_field", "initial_lr")):
             if state_dict[key] != want:
                 raise ValueError(f"{fn}: {key} must be {want!r}, got {state_dict[key]!r}")
         t_in_epochs = check.boolean(fn, "t_in_epochs", state_dict["t_in_epochs"])

@@ -18,6 +18,7 @@ an ulp of a float32 rounding boundary could round the other way (never seen). In
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import jax
@@ -27,7 +28,8 @@ from jax import lax
 from jaxsched.core import checks as check
 from jaxsched.core.exact import float_dtype, is_x64
 
-__all__ = ["DRAWS", "check_noise", "in_range", "normal_noise", "uniform_noise"]
+__all__ = ["DRAWS", "NOISE_TYPES", "check_noise", "check_noise_type", "in_range",
+           "normal_noise", "uniform_noise"]
 
 N = 624
 DRAWS = 312  # normal draws in one twisted state (2 per pair of 53-bit uniforms)
@@ -66,6 +68,22 @@ def check_noise(fn: str, noise_range_t: Any, noise_pct: Any, noise_std: Any,
                 f"probability above 1e-12, which this port does not take (use noise_pct >= "
                 f"{0.11 * std:.3g})")
     return rng, pct, std, seed
+
+
+NOISE_TYPES = ("normal", "uniform")
+
+
+def check_noise_type(fn: str, noise_type: Any) -> str:
+    """timm's ``noise_type``: ``'normal'``, or any other string for its uniform noise (a
+    name other than ``'uniform'`` warns once: timm takes it silently)."""
+    if not isinstance(noise_type, str):
+        raise TypeError(f"{fn}: noise_type must be a string ('normal', or any other for "
+                        f"timm's uniform noise), got {noise_type!r}")
+    if noise_type not in NOISE_TYPES:
+        hint = check.did_you_mean(noise_type, NOISE_TYPES)
+        warnings.warn(f"{fn}: noise_type {noise_type!r}{hint} is not 'normal': timm draws "
+                      f"uniform noise for it", UserWarning, stacklevel=4)
+    return noise_type
 
 
 def in_range(noise_range_t: Any, t: jax.Array) -> jax.Array:

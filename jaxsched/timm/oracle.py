@@ -12,7 +12,7 @@ import mpmath
 
 from jaxsched.core.mp import Curve, cos_pi, mp
 
-__all__ = ["ORACLES", "torch_normal_noise"]
+__all__ = ["ORACLES", "torch_normal_noise", "torch_uniform_noise"]
 
 
 def _cycle(t: int, p: dict[str, Any]) -> tuple[int, Any, Any]:
@@ -50,6 +50,16 @@ def torch_normal_noise(seed: int, pct: float, std: float) -> float:
                 return noise
 
 
+def torch_uniform_noise(seed: int, pct: float) -> float:
+    """timm's ``_calculate_noise`` for any other ``noise_type``: ``2 * (torch.rand(1,
+    generator=g).item() - 0.5) * pct``, torch's float32 uniform being the low 24 bits of
+    MT19937's first output times ``2**-24``."""
+    import numpy as np
+
+    first = int(np.random.RandomState(seed % 2**32)._bit_generator.random_raw(1)[0])
+    return 2 * ((first & 0xFFFFFF) * 2.0**-24 - 0.5) * pct
+
+
 def _in_range(rng: Any, t: int) -> bool:
     if rng is None:
         return False
@@ -72,8 +82,11 @@ def _wrap(p: dict[str, Any], main: Any, target: Any = None) -> Curve:
         else:
             value = main(k - w if prefix else k)
         if _in_range(p["noise_range_t"], k):
-            value = value * (1 + mp(torch_normal_noise(p["noise_seed"] + k, p["noise_pct"],
-                                                       p["noise_std"])))
+            if p.get("noise_type", "normal") != "normal":
+                noise = torch_uniform_noise(p["noise_seed"] + k, p["noise_pct"])
+            else:
+                noise = torch_normal_noise(p["noise_seed"] + k, p["noise_pct"], p["noise_std"])
+            value = value * (1 + mp(noise))
         return value * mp(p["lr_scale"])
 
     return curve

@@ -19,7 +19,13 @@ from jaxsched.core import checks as check
 from jaxsched.core.cycles import MAX_CYCLES, Cycles
 from jaxsched.core.exact import divide, float_dtype, is_x64, mix
 from jaxsched.core.schedule import Schedule
-from jaxsched.timm.noise import check_noise, in_range, normal_noise
+from jaxsched.timm.noise import (
+    check_noise,
+    check_noise_type,
+    in_range,
+    normal_noise,
+    uniform_noise,
+)
 
 __all__ = ["MAX_CYCLES", "Cycles", "assemble", "common_checks", "log_unit", "noise_params",
            "shape_weights"]
@@ -28,22 +34,29 @@ STEP_ZERO = ("construction", "formula")
 
 
 def common_checks(fn: str, lr: Any, warmup_t: Any, warmup_lr_init: Any, step_zero: Any,
-                  lr_scale: Any, noise: tuple[Any, Any, Any, Any]
-                  ) -> tuple[float, int, float, float, tuple[Any, float, float, int]]:
+                  lr_scale: Any, noise: tuple[Any, ...]
+                  ) -> tuple[float, int, float, float, tuple[Any, float, float, int, str]]:
     """The arguments every timm scheduler takes (timm checks none of them); ``noise`` is
-    ``(noise_range_t, noise_pct, noise_std, noise_seed)``."""
+    ``(noise_range_t, noise_pct, noise_std, noise_seed[, noise_type])``: timm draws normal
+    noise for ``noise_type='normal'`` and uniform noise for any other (its base class's
+    attribute, which a loaded state dict sets)."""
     lr = check.nonneg(fn, "lr", lr)
     warmup_t = check.integer(fn, "warmup_t", warmup_t, minimum=0)
     warmup_lr_init = check.nonneg(fn, "warmup_lr_init", warmup_lr_init)
     check.choice(fn, "step_zero", step_zero, STEP_ZERO)
     lr_scale = check.nonneg(fn, "lr_scale", lr_scale)
-    return lr, warmup_t, warmup_lr_init, lr_scale, check_noise(fn, *noise)
+    kind = check_noise_type(fn, noise[4] if len(noise) > 4 else "normal")
+    checked = check_noise(fn, *noise[:4], uniform=kind != "normal")
+    return lr, warmup_t, warmup_lr_init, lr_scale, (*checked, kind)
 
 
-def noise_params(noise: tuple[Any, float, float, int]) -> dict[str, Any]:
-    rng, pct, std, seed = noise
-    return dict(noise_range_t=list(rng) if isinstance(rng, tuple) else rng, noise_pct=pct,
-                noise_std=std, noise_seed=seed)
+def noise_params(noise: tuple[Any, ...]) -> dict[str, Any]:
+    rng, pct, std, seed = noise[:4]
+    out = dict(noise_range_t=list(rng) if isinstance(rng, tuple) else rng, noise_pct=pct,
+               noise_std=std, noise_seed=seed)
+    if len(noise) > 4 and noise[4] != "normal":
+        out["noise_type"] = noise[4]
+    return out
 
 
 def log_unit(x: jax.Array, rest: jax.Array) -> jax.Array:
@@ -98,7 +111,7 @@ def shape_weights(kind: str, x: jax.Array, rest: jax.Array, **kw: float
 def assemble(fn: str, name: str, params: dict[str, Any], main: Callable[[jax.Array], Any], *,
              lr: float, warmup_t: int, warmup_lr_init: float, warmup_target: float,
              warmup_prefix: bool, step_zero: str, lr_scale: float,
-             noise: tuple[Any, float, float, int]) -> Schedule:
+             noise: tuple[Any, ...]) -> Schedule:
     """The timm schedule: ``warmup_lr_init + t (target - warmup_lr_init) / warmup_t`` below
     ``warmup_t``, then ``main(t - warmup_t if warmup_prefix else t)``; ``v + v * noise(t)``
     where timm's noise is on (``jaxsched.timm.noise``); times ``lr_scale``. Count 0 is the
@@ -106,7 +119,8 @@ def assemble(fn: str, name: str, params: dict[str, Any], main: Callable[[jax.Arr
     (``'formula'``)."""
     w = warmup_t
     initial = (warmup_lr_init if w else lr) * lr_scale
-    noise_range, pct, std, seed = noise
+    noise_range, pct, std, seed = noise[:4]
+    uniform = len(noise) > 4 and noise[4] != "normal"
     params = dict(params, **noise_params(noise))
 
     def value(k: jax.Array) -> jax.Array:
@@ -122,7 +136,8 @@ def assemble(fn: str, name: str, params: dict[str, Any], main: Callable[[jax.Arr
         if noise_range is not None:  # timm seeds with noise_seed + t, t the count passed
             key = jnp.uint32(seed % 2**32) + k.astype(jnp.uint32)
             apply = in_range(noise_range, k)
-            draw = lax.cond(apply, lambda s: normal_noise(s, pct, std),
+            draw = lax.cond(apply, (lambda s: uniform_noise(s, pct)) if uniform else (
+                                lambda s: normal_noise(s, pct, std)),
                             lambda s: jnp.zeros((), float_dtype()), key)
             out = jnp.where(apply, out + out * draw, out)
         if lr_scale != 1.0:

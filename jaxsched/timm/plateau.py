@@ -35,7 +35,6 @@ from jaxsched.core import checks as check
 from jaxsched.core.adapter import host_cpu, parse_optimizer
 from jaxsched.core.hyperparams import apply_hyperparams
 from jaxsched.core.plateau import (
-    FLOOR_ABOVE,
     init_state,
     make_config,
     metric_shape,
@@ -72,8 +71,9 @@ class PlateauLRScheduler:
 
     Raises:
         ValueError / TypeError: eagerly, for a setting timm or torch would refuse (factor
-            >= 1, an unknown mode), or would accept and misbehave on (``lr_min`` above a
-            group's lr, a normal noise setting whose redraw loop cannot end). A
+            >= 1, an unknown mode), or would accept and loop on forever (a normal noise
+            setting whose redraw loop cannot end). An ``lr_min`` above a group's lr is
+            taken as timm takes it (that lr is never cut). A
             ``noise_type`` other than ``'normal'`` is timm's uniform noise ``2 * (u - 0.5) *
             noise_pct`` (a name other than ``'uniform'`` warns once: timm takes it
             silently).
@@ -123,10 +123,8 @@ class PlateauLRScheduler:
                             for g in self._groups]
         self._scales = [check.nonneg(fn, f"param group {i} lr_scale", g.get("lr_scale", 1.0))
                         for i, g in enumerate(self._groups)]
+        # an lr_min above a group's lr is taken as timm takes it: that lr is never cut
         lrs = [b * c for b, c in zip(self.base_values, self._scales, strict=True)]
-        for i, lr in enumerate(lrs):
-            check.ordered(fn, f"lr_min (group {i})", lr_min, f"lr (group {i})", lr,
-                          FLOOR_ABOVE)
         if self.warmup_t:
             self.warmup_steps = [(v - self.warmup_lr_init) / self.warmup_t
                                  for v in self.base_values]

@@ -49,7 +49,8 @@ def wsd_lr(t_initial: int, decay_t: int, lr_min: float = 0.0, stable_fn: str = "
            decay_ratio: float = 0.1, warmup_t: int = 0, warmup_lr_init: float = 0.0,
            noise_range_t: Any = None, noise_pct: float = 0.67, noise_std: float = 1.0,
            noise_seed: int = 42, *, lr: float, lr_scale: float = 1.0,
-           step_zero: str = "construction") -> Schedule:
+           step_zero: str = "construction",
+              noise_type: str = "normal") -> Schedule:
     """timm's WSDLRScheduler: warmup, stable, decay.
 
     ``lr(t) = lr_min + (max(lr * stable(t_s), lr_min) - lr_min) * decay(frac)`` with
@@ -80,7 +81,8 @@ def wsd_lr(t_initial: int, decay_t: int, lr_min: float = 0.0, stable_fn: str = "
     fn = "jaxsched.timm.wsd_lr"
     lr, warmup_t, warmup_lr_init, lr_scale, noise = common_checks(
         fn, lr, warmup_t, warmup_lr_init, step_zero, lr_scale,
-        (noise_range_t, noise_pct, noise_std, noise_seed))
+        (noise_range_t, noise_pct, noise_std, noise_seed,
+                    noise_type))
     total = check.integer(fn, "t_initial", t_initial, minimum=1)
     d_t = check.integer(fn, "decay_t", decay_t, minimum=1, maximum=total)
     lr_min = check.nonneg(fn, "lr_min", lr_min)

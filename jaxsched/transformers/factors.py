@@ -33,7 +33,8 @@ def cosine(progress: jax.Array, cycles: float) -> jax.Array:
 
 def cosine_factor(j: jax.Array, d: int, cycles: float, shift: int = 0) -> jax.Array:
     """``0.5 * (1 + cos(pi * cycles * 2.0 * (j + shift) / d))`` for an integer ``j >= 0``
-    (``shift`` 0 or 1, added without overflowing an int32 ``j`` near 2**31-1).
+    (``shift >= 0``, added without overflowing an int32 ``j`` near 2**31-1; a negative
+    warmup ``W`` gives ``shift = -W``).
 
     The cosine does not stop at the end of training (``transformers`` lets it rise again),
     so it is periodic in ``j``. Where ``2 * cycles`` is a ratio ``P / Q`` of small integers
@@ -54,7 +55,10 @@ def cosine_factor(j: jax.Array, d: int, cycles: float, shift: int = 0) -> jax.Ar
         big_p, big_q = abs(ratio.numerator), ratio.denominator
         half = big_q * d  # a half period of the angle, in units of pi / (Q d)
         if 2 * half * big_p <= (2**62 if is_x64() else check.MAX_COUNT):
-            m = jnp.remainder((jnp.remainder(j, 2 * half) + shift) * big_p, 2 * half)
+            s = shift % (2 * half)
+            r = jnp.remainder(j, 2 * half)  # (r + s) mod 2 half, without overflow:
+            r = jnp.where(r >= 2 * half - s, r - (2 * half - s), r + s)
+            m = jnp.remainder(r * big_p, 2 * half)
             return half_cos(jnp.abs(half - m), half)
     if is_x64():  # any other cycle count: the angle reduced in double-double arithmetic
         return half_cos_turns(j + shift, d, 2 * cycles)
@@ -72,14 +76,15 @@ def wsd_factor(k: jax.Array, *, warmup: int, stable: int, decay: int, warmup_typ
     decay factors ``f`` become ``max(0, f * (1 - r) + r)``; after the decay, ``r``.
     """
     r = min_lr_ratio
+    top = max(warmup, 0)  # a negative warmup (transformers accepts it) never holds k < W
     if warmup_type == "linear":
         up = warmup_factor(k, warmup)
     elif warmup_type == "cosine":  # (1 - cos(pi p)) / 2 = sin(pi p / 2)**2
-        up = half_cos(jnp.clip(k, 0, warmup), max(1, warmup))
+        up = half_cos(jnp.clip(k, 0, top), max(1, warmup))
     else:  # 1 - sqrt(1 - p) = p / (1 + sqrt(1 - p)), no cancellation near p = 0
-        up = warmup_factor(k, warmup) / (1.0 + jnp.sqrt(divide(jnp.maximum(warmup - k, 0),
+        up = warmup_factor(k, warmup) / (1.0 + jnp.sqrt(divide(top - jnp.minimum(k, top),
                                                            max(1, warmup))))
-    i = jnp.clip(k - warmup - stable, 0, max(decay, 0))
+    i = _past(k, warmup + stable, max(decay, 0))
     q = divide(i, max(1, decay))
     rest = divide(jnp.maximum(decay - i, 0), max(1, decay))  # 1 - q, from integers
     if decay_type == "linear":
@@ -92,9 +97,31 @@ def wsd_factor(k: jax.Array, *, warmup: int, stable: int, decay: int, warmup_typ
         down = jnp.power(r, q)
     if decay_type != "exponential":
         down = jnp.maximum(0.0, down * (1.0 - r) + r)
-    factor = jnp.where(k < warmup + stable, 1.0, jnp.where(k < warmup + stable + decay,
-                                                            down, r))
-    return jnp.where(k < warmup, jnp.maximum(0.0, up * (1.0 - r) + r), factor)
+    factor = jnp.where(_below(k, warmup + stable), 1.0,
+                       jnp.where(_below(k, warmup + stable + decay), down, r))
+    return jnp.where(_below(k, warmup), jnp.maximum(0.0, up * (1.0 - r) + r), factor)
+
+
+def _below(k: jax.Array, c: int) -> jax.Array:
+    """``k < c`` for a count ``k >= 0`` and a Python int ``c`` of any size (a negative
+    warmup makes the phase boundaries negative, or past the count type's range)."""
+    if c <= 0:
+        return jnp.zeros(jnp.shape(k), bool)
+    if c > jnp.iinfo(k.dtype).max:
+        return jnp.ones(jnp.shape(k), bool)
+    return k < c
+
+
+def _past(k: jax.Array, a: int, n: int) -> jax.Array:
+    """``clip(k - a, 0, n)`` for a count ``k >= 0``, Python ints ``a`` (any sign) and ``n >= 0``,
+    without overflowing ``k``'s integer type."""
+    if a + n <= 0:
+        return jnp.full(jnp.shape(k), n, k.dtype)
+    if a <= 0:
+        return jnp.minimum(k, a + n) - a
+    if a > jnp.iinfo(k.dtype).max:
+        return jnp.zeros(jnp.shape(k), k.dtype)
+    return jnp.clip(k - a, 0, n)
 
 
 def hard_restarts(w: int, d: int, cycles: float) -> Factor:
@@ -114,7 +141,12 @@ def hard_restarts(w: int, d: int, cycles: float) -> Factor:
                                                            check.MAX_COUNT)
 
     def factor(k: jax.Array) -> jax.Array:
-        j = jnp.clip(k - w, 0, d)
+        if w >= 0:
+            j = jnp.clip(k - w, 0, d)
+        elif w + d >= 0:  # clip(k - w, 0, d), without overflowing for a negative w
+            j = jnp.minimum(k, w + d) - w
+        else:
+            j = jnp.full_like(k, d)
         if use_int:
             r = jnp.remainder(j * big_p, span)  # (P j) mod (Q d), exact
             cosine = half_cos(span - r, span)

@@ -22,6 +22,7 @@ from jaxsched.core.plateau import metric_shape
 from jaxsched.transformers.greedy_core import (
     GreedyConfig,
     GreedyState,
+    counter_dtype,
     greedy_init,
     greedy_step,
 )
@@ -54,13 +55,37 @@ def _settings(fn: str, mode: Any, factor: Any, patience: Any, threshold: Any,
     if smooth and window < 1:
         raise ValueError(f"{fn}: window_size must be >= 1 with smooth=True (the rolling "
                          f"average would divide by an empty window), got {window_size!r}")
-    ints = {name: check.integer(fn, name, value, minimum=-check.MAX_COUNT)
-            for name, value in (("patience", patience), ("cooldown", cooldown),
-                                ("warmup", warmup), ("reset_start", reset_start))}
+    ints = {"reset_start": check.integer(fn, "reset_start", reset_start,
+                                         minimum=-check.MAX_COUNT)}
+    for name, value in (("patience", patience), ("cooldown", cooldown), ("warmup", warmup)):
+        ints[name] = _count(fn, name, value)
     config = GreedyConfig(mode=mode, threshold_mode=threshold_mode, smooth=smooth,
                           window=window if smooth else 1)
     return config, dict(ints, factor=f, threshold=check.real(fn, "threshold", threshold),
                         eps=check.real(fn, "eps", eps), window_size=window)
+
+
+def _count(fn: str, name: str, value: Any) -> int | float:
+    """``patience``, ``cooldown`` or ``warmup``: an integer or, as transformers compares
+    and counts them, any real in [-2**31+1, 2**31-1] (kept as given: an int stays an int)."""
+    value = check.scalar(fn, name, value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{fn}: {name} must be a real number (an integer, or a fraction as "
+                        f"transformers compares it), got {value!r}")
+    if isinstance(value, numbers.Integral):
+        return check.integer(fn, name, value, minimum=-check.MAX_COUNT)
+    x = check.real(fn, name, value)
+    if abs(x) > check.MAX_COUNT:
+        raise ValueError(f"{fn}: {name} must be in [{-check.MAX_COUNT}, {check.MAX_COUNT}], "
+                         f"got {value!r}")
+    return x
+
+
+def _plain(x: Any) -> int | float:
+    """A counter as transformers keeps it: an int, or a float counting down from a
+    fractional setting."""
+    x = float(x)
+    return int(x) if x.is_integer() else x
 
 
 def _bounds(fn: str, name: str, value: Any, n: int) -> list[float]:
@@ -129,6 +154,12 @@ def greedy_lr(lr: float, *, mode: str = "min", factor: float = 0.95, patience: i
     fn = "jaxsched.transformers.greedy_lr"
     config, s = _settings(fn, mode, factor, patience, threshold, threshold_mode, cooldown,
                           warmup, eps, smooth, window_size, reset_start)
+    for name in ("cooldown", "warmup"):
+        if counter_dtype(s, None) is not jnp.int32 and abs(s[name]) > 2**24:
+            raise ValueError(f"{fn}: with a fractional cooldown or warmup the counters are "
+                             f"floats, exact in float32 up to 2**24; {name} must be at most "
+                             f"2**24 in magnitude, got {s[name]!r} (use an integer, or the "
+                             f"GreedyLR adapter, which counts in float64)")
     check.boolean(fn, "verbose", verbose)
     lr0 = check.real(fn, "lr", lr)
     floor, ceiling = check.real(fn, "min_lr", min_lr), check.real(fn, "max_lr", max_lr)
@@ -248,8 +279,8 @@ class GreedyLR:
         out = {"factor": self._s["factor"], "min_lrs": floats(st.min_lr),
                "max_lrs": floats(st.max_lr), "patience": self._s["patience"],
                "verbose": self._verbose, "cooldown": self._s["cooldown"],
-               "warmup": self._s["warmup"], "cooldown_counter": int(st.cooldown_counter),
-               "warmup_counter": int(st.warmup_counter), "mode": c.mode,
+               "warmup": self._s["warmup"], "cooldown_counter": _plain(st.cooldown_counter),
+               "warmup_counter": _plain(st.warmup_counter), "mode": c.mode,
                "threshold": self._s["threshold"], "threshold_mode": c.threshold_mode,
                "best": float(st.best), "num_bad_epochs": int(st.num_bad_epochs),
                "num_good_epochs": int(st.num_good_epochs), "eps": self._s["eps"],
@@ -292,8 +323,9 @@ class GreedyLR:
             raise TypeError(f"{fn}: best must be a number (+-inf before the first metric), "
                             f"got {best!r}")
         counters = {k: check.integer(fn, k, d[k], minimum=-check.MAX_COUNT) for k in (
-            "cooldown_counter", "warmup_counter", "num_bad_epochs", "num_good_epochs",
-            "last_epoch", "reset_start")}
+            "num_bad_epochs", "num_good_epochs", "last_epoch", "reset_start")}
+        countdown = {k: _count(fn, k, d[k]) for k in ("cooldown_counter", "warmup_counter")}
+        kind = counter_dtype(s, jnp.float64, *countdown.values())
         window: list[float] = []
         total = 0.0
         if "_streaming_avg" in d and config.smooth:
@@ -307,7 +339,7 @@ class GreedyLR:
                 raise ValueError(f"{fn}: _streaming_avg holds {len(window)} values, more than "
                                  f"window_size={config.window}")
         with jax.enable_x64(True), jax.default_device(host_cpu()):
-            state = greedy_init(lrs, mins, maxs, s, config, jnp.float64)
+            state = greedy_init(lrs, mins, maxs, s, config, jnp.float64, kind)
             buf = jnp.zeros((config.window,), jnp.float64)
             if window:
                 buf = buf.at[:len(window)].set(jnp.asarray(window, jnp.float64))
@@ -315,7 +347,8 @@ class GreedyLR:
                 init_lr=jnp.asarray(init, jnp.float64), best=jnp.asarray(float(best)),
                 window=buf, head=jnp.asarray(0, jnp.int32),
                 count=jnp.asarray(len(window), jnp.int32), total=jnp.asarray(total),
-                **{k: jnp.asarray(v, jnp.int32) for k, v in counters.items()})
+                **{k: jnp.asarray(v, jnp.int32) for k, v in counters.items()},
+                **{k: jnp.asarray(v, kind) for k, v in countdown.items()})
         self._config, self._s, self._verbose, self._state = config, s, verbose, state
 
     def __repr__(self) -> str:

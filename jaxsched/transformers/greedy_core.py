@@ -13,6 +13,11 @@ cooldown. A cut that leaves every group at (or below) its ``min_lr`` counts ``re
 down; at 0 the scheduler resets (initial lrs, ``best``, counters, the rolling window), and
 an increase restores ``reset_start``.
 
+``patience``, ``cooldown`` and ``warmup`` may be fractional, as transformers compares and
+counts them: ``num > patience`` is ``num > floor(patience)`` for integer epoch counts, and
+a counter set to ``cooldown`` counts ``cooldown, cooldown - 1, ...`` while it is above 0
+(``ceil(cooldown)`` epochs), so with a fractional setting the counters are floats.
+
 The numeric settings live in the state as arrays (so a loaded state dict can change them
 and XLA never turns ``lr / factor`` into a multiplication by a rounded reciprocal); the
 mode, the threshold mode, ``smooth`` and the window length are static.
@@ -20,6 +25,7 @@ mode, the threshold mode, ``smooth`` and the window length are static.
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import jax
@@ -27,7 +33,7 @@ import jax.numpy as jnp
 
 from jaxsched.core.exact import two_prod_err
 
-__all__ = ["GreedyConfig", "GreedyState", "greedy_init", "greedy_step"]
+__all__ = ["GreedyConfig", "GreedyState", "counter_dtype", "greedy_init", "greedy_step"]
 
 
 class GreedyConfig(NamedTuple):
@@ -71,21 +77,33 @@ def _i(x: Any) -> jax.Array:
     return jnp.asarray(x, jnp.int32)
 
 
+def counter_dtype(settings: dict[str, Any], dtype: Any, *values: float) -> Any:
+    """int32 for the cooldown / warmup counters when ``cooldown``, ``warmup`` (and any
+    ``values``, loaded counters) are integers; else ``dtype`` (they count down from a
+    fractional setting)."""
+    whole = all(float(v).is_integer() for v in (settings["cooldown"], settings["warmup"],
+                                                 *values))
+    return jnp.int32 if whole else dtype
+
+
 def greedy_init(lrs: Any, min_lrs: Any, max_lrs: Any, settings: dict[str, Any],
-                config: GreedyConfig, dtype: Any) -> GreedyState:
+                config: GreedyConfig, dtype: Any, counters: Any = None) -> GreedyState:
     """The state ``GreedyLR`` holds after construction (``settings``: factor, threshold,
-    eps, patience, cooldown, warmup, reset_start)."""
+    eps, patience, cooldown, warmup, reset_start); ``counters`` the counters' dtype
+    (default ``counter_dtype(settings, dtype)``)."""
     lr = jnp.asarray(lrs, dtype)
     worst = jnp.inf if config.mode == "min" else -jnp.inf
     f = lambda x: jnp.asarray(x, dtype)  # noqa: E731
+    counters = counter_dtype(settings, dtype) if counters is None else counters
+    c = lambda x: jnp.asarray(x, counters)  # noqa: E731
     return GreedyState(
         lr=lr, init_lr=lr, min_lr=jnp.broadcast_to(f(min_lrs), lr.shape),
         max_lr=jnp.broadcast_to(f(max_lrs), lr.shape), factor=f(settings["factor"]),
         threshold=f(settings["threshold"]), eps=f(settings["eps"]),
-        patience=_i(settings["patience"]), cooldown=_i(settings["cooldown"]),
-        warmup=_i(settings["warmup"]), reset_start_original=_i(settings["reset_start"]),
-        best=f(worst), num_bad_epochs=_i(0), num_good_epochs=_i(0), cooldown_counter=_i(0),
-        warmup_counter=_i(0), reset_start=_i(settings["reset_start"]), last_epoch=_i(0),
+        patience=_i(math.floor(settings["patience"])), cooldown=c(settings["cooldown"]),
+        warmup=c(settings["warmup"]), reset_start_original=_i(settings["reset_start"]),
+        best=f(worst), num_bad_epochs=_i(0), num_good_epochs=_i(0), cooldown_counter=c(0),
+        warmup_counter=c(0), reset_start=_i(settings["reset_start"]), last_epoch=_i(0),
         window=jnp.zeros((max(config.window, 1),), dtype), head=_i(0), count=_i(0),
         total=f(0.0))
 
@@ -157,8 +175,8 @@ def greedy_step(s: GreedyState, metric: Any, config: GreedyConfig,
         lr=jnp.where(reset, s.init_lr, lr), best=jnp.where(reset, worst, best),
         num_bad_epochs=bad.astype(jnp.int32),
         num_good_epochs=jnp.where(reset, 0, good).astype(jnp.int32),
-        cooldown_counter=cool.astype(jnp.int32),
-        warmup_counter=jnp.where(reset, 0, warm).astype(jnp.int32),
+        cooldown_counter=cool.astype(s.cooldown_counter.dtype),
+        warmup_counter=jnp.where(reset, 0, warm).astype(s.warmup_counter.dtype),
         reset_start=jnp.where(reset, s.reset_start_original, reset_start).astype(jnp.int32),
         last_epoch=jnp.asarray(last_epoch, jnp.int32))
     if config.smooth:

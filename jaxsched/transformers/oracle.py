@@ -64,10 +64,11 @@ def factor_oracle(name: str, w: int | None, t: int | None, kw: dict[str, Any],
     if name == "constant_with_warmup":
         return lambda k: _warm(k, w) if k < w else mpmath.mpf(1)
     if name == "inverse_sqrt":
-        timescale = kw.get("timescale") or (w or 10_000)
-        shift = timescale - w
+        timescale = kw.get("timescale")
+        scale = Fraction(timescale if timescale is not None else (w or 10_000))
+        shift = scale - w  # any real timescale, exactly
         return lambda k: _warm(k, w) if k < w else 1 / mpmath.sqrt(
-            mp(Fraction(k + shift, timescale)))
+            mp((k + shift) / scale))
     if name == "warmup_stable_decay":
         decay = kw["num_decay_steps"]
         stable = kw.get("num_stable_steps")

@@ -53,10 +53,46 @@ SPECIFIC_KWARGS = ("num_cycles", "power", "lr_end", "timescale", "min_lr", "min_
                    "threshold_mode", "cooldown", "eps")
 
 
-def _steps(fn: str, name: str, value: Any, minimum: int = 0) -> int:
+def _steps(fn: str, name: str, value: Any, minimum: int = -check.MAX_COUNT) -> int:
+    """A step count; ``num_warmup_steps`` and ``num_training_steps`` may be negative, as
+    ``transformers`` steps through them (a negative warmup never holds ``k < W``)."""
     if value is None:
         raise ValueError(f"{fn}: this scheduler requires {name}, got None")
     return check.integer(fn, name, value, minimum=minimum)
+
+
+def _span(fn: str, w: int, t: int) -> int:
+    """``max(1, T - W)``, which a count type must hold (a negative warmup lengthens it)."""
+    if t - w > check.MAX_COUNT:
+        raise ValueError(f"{fn}: num_training_steps - num_warmup_steps ({t} - ({w}) = "
+                         f"{t - w}) must be at most {check.MAX_COUNT} (the step count's "
+                         f"range); use a smaller num_training_steps or num_warmup_steps")
+    return max(1, t - w)
+
+
+def _rest(k: jax.Array, t: int) -> jax.Array:
+    """``max(0, T - k)`` for ``k >= 0`` without overflowing (``T`` may be negative)."""
+    top = max(t, 0)
+    return top - jnp.minimum(k, top)
+
+
+def _timescale(fn: str, w: int, timescale: Any) -> float:
+    """inverse_sqrt's timescale, > 0: an int, or any positive real (``transformers`` takes
+    ``(k + timescale - W) / timescale`` in floats)."""
+    if timescale is None:
+        timescale = w or 10_000
+        if timescale < 0:
+            raise ValueError(f"{fn}: inverse_sqrt's timescale defaults to num_warmup_steps "
+                             f"({w}), which must then be > 0 (transformers divides by zero "
+                             f"at step 0); pass a positive timescale")
+        return timescale
+    timescale = check.real(fn, "timescale", timescale)
+    if timescale <= 0:
+        raise ValueError(f"{fn}: timescale must be > 0 (transformers divides by it and takes "
+                         f"the square root of (step + timescale - num_warmup_steps) / "
+                         f"timescale, <= 0 from step num_warmup_steps - timescale), got "
+                         f"{timescale!r}")
+    return int(timescale) if timescale.is_integer() else timescale
 
 
 def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any],
@@ -73,22 +109,20 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
         return lambda k: jnp.where(k < w, warmup_factor(k, w), 1.0)
     if name == "inverse_sqrt":
         w = _steps(fn, "num_warmup_steps", w)
-        timescale = take("timescale", None)
-        if timescale is None:
-            timescale = w or 10_000
-        timescale = check.integer(fn, "timescale", timescale, minimum=1)
-        shift = timescale - w
+        timescale = _timescale(fn, w, take("timescale", None))
+        shift = timescale - w  # as transformers: a float for a fractional timescale
 
         def inverse_sqrt(k: jax.Array) -> jax.Array:
             # k + shift overflows int32 near 2**31 - 1: add in floats there
-            shifted = divide(k + shift, timescale) if is_x64() else (
+            exact = is_x64() and isinstance(timescale, int)
+            shifted = divide(k + shift, timescale) if exact else (
                 (to_float(k) + shift) / timescale)
             return jnp.where(k < w, warmup_factor(k, w), 1.0 / jnp.sqrt(shifted))
 
         return inverse_sqrt
     if name == "warmup_stable_decay":
         w = _steps(fn, "num_warmup_steps", w)
-        decay = _steps(fn, "num_decay_steps", take("num_decay_steps", None))
+        decay = _steps(fn, "num_decay_steps", take("num_decay_steps", None), minimum=0)
         stable = take("num_stable_steps", None)
         if stable is None:
             if t is None:
@@ -114,16 +148,16 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
                                     decay_type=dt, min_lr_ratio=r, num_cycles=cycles)
     w = _steps(fn, "num_warmup_steps", w)
     t = _steps(fn, "num_training_steps", t)
-    d = max(1, t - w)
+    d = _span(fn, w, t)
     if name == "linear":
-        return lambda k: jnp.where(k < w, warmup_factor(k, w),
-                                   jnp.maximum(0.0, divide(t - k, d)))
+        return lambda k: jnp.where(k < w, warmup_factor(k, w), divide(_rest(k, t), d))
     if name in ("cosine", "cosine_with_min_lr"):
         cycles = check.real(fn, "num_cycles", take("num_cycles", 0.5))
         rate = _min_lr_rate(fn, kw, lr_init) if name == "cosine_with_min_lr" else None
 
         def cosine(k: jax.Array) -> jax.Array:
-            factor = cosine_factor(jnp.maximum(k - w, 0), d, cycles)
+            factor = (cosine_factor(jnp.maximum(k - w, 0), d, cycles) if w >= 0 else
+                      cosine_factor(k, d, cycles, shift=-w))  # k - W, without overflow
             if rate is not None:
                 factor = factor * (1 - rate) + rate
             return jnp.where(k < w, warmup_factor(k, w), jnp.maximum(0.0, factor))
@@ -150,7 +184,7 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
         def polynomial(k: jax.Array) -> jax.Array:
             # transformers' 1 - (k - w) / (t - w), from the remaining steps: exact at k = t,
             # where a power < 1 magnifies any rounding, and relatively accurate before it
-            pct = divide(jnp.clip(t - k, 0, max(t - w, 1)), max(t - w, 1))
+            pct = divide(jnp.minimum(_rest(k, t), d), d)
             # 0 ** power is 0 for any power > 0, also one that float32 rounds to 0
             powered = jnp.where(pct == 0, 0.0 if power > 0 else 1.0, jnp.power(pct, power))
             decay = (lr_range * powered + end) / init
@@ -169,7 +203,8 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
             up = (to_float(k) + 1.0) / max(1, w)
         else:
             up = wr + (1.0 - wr) * to_float(k) / max(1, w - 1)
-        factor = cosine_factor(jnp.maximum(k - w, 0), int(decay_len), cycles, shift=1)
+        factor = (cosine_factor(jnp.maximum(k - w, 0), int(decay_len), cycles, shift=1)
+                  if w >= 0 else cosine_factor(k, int(decay_len), cycles, shift=1 - w))
         factor = factor * (1 - rate) + rate
         return jnp.where(k < w, up, jnp.maximum(0.0, factor))
 
@@ -269,9 +304,13 @@ def get_scheduler(
     Every configuration ``transformers`` steps through is accepted with its values: a
     fractional or negative ``num_cycles`` for ``cosine_with_restarts`` (``transformers``
     computes ``(num_cycles * progress) % 1.0``), ``min_lr_rate`` or ``min_lr_ratio`` outside
-    [0, 1], ``num_warmup_steps > num_training_steps``, a WSD decay longer than the training
-    (its stable phase negative); WSD given both ``num_training_steps`` and
-    ``num_stable_steps`` warns once, as ``transformers`` does, and uses the latter.
+    [0, 1], ``num_warmup_steps > num_training_steps``, negative ``num_warmup_steps`` or
+    ``num_training_steps`` (a negative warmup never holds ``k < W``: the decay starts part
+    way through), a fractional ``timescale`` for ``inverse_sqrt`` (which must be positive;
+    with a negative warmup it must be given, as its default, the warmup, divides by zero),
+    a WSD decay longer than the training (its stable phase negative); WSD given both
+    ``num_training_steps`` and ``num_stable_steps`` warns once, as ``transformers`` does,
+    and uses the latter.
 
     Example:
         >>> import jaxsched
