@@ -1,0 +1,209 @@
+"""torch's chainable composition on the host: schedulers that share one optimizer's lrs.
+
+torch's schedulers keep their state in the optimizer: most ``get_lr`` read the lr in each
+param group and rescale it (StepLR multiplies it by ``gamma``, CosineAnnealingLR by a ratio of
+cosines), so two schedulers stepping one optimizer, or a ``ChainedScheduler``, compose through
+the group lrs. A jaxsched adapter keeps to its exact closed form while the group lrs are the
+ones it left; once another scheduler changed them, it runs torch's recursive ``get_lr`` on the
+host, in Python floats in torch's order of operations (``recursive_lrs``).
+
+``Groups`` is the shared lr state of one optimizer: adapters built on the same torch optimizer
+object share one (``groups_of``; jaxsched never writes into the torch optimizer), and a
+``ChainedScheduler`` links its children into one.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from jaxsched.core.adapter import Adapter
+
+__all__ = ["RECURSIVE", "Chainable", "Groups", "groups_of", "join", "loaded", "recursive_lrs",
+           "stepped"]
+
+# torch's schedulers whose get_lr rescales the lr it finds in the group; the others
+# (LambdaLR, CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts) set their own.
+RECURSIVE = frozenset({"StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR",
+                       "PolynomialLR", "CosineAnnealingLR", "MultiplicativeLR"})
+_CLOSED_FORM = RECURSIVE - {"MultiplicativeLR"}  # torch's _get_closed_form_lr, for step(epoch)
+
+
+class Groups:
+    """The lrs in one optimizer's param groups, as torch's schedulers of it share them: those
+    of the adapter that stepped last (``owner``), read when asked, else fixed values."""
+
+    def __init__(self, lrs: list[float]) -> None:
+        self._fixed = [float(x) for x in lrs]
+        self.owner: Any = None
+
+    @property
+    def lrs(self) -> list[float]:
+        return list(self._fixed) if self.owner is None else self.owner._own_lrs()
+
+    def set(self, lrs: list[float]) -> None:
+        self._fixed, self.owner = [float(x) for x in lrs], None
+
+    def take(self, adapter: Any) -> None:
+        """``adapter`` has just written its lrs into the groups."""
+        self.owner = adapter
+
+
+_SHARED: weakref.WeakKeyDictionary[Any, Groups] = weakref.WeakKeyDictionary()
+
+
+def groups_of(optimizer: Any, lrs: list[float]) -> Groups | None:
+    """The ``Groups`` shared by every adapter built on ``optimizer``, when it is an optimizer
+    object (a torch optimizer: anything with ``param_groups`` that can be weakly referenced);
+    ``None`` for an lr, a list of lrs or dicts, or an optax state (values, not shared)."""
+    if not hasattr(optimizer, "param_groups"):
+        return None
+    try:
+        groups = _SHARED.get(optimizer)
+        if groups is None:
+            groups = _SHARED[optimizer] = Groups(lrs)
+    except TypeError:  # not weakly referenceable or not hashable: nothing to share
+        return None
+    return groups
+
+
+def recursive_lrs(adapter: Any, live: list[float], epoch: int, initial: bool,
+                  step_count: int) -> list[float]:
+    """torch 2.13's ``get_lr`` of ``adapter``'s class at ``last_epoch = epoch`` on the group
+    lrs ``live``, branch for branch (``initial``: torch's ``_is_initial``, the constructor's
+    step). Python floats, torch's order of operations."""
+    name, kw, bases = type(adapter).__name__, adapter._kwargs, adapter._base_lrs
+    if name == "StepLR":
+        if epoch == 0 or epoch % kw["step_size"] != 0:
+            return list(live)
+        return [lr * float(kw["gamma"]) for lr in live]
+    if name == "MultiStepLR":
+        counts = Counter(kw["milestones"])
+        if epoch not in counts:
+            return list(live)
+        return [lr * float(kw["gamma"]) ** counts[epoch] for lr in live]
+    if name == "ConstantLR":
+        factor = float(kw["factor"])
+        if epoch == 0:
+            return [lr * factor for lr in live]
+        if epoch != kw["total_iters"]:
+            return list(live)
+        return [lr * (1.0 / factor) for lr in live]
+    if name == "LinearLR":
+        start, end, total = float(kw["start_factor"]), float(kw["end_factor"]), kw["total_iters"]
+        if epoch == 0:
+            return [lr * start for lr in live]
+        if initial or epoch > total:
+            return list(live)
+        return [lr * (1.0 + (end - start) / (total * start + (epoch - 1) * (end - start)))
+                for lr in live]
+    if name == "ExponentialLR":
+        return list(live) if initial else [lr * float(kw["gamma"]) for lr in live]
+    if name == "PolynomialLR":
+        total, power = kw["total_iters"], float(kw["power"])
+        if initial or epoch > total:
+            return list(live)
+        decay = ((1.0 - epoch / total) / (1.0 - (epoch - 1) / total)) ** power
+        return [lr * decay for lr in live]
+    if name == "CosineAnnealingLR":
+        t_max, eta = kw["T_max"], float(kw["eta_min"])
+        if initial:
+            return list(live)
+        if step_count == 1 and epoch > 0:
+            return [eta + (base - eta) * (1 + math.cos((epoch) * math.pi / t_max)) / 2
+                    for base in bases]
+        if (epoch - 1 - t_max) % (2 * t_max) == 0:
+            return [lr + (base - eta) * (1 - math.cos(math.pi / t_max)) / 2
+                    for lr, base in zip(live, bases, strict=True)]
+        return [(1 + math.cos(math.pi * epoch / t_max))
+                / (1 + math.cos(math.pi * (epoch - 1) / t_max)) * (lr - eta) + eta
+                for lr in live]
+    if name == "MultiplicativeLR":
+        if initial:
+            return list(live)
+        return [lr * _real(adapter, f(epoch), epoch, g)
+                for g, (lr, f) in enumerate(zip(live, adapter._lambdas, strict=True))]
+    raise TypeError(f"{adapter._fn}: torch's {name} does not rescale the lr it finds")
+
+
+def _real(adapter: Any, value: Any, epoch: int, group: int) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        out = math.nan
+    if isinstance(value, (bool, str)) or math.isnan(out):
+        raise ValueError(f"{adapter._fn}.step: lr_lambda gives the factor {value!r} at step "
+                         f"{epoch} (param group {group}); a real number is needed")
+    return out
+
+
+def join(adapter: Any) -> None:
+    """The constructor's step of ``adapter`` on its shared groups: torch's initial ``get_lr``
+    on the lrs it finds, unless they are its ``base_lrs`` (then its closed form is torch's)."""
+    adapter._steps = 1
+    live = adapter._store.lrs
+    adapter._rec = None
+    if type(adapter).__name__ in RECURSIVE and live != list(adapter._base_lrs):
+        adapter._rec = recursive_lrs(adapter, live, adapter._count, True, 1)
+    adapter._store.take(adapter)
+
+
+def stepped(adapter: Any, live: list[float], mine: list[float], sequential: bool) -> None:
+    """After ``adapter`` advanced its count: its lrs from the group lrs ``live`` it found
+    (``mine``: the ones it had left). ``step(epoch)`` is torch's closed form where torch has
+    one."""
+    adapter._steps = getattr(adapter, "_steps", adapter._count) + 1
+    name = type(adapter).__name__
+    if name in RECURSIVE:
+        if not sequential and name in _CLOSED_FORM:
+            adapter._rec = None
+        elif not sequential or adapter._rec is not None or live != mine:
+            adapter._rec = recursive_lrs(adapter, live, adapter._count, False, adapter._steps)
+    adapter._store.take(adapter)
+
+
+def loaded(adapter: Any, state_dict: Any) -> None:
+    """After ``adapter`` loaded a state dict: it goes on from the lrs the dict records (what
+    torch's optimizer holds after its step), and those are the groups' now."""
+    steps = state_dict.get("_step_count")
+    adapter._steps = steps if isinstance(steps, int) else adapter._count + 1
+    if type(adapter).__name__ in RECURSIVE:
+        adapter._rec = None
+        saved = [float(x) for x in state_dict["_last_lr"]]
+        if saved != adapter._own_lrs():
+            adapter._rec = saved
+    adapter._store.take(adapter)
+
+
+class Chainable(Adapter):
+    """An adapter whose lrs may live in ``Groups`` shared with other schedulers (the base of
+    the torch adapters): its closed form while the groups hold its own lrs, torch's
+    recursion once another scheduler changed them."""
+
+    _store: Groups | None = None  # the lrs shared with the other schedulers of its optimizer
+    _rec: list[float] | None = None  # torch's recursive lrs, once others changed the groups
+
+    def _setup(self, schedules: Sequence[Any], count: int, *, write_momentum: bool) -> None:
+        super()._setup(schedules, count, write_momentum=write_momentum)
+        if self._store is not None and "_steps" not in self.__dict__:
+            join(self)  # the constructor's step on the shared group lrs
+
+    def _own_lrs(self) -> list[float]:
+        """The lrs this scheduler left in the groups (what torch's ``_last_lr`` holds)."""
+        return list(self._values()[0])
+
+    def _values(self) -> tuple[list[float], list[float] | None]:
+        if self._rec is not None:
+            return list(self._rec), None
+        return super()._values()
+
+    def _step_to(self, counter: int | None) -> None:
+        if self._store is None:
+            super()._step_to(counter)
+            return
+        live, mine = self._store.lrs, self._own_lrs()
+        super()._step_to(counter)
+        stepped(self, live, mine, counter is None)
