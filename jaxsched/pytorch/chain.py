@@ -22,8 +22,8 @@ from typing import Any
 
 from jaxsched.core.adapter import Adapter
 
-__all__ = ["RECURSIVE", "Chainable", "Groups", "groups_of", "join", "loaded", "recursive_lrs",
-           "stepped"]
+__all__ = ["RECURSIVE", "Chainable", "Groups", "check_base", "groups_of", "join", "loaded",
+           "recursive_lrs", "stepped"]
 
 # torch's schedulers whose get_lr rescales the lr it finds in the group; the others
 # (LambdaLR, CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts) set their own.
@@ -39,6 +39,7 @@ class Groups:
     def __init__(self, lrs: list[float]) -> None:
         self._fixed = [float(x) for x in lrs]
         self.owner: Any = None
+        self.initial: list[float] | None = None  # torch's group["initial_lr"], once set
 
     @property
     def lrs(self) -> list[float]:
@@ -140,15 +141,49 @@ def _real(adapter: Any, value: Any, epoch: int, group: int) -> float:
     return out
 
 
+def _initial_lrs(adapter: Any) -> list[float]:
+    """The ``initial_lr`` torch's scheduler would set in fresh groups: CyclicLR writes its
+    ``base_lr`` into the groups first, OneCycleLR ``max_lr / div_factor``."""
+    name = type(adapter).__name__
+    if name == "CyclicLR":
+        return [float(s.params["base_lr"]) for s in adapter.schedules]
+    if name == "OneCycleLR":
+        return [float(s.params["max_lr"] / s.params["div_factor"]) for s in adapter.schedules]
+    return list(adapter._base_lrs)
+
+
+def check_base(fn: str, adapter: Any, initial: list[float] | None) -> list[float]:
+    """Raises unless ``adapter``'s ``base_lrs`` are the ``initial_lr`` torch's scheduler
+    would find in groups that hold ``initial`` (``None``: fresh ones); returns the groups'
+    ``initial_lr`` after its constructor."""
+    name = type(adapter).__name__
+    if initial is None or name == "OneCycleLR":
+        return _initial_lrs(adapter)
+    if name != "CyclicLR" and list(adapter._base_lrs) != initial:
+        raise ValueError(f"{fn}: {name} has base_lrs {list(adapter._base_lrs)}, but torch's, "
+                         f"built after the schedulers before it on one optimizer, takes the "
+                         f"groups' 'initial_lr' {initial} (a CyclicLR built first or a "
+                         f"OneCycleLR sets it), which jaxsched does not model: build it before them")
+    return initial
+
+
 def join(adapter: Any) -> None:
     """The constructor's step of ``adapter`` on its shared groups: torch's initial ``get_lr``
-    on the lrs it finds, unless they are its ``base_lrs`` (then its closed form is torch's)."""
+    on the lrs it finds, unless they are its ``base_lrs`` (then its closed form is torch's).
+    A CyclicLR built on groups that already have an ``initial_lr`` starts from it (torch's
+    constructor steps with the inherited ``base_lrs`` before setting its own)."""
+    store = adapter._store
+    initial = check_base(adapter._fn, adapter, store.initial)
     adapter._steps = 1
-    live = adapter._store.lrs
+    live = store.lrs
     adapter._rec = None
-    if type(adapter).__name__ in RECURSIVE and live != list(adapter._base_lrs):
+    name = type(adapter).__name__
+    if name in RECURSIVE and live != list(adapter._base_lrs):
         adapter._rec = recursive_lrs(adapter, live, adapter._count, True, 1)
-    adapter._store.take(adapter)
+    elif name == "CyclicLR" and store.initial is not None and adapter._count == 0:
+        adapter._rec = list(store.initial)
+    store.initial = initial
+    store.take(adapter)
 
 
 def stepped(adapter: Any, live: list[float], mine: list[float], sequential: bool) -> None:
@@ -157,7 +192,9 @@ def stepped(adapter: Any, live: list[float], mine: list[float], sequential: bool
     one."""
     adapter._steps = getattr(adapter, "_steps", adapter._count) + 1
     name = type(adapter).__name__
-    if name in RECURSIVE:
+    if name not in RECURSIVE:
+        adapter._rec = None  # it sets its own lrs (a CyclicLR's inherited start is over)
+    else:
         if not sequential and name in _CLOSED_FORM:
             adapter._rec = None
         elif not sequential or adapter._rec is not None or live != mine:
@@ -197,7 +234,7 @@ class Chainable(Adapter):
 
     def _values(self) -> tuple[list[float], list[float] | None]:
         if self._rec is not None:
-            return list(self._rec), None
+            return list(self._rec), (super()._values()[1] if self._write_momentum else None)
         return super()._values()
 
     def _step_to(self, counter: int | None) -> None:

@@ -9,35 +9,53 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jaxsched.core.checks import MAX_COUNT
+from jaxsched.core.plateau import ReduceLROnPlateau
 from jaxsched.core.schedule import Schedule
 from jaxsched.core.state import PROGRESS, check_progress, lr_list
-from jaxsched.pytorch import composite
+from jaxsched.pytorch import chain, composite
 from jaxsched.pytorch.adapters import TorchAdapter
 
 __all__ = ["ChainedScheduler", "SequentialLR"]
 
 
-def _child_schedules(fn: str, schedulers: Any, n_groups: int,
-                     base_lrs: list[float] | None = None) -> list[list[Schedule]]:
+def _check_children(fn: str, schedulers: Any, n_groups: int,
+                    base_lrs: list[float] | None = None, *, nested: tuple[type, ...] = ()
+                    ) -> None:
+    """torch's checks of a composite's schedulers (ReduceLROnPlateau: torch's ValueError),
+    plus one optimizer: the same number of groups and lrs (``base_lrs``) for all."""
+    kind = fn.rsplit(".", 1)[-1]
     if not isinstance(schedulers, Sequence) or not schedulers:
         raise ValueError(f"{fn}: schedulers must be a non-empty list of jaxsched torch "
                          f"adapters, got {schedulers!r}")
-    nested = (SequentialLR, ChainedScheduler)
     for i, s in enumerate(schedulers):
+        if isinstance(s, ReduceLROnPlateau):
+            raise ValueError(f"{fn}: {kind} does not support `ReduceLROnPlateau` scheduler as "
+                             f"it requires additional kwargs to be specified when calling "
+                             f"`step`, but got one at index {i} in the given schedulers "
+                             f"sequence (as torch raises)")
         if not isinstance(s, TorchAdapter) or isinstance(s, nested):
             raise TypeError(f"{fn}: schedulers[{i}] must be a jaxsched torch adapter (not "
-                            f"ReduceLROnPlateau, SequentialLR or ChainedScheduler: refused "
-                            f"deliberately, since torch steps a later SequentialLR child with "
-                            f"step(0), which ChainedScheduler does not take, and a nested "
-                            f"composite's state is not one count), got {s!r}")
-        if len(s.schedules) != n_groups:
-            raise ValueError(f"{fn}: schedulers[{i}] has {len(s.schedules)} param groups, "
+                            f"{' or '.join(n.__name__ for n in nested) or 'a composite'}: "
+                            f"refused deliberately, a nested composite's state is not one "
+                            f"count), got {s!r}")
+        if len(s._groups) != n_groups:
+            raise ValueError(f"{fn}: schedulers[{i}] has {len(s._groups)} param groups, "
                              f"expected {n_groups}")
         own = [float(g.get("initial_lr", g["lr"])) for g in s._groups]  # its optimizer's
         if base_lrs is not None and own != list(base_lrs):
             raise ValueError(f"{fn}: schedulers[{i}] ({type(s).__name__}) was built on an "
                              f"optimizer with lrs {own}, not this one's {base_lrs}; "
                              f"torch expects all schedulers to belong to the same optimizer")
+
+
+def _child_schedules(fn: str, schedulers: Any, n_groups: int,
+                     base_lrs: list[float] | None = None) -> list[list[Schedule]]:
+    _check_children(fn, schedulers, n_groups, base_lrs,
+                    nested=(SequentialLR, ChainedScheduler))
+    for i, s in enumerate(schedulers):
+        if len(s.schedules) != n_groups:
+            raise ValueError(f"{fn}: schedulers[{i}] ({type(s).__name__}) has no pure schedule "
+                             f"(its lr_lambda is called on the host); give a jnp-traceable one")
     return [[s.schedules[g] for s in schedulers] for g in range(n_groups)]
 
 
@@ -143,10 +161,30 @@ def _children_states(fn: str, children: list[TorchAdapter], states: Any, n_group
 
 
 class ChainedScheduler(TorchAdapter):
-    """torch's ``ChainedScheduler(schedulers, optimizer=None)`` over
-    ``jaxsched.chained_scheduler`` (multiplicative schedulers; see there)."""
+    """torch's ``ChainedScheduler(schedulers, optimizer=None)``: every scheduler steps in
+    turn, each on the lr the previous ones left, as torch's do.
+
+    Over multiplicative schedulers it is ``jaxsched.chained_scheduler`` (their product, exact).
+    With a scheduler that does not scale the lr it finds by a factor of the step alone
+    (``CosineAnnealingLR``'s recursive form rescales it by a ratio of cosines; ``LambdaLR``,
+    ``CyclicLR``, ... set their own), or children built on one torch optimizer, the chain runs
+    torch's recursion on the host: the children share the chain's param-group lrs, each
+    constructed (in order) and stepped on what the previous ones left, in Python floats in
+    torch's order of operations. That curve has no closed form, so ``schedules`` is then empty.
+
+    Example:
+        >>> import jaxsched
+        >>> cos = jaxsched.CosineAnnealingLR(0.1, T_max=4)
+        >>> decay = jaxsched.StepLR(0.1, step_size=2, gamma=0.5)
+        >>> sched = jaxsched.ChainedScheduler([cos, decay])
+        >>> for _ in range(2):
+        ...     sched.step()
+        >>> round(sched.get_last_lr()[0], 12)
+        0.025
+    """
 
     _max_count = MAX_COUNT  # its schedule is exact to 2**31-1 (cycle tables, children)
+    _host = False  # True: torch's recursion on the host over shared group lrs (``_links``)
 
     def __init__(self, schedulers: Sequence[TorchAdapter], optimizer: Any = None) -> None:
         fn = "jaxsched.ChainedScheduler"
@@ -154,26 +192,74 @@ class ChainedScheduler(TorchAdapter):
             raise ValueError(f"{fn}: schedulers must be a non-empty list, got {schedulers!r}")
         first = schedulers[0]
         if not isinstance(first, TorchAdapter):
+            _check_children(fn, schedulers[:1], 1)  # ReduceLROnPlateau: torch's ValueError
             raise TypeError(f"{fn}: schedulers[0] must be a jaxsched torch adapter, got "
                             f"{first!r}")
         groups = self._read_groups(fn, optimizer if optimizer is not None else first._groups)
-        base = None if optimizer is None else [float(g.get("initial_lr", g["lr"]))
-                                               for g in groups]
-        per_group = _child_schedules(fn, schedulers, len(groups), base if base is not None
-                                     else [float(g.get("initial_lr", g["lr"]))
-                                           for g in first._groups])
-        schedules = [composite.chained_scheduler(children) for children in per_group]
+        base = [float(g.get("initial_lr", g["lr"])) for g in
+                (groups if optimizer is not None else first._groups)]
+        _check_children(fn, schedulers, len(groups), base,
+                        nested=(SequentialLR, ChainedScheduler))
         self._children = list(schedulers)
-        self._base_lrs = [s.params["lr"] for s in schedules]
         self._kwargs = {}
-        self._setup(schedules, 0, write_momentum=False)
-        for index, child in enumerate(self._children):
-            child._chain = (self, index)
+        if all(c.schedules and c._store is None
+               and all(s.name in composite.MULTIPLICATIVE for s in c.schedules)
+               for c in self._children):
+            per_group = _child_schedules(fn, schedulers, len(groups), base)
+            schedules = [composite.chained_scheduler(children) for children in per_group]
+            self._base_lrs = [s.params["lr"] for s in schedules]
+            self._setup(schedules, 0, write_momentum=False)
+            for index, child in enumerate(self._children):
+                child._chain = (self, index)
+            return
+        self._base_lrs = base
+        self._link(fn, base)
+
+    def _link(self, fn: str, base: list[float]) -> None:
+        """Host mode: the children share one ``chain.Groups`` (their torch optimizer's, or a
+        new one on which each child's constructor step is replayed in order, as torch built
+        them on one optimizer)."""
+        stores = list({id(c._store): c._store for c in self._children}.values())
+        if len(stores) > 1:
+            raise ValueError(f"{fn}: torch expects all schedulers to belong to the same "
+                             f"optimizer; these were built on {len(stores)} different ones")
+        links = stores[0]
+        if links is None:
+            initial = None
+            for i, child in enumerate(self._children):  # all checks before any change
+                initial = chain.check_base(f"{fn}: schedulers[{i}]", child, initial)
+            links = chain.Groups(base)
+            for child in self._children:
+                child._store, child._rec = links, None
+                child.__dict__.pop("_steps", None)
+                if getattr(child, "_host", False):  # a host-called lambda: torch's initial step
+                    links.initial = chain.check_base(fn, child, links.initial)
+                    child._lrs = list(child._base_lrs)
+                    child._host_step(child._count)
+                else:
+                    chain.join(child)
+        self._host, self._links = True, links
+        self.schedules, self._write_momentum, self._count = [], False, 0
+        self._cache = None
+
+    def _compile(self) -> None:
+        if not self._host:
+            super()._compile()
+
+    def _values(self) -> tuple[list[float], list[float] | None]:
+        if self._host:
+            return self._links.lrs, None
+        return super()._values()
 
     def step(self, epoch: int | None = None) -> None:
         """Steps every chained scheduler, as torch does."""
         if epoch is not None:
             raise TypeError("jaxsched.ChainedScheduler.step takes no epoch (as in torch)")
+        if self._host:
+            for child in self._children:
+                child.step()
+            self._count += 1
+            return
         self._step_to(None)  # at the top of the count range this raises before any child moves
         for child in self._children:
             child._count = self._count
@@ -197,6 +283,9 @@ class ChainedScheduler(TorchAdapter):
         return lrs
 
     def state_dict(self) -> dict[str, Any]:
+        if self._host:
+            return {"_last_lr": self.get_last_lr(),
+                    "_schedulers": [child.state_dict() for child in self._children]}
         states = [dict(child._state_at(self._count), _last_lr=self._child_last_lr(i))
                   for i, child in enumerate(self._children)]
         return {"_last_lr": self.get_last_lr(), "_schedulers": states}
@@ -206,12 +295,18 @@ class ChainedScheduler(TorchAdapter):
         this chain's (the chain's curve is built from them) and all at one ``last_epoch``."""
         fn = f"{self._fn}.load_state_dict"
         _composite_keys(fn, "ChainedScheduler", state_dict, {"_last_lr", "_schedulers"})
-        lr_list(fn, "_last_lr", state_dict["_last_lr"], len(self._groups), signed=True)
+        last = lr_list(fn, "_last_lr", state_dict["_last_lr"], len(self._groups), signed=True)
         counts = set(_children_states(fn, self._children, state_dict["_schedulers"],
                                       len(self._groups)))
         if len(counts) != 1:
             raise ValueError(f"{fn}: the _schedulers disagree on last_epoch: {sorted(counts)}")
         count = counts.pop()
+        if self._host:  # each child resumes from its own record, the groups from the chain's
+            for child, sd in zip(self._children, state_dict["_schedulers"], strict=True):
+                child.load_state_dict(sd)
+            self._links.set(last)
+            self._count = count
+            return
         for child in self._children:
             child._count = count
         self._count = count
