@@ -105,7 +105,8 @@ class TorchAdapter(chain.Chainable):
     def state_dict(self) -> dict[str, Any]:
         k = self._count
         state = self._hyper_state()
-        state.update(base_lrs=list(self._base_lrs), last_epoch=k, _step_count=k + 1,
+        steps = self.__dict__.get("_steps", k + 1) if self._store is not None else k + 1
+        state.update(base_lrs=list(self._base_lrs), last_epoch=k, _step_count=steps,
                      _is_initial=False, _get_lr_called_within_step=False,
                      _last_lr=self.get_last_lr())
         return state
@@ -113,12 +114,12 @@ class TorchAdapter(chain.Chainable):
     def _state_at(self, count: int, **override: Any) -> dict[str, Any]:
         """The state dict this scheduler would have at ``count``, with torch's bookkeeping
         overrides (used for the schedulers inside SequentialLR and ChainedScheduler)."""
-        saved, self._raw = self._count, True
+        saved, rec, self._raw, self._rec = self._count, self._rec, True, None
         self._count = max(count, 0)
         try:
             state = self.state_dict()
         finally:
-            self._count, self._raw = saved, False
+            self._count, self._raw, self._rec = saved, False, rec
         if "_step_count" in override and state.get("_step_count") == 0:
             del override["_step_count"]  # CosineAnnealingWarmRestarts never counts steps
         state.update(override)

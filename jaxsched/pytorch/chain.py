@@ -17,13 +17,14 @@ from __future__ import annotations
 import math
 import weakref
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jaxsched.core.adapter import Adapter
+from jaxsched.core.state import PROGRESS, check_progress
 
-__all__ = ["RECURSIVE", "Chainable", "Groups", "check_base", "groups_of", "join", "loaded",
-           "recursive_lrs", "stepped"]
+__all__ = ["RECURSIVE", "Chainable", "Groups", "check_base", "children_states", "composite_keys",
+           "force", "groups_of", "join", "loaded", "recursive_lrs", "stepped"]
 
 # torch's schedulers whose get_lr rescales the lr it finds in the group; the others
 # (LambdaLR, CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts) set their own.
@@ -163,7 +164,8 @@ def check_base(fn: str, adapter: Any, initial: list[float] | None) -> list[float
         raise ValueError(f"{fn}: {name} has base_lrs {list(adapter._base_lrs)}, but torch's, "
                          f"built after the schedulers before it on one optimizer, takes the "
                          f"groups' 'initial_lr' {initial} (a CyclicLR built first or a "
-                         f"OneCycleLR sets it), which jaxsched does not model: build it before them")
+                         f"OneCycleLR sets it), which jaxsched does not model: build it before "
+                         f"them")
     return initial
 
 
@@ -199,6 +201,24 @@ def stepped(adapter: Any, live: list[float], mine: list[float], sequential: bool
             adapter._rec = None
         elif not sequential or adapter._rec is not None or live != mine:
             adapter._rec = recursive_lrs(adapter, live, adapter._count, False, adapter._steps)
+    adapter._store.take(adapter)
+
+
+def force(adapter: Any, epoch: int, *, initial: bool, closed: bool) -> None:
+    """torch's ``_update_lr(epoch)`` (``closed``: its closed form where the class has one)
+    or a step from ``last_epoch = epoch - 1`` (``closed=False``) on the shared groups."""
+    live, name = adapter._store.lrs, type(adapter).__name__
+    adapter._count, adapter._rec = epoch, None
+    if getattr(adapter, "_pos", None) is not None:
+        adapter._pos = None  # CosineAnnealingWarmRestarts: back on its integer positions
+    if not closed:
+        adapter._steps = getattr(adapter, "_steps", 1) + 1
+    if getattr(adapter, "_host", False) and adapter._product:
+        adapter._lrs = recursive_lrs(adapter, live, epoch, initial, adapter._steps)
+    elif getattr(adapter, "_host", False):
+        adapter._host_step(epoch)
+    elif name in RECURSIVE and not (closed and name in _CLOSED_FORM):
+        adapter._rec = recursive_lrs(adapter, live, epoch, initial, adapter._steps)
     adapter._store.take(adapter)
 
 
@@ -244,3 +264,27 @@ class Chainable(Adapter):
         live, mine = self._store.lrs, self._own_lrs()
         super()._step_to(counter)
         stepped(self, live, mine, counter is None)
+
+
+def composite_keys(fn: str, kind: str, state_dict: Any, keys: set[str]) -> None:
+    """Raises unless ``state_dict`` is a dict with exactly the keys of a ``kind``'s."""
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"{fn}: state_dict must be a dict, got {state_dict!r}")
+    if set(state_dict) != keys:
+        raise ValueError(f"{fn}: state_dict is not a {kind}'s: expected keys {sorted(keys)}, "
+                         f"got {sorted(state_dict)}")
+
+
+def children_states(fn: str, children: list[Any], states: Any, n_groups: int,
+                     first_epoch: int = 0) -> list[int]:
+    """Validates each child's state (the child's own settings, progress fields of the right
+    type) and returns their ``last_epoch``s; changes nothing."""
+    if not isinstance(states, list) or len(states) != len(children):
+        raise ValueError(f"{fn}: _schedulers must be a list of {len(children)} scheduler "
+                         f"states, got {states!r}")
+    counts = []
+    for i, (child, sd) in enumerate(zip(children, states, strict=True)):
+        where = f"{fn} (_schedulers[{i}], a {type(child).__name__})"
+        child._check_settings(where, sd, PROGRESS | {"T_cur", "T_i", "lr_lambdas"})
+        counts.append(check_progress(where, sd, n_groups, first_epoch=first_epoch))
+    return counts

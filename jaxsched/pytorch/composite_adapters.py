@@ -5,15 +5,19 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from jaxsched.core import checks as check
 from jaxsched.core.checks import MAX_COUNT
 from jaxsched.core.plateau import ReduceLROnPlateau
 from jaxsched.core.schedule import Schedule
-from jaxsched.core.state import PROGRESS, check_progress, lr_list
+from jaxsched.core.state import check_progress, lr_list
 from jaxsched.pytorch import chain, composite
 from jaxsched.pytorch.adapters import TorchAdapter
+from jaxsched.pytorch.chain import children_states as _children_states
+from jaxsched.pytorch.chain import composite_keys as _composite_keys
 
 __all__ = ["ChainedScheduler", "SequentialLR"]
 
@@ -69,6 +73,10 @@ class SequentialLR(TorchAdapter):
                  milestones: Sequence[int], last_epoch: int = -1) -> None:
         fn = "jaxsched.SequentialLR"
         groups, le = self._read_torch_groups(fn, optimizer, last_epoch)
+        if isinstance(schedulers, Sequence) and any(isinstance(s, ChainedScheduler)
+                                                    for s in schedulers):
+            self._host_init(fn, list(schedulers), milestones, le)
+            return
         per_group = _child_schedules(fn, schedulers, len(groups), self._base_lrs)
         schedules = [composite.sequential_lr(children, milestones) for children in per_group]
         self._children = list(schedulers)
@@ -76,6 +84,77 @@ class SequentialLR(TorchAdapter):
         self._kwargs = {}
         self._setup(schedules, le + 1, write_momentum=all(c.cycles_momentum
                                                           for c in self._children))
+
+    _host = False  # True: a ChainedScheduler child; torch's steps run on the host
+
+    def _host_init(self, fn: str, children: list[TorchAdapter], milestones: Any,
+                   le: int) -> None:
+        """torch's SequentialLR literally, over group lrs its children share: reset to the
+        initial lrs, the first scheduler's constructor step (a ChainedScheduler steps each of
+        its children from ``last_epoch = -1``, not in torch's initial mode), then each step
+        the active child's ``step()``, or at its milestone its ``_update_lr(0)``."""
+        _check_children(fn, children, len(self._groups), self._base_lrs,
+                        nested=(SequentialLR,))
+        if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence):
+            raise TypeError(f"{fn}: milestones must be a sequence of integers, got "
+                            f"{milestones!r}")
+        ms = [check.integer(fn, f"milestones[{i}]", m, minimum=0)
+              for i, m in enumerate(milestones)]
+        if len(ms) != len(children) - 1 or any(b <= a for a, b in itertools.pairwise(ms)):
+            raise ValueError(f"{fn}: milestones must be {len(children) - 1} strictly "
+                             f"increasing steps (one fewer than schedulers), got {ms!r}")
+        first = bisect.bisect_right(ms, 0)
+        for i, child in enumerate(children):
+            if isinstance(child, ChainedScheduler) and i != first:
+                raise NotImplementedError(
+                    f"{fn}: schedulers[{i}] is a ChainedScheduler, started at milestone "
+                    f"{ms[i - 1]} by torch's SequentialLR with _update_lr(0), which "
+                    f"ChainedScheduler does not implement: torch raises NotImplementedError "
+                    f"at that step")
+        lead = children[first]
+        if not lead._host:
+            lead._link(fn, self._base_lrs)
+        links = lead._links
+        for i, child in enumerate(children):
+            if i != first and child._store not in (None, links):
+                raise ValueError(f"{fn}: torch expects all schedulers to belong to the same "
+                                 f"optimizer; schedulers[{i}] was built on another one")
+        for i, child in enumerate(children):
+            if i != first:
+                child._store, child._rec = links, None
+        links.set(self._base_lrs)  # torch resets the groups to their initial_lr
+        for grandchild in lead._children:  # undone to -1, then stepped to 0
+            chain.force(grandchild, 0, initial=False, closed=False)
+        lead._count, lead._last = 0, links.lrs
+        lead._initial = {"_step_count": 0, "_is_initial": False}  # torch's _initial_step
+        self._children, self._milestones, self._kwargs = children, ms, {}
+        self._host, self._links, self._store = True, links, None
+        self.schedules, self._write_momentum, self._count = [], False, le + 1
+        self._cache = None
+
+    def _compile(self) -> None:
+        if not self._host:
+            super()._compile()
+
+    def _values(self) -> tuple[list[float], list[float] | None]:
+        if self._host:
+            return self._links.lrs, None
+        return super()._values()
+
+    def step(self, epoch: int | None = None) -> None:
+        """One step of torch's SequentialLR (deprecated ``step(epoch)``: the closed form)."""
+        if not self._host:
+            super().step(epoch)
+            return
+        if epoch is not None:
+            raise TypeError("jaxsched.SequentialLR.step takes no epoch here (as in torch)")
+        self._count += 1
+        active = bisect.bisect_right(self._milestones, self._count)
+        child = self._children[active]
+        if active > 0 and self._milestones[active - 1] == self._count:
+            chain.force(child, 0, initial=False, closed=True)
+        else:
+            child.step()
 
     def _lr_at(self, count: int) -> list[float]:
         saved = self._count
@@ -103,6 +182,11 @@ class SequentialLR(TorchAdapter):
         k, ms = self._count, self._milestones
         active = bisect.bisect_right(ms, k)
         first = bisect.bisect_right(ms, 0)
+        if self._host:  # the children's own states; those not started yet undone to -1
+            return {"_milestones": list(ms), "last_epoch": k, "_last_lr": self.get_last_lr(),
+                    "_schedulers": [c.state_dict() if first <= i <= active else
+                                    c._state_at(0, last_epoch=-1, _step_count=1)
+                                    for i, c in enumerate(self._children)]}
         built = self._construction_lrs()
         states = []
         for i, child in enumerate(self._children):
@@ -132,32 +216,31 @@ class SequentialLR(TorchAdapter):
                              f"{self._milestones!r}")
         count = check_progress(fn, {k: state_dict[k] for k in ("last_epoch", "_last_lr")},
                                len(self._groups))
+        if self._host:
+            self._host_load(fn, state_dict, count)
+            return
         _children_states(fn, self._children, state_dict["_schedulers"], len(self._groups),
                          first_epoch=-1)  # children not started yet hold -1
         self._count = count
 
-
-def _composite_keys(fn: str, kind: str, state_dict: Any, keys: set[str]) -> None:
-    if not isinstance(state_dict, Mapping):
-        raise TypeError(f"{fn}: state_dict must be a dict, got {state_dict!r}")
-    if set(state_dict) != keys:
-        raise ValueError(f"{fn}: state_dict is not a {kind}'s: expected keys {sorted(keys)}, "
-                         f"got {sorted(state_dict)}")
-
-
-def _children_states(fn: str, children: list[TorchAdapter], states: Any, n_groups: int,
-                     first_epoch: int = 0) -> list[int]:
-    """Validates each child's state (the child's own settings, progress fields of the right
-    type) and returns their ``last_epoch``s; changes nothing."""
-    if not isinstance(states, list) or len(states) != len(children):
-        raise ValueError(f"{fn}: _schedulers must be a list of {len(children)} scheduler "
-                         f"states, got {states!r}")
-    counts = []
-    for i, (child, sd) in enumerate(zip(children, states, strict=True)):
-        where = f"{fn} (_schedulers[{i}], a {type(child).__name__})"
-        child._check_settings(where, sd, PROGRESS | {"T_cur", "T_i", "lr_lambdas"})
-        counts.append(check_progress(where, sd, n_groups, first_epoch=first_epoch))
-    return counts
+    def _host_load(self, fn: str, state_dict: Mapping[str, Any], count: int) -> None:
+        states = state_dict["_schedulers"]
+        lead = next(c for c in self._children if isinstance(c, ChainedScheduler))
+        if not isinstance(states, list) or len(states) != len(self._children):
+            raise ValueError(f"{fn}: _schedulers must be a list of {len(self._children)} "
+                             f"scheduler states, got {states!r}")
+        others = [(c, sd) for c, sd in zip(self._children, states, strict=True)
+                  if c is not lead]
+        _children_states(fn, [c for c, _ in others], [sd for _, sd in others],
+                         len(self._groups), first_epoch=-1)  # all checked before any change
+        lead.load_state_dict(states[self._children.index(lead)])
+        for child, sd in others:
+            if sd["last_epoch"] == -1:  # not started
+                child._count, child._rec = 0, None
+            else:
+                child.load_state_dict(sd)
+        self._links.set(state_dict["_last_lr"])
+        self._count = count
 
 
 class ChainedScheduler(TorchAdapter):
@@ -230,7 +313,7 @@ class ChainedScheduler(TorchAdapter):
                 initial = chain.check_base(f"{fn}: schedulers[{i}]", child, initial)
             links = chain.Groups(base)
             for child in self._children:
-                child._store, child._rec = links, None
+                child._store, child._rec, child._chain = links, None, None
                 child.__dict__.pop("_steps", None)
                 if getattr(child, "_host", False):  # a host-called lambda: torch's initial step
                     links.initial = chain.check_base(fn, child, links.initial)
@@ -238,17 +321,19 @@ class ChainedScheduler(TorchAdapter):
                     child._host_step(child._count)
                 else:
                     chain.join(child)
-        self._host, self._links = True, links
+        self._host, self._links, self._last = True, links, links.lrs
         self.schedules, self._write_momentum, self._count = [], False, 0
         self._cache = None
+
+    _initial: dict[str, Any] = {}  # torch's bookkeeping once a SequentialLR stepped it first
 
     def _compile(self) -> None:
         if not self._host:
             super()._compile()
 
     def _values(self) -> tuple[list[float], list[float] | None]:
-        if self._host:
-            return self._links.lrs, None
+        if self._host:  # the lrs after its last step (the groups' unless others stepped since)
+            return list(self._last), None
         return super()._values()
 
     def step(self, epoch: int | None = None) -> None:
@@ -258,7 +343,7 @@ class ChainedScheduler(TorchAdapter):
         if self._host:
             for child in self._children:
                 child.step()
-            self._count += 1
+            self._count, self._last = self._count + 1, self._links.lrs
             return
         self._step_to(None)  # at the top of the count range this raises before any child moves
         for child in self._children:
@@ -284,7 +369,7 @@ class ChainedScheduler(TorchAdapter):
 
     def state_dict(self) -> dict[str, Any]:
         if self._host:
-            return {"_last_lr": self.get_last_lr(),
+            return {"_last_lr": self.get_last_lr(), **self._initial,
                     "_schedulers": [child.state_dict() for child in self._children]}
         states = [dict(child._state_at(self._count), _last_lr=self._child_last_lr(i))
                   for i, child in enumerate(self._children)]
@@ -294,7 +379,8 @@ class ChainedScheduler(TorchAdapter):
         """Resumes torch's (or our) ChainedScheduler state: every child's settings must be
         this chain's (the chain's curve is built from them) and all at one ``last_epoch``."""
         fn = f"{self._fn}.load_state_dict"
-        _composite_keys(fn, "ChainedScheduler", state_dict, {"_last_lr", "_schedulers"})
+        _composite_keys(fn, "ChainedScheduler", state_dict,
+                        {"_last_lr", "_schedulers"} | set(self._initial))
         last = lr_list(fn, "_last_lr", state_dict["_last_lr"], len(self._groups), signed=True)
         counts = set(_children_states(fn, self._children, state_dict["_schedulers"],
                                       len(self._groups)))
@@ -305,7 +391,7 @@ class ChainedScheduler(TorchAdapter):
             for child, sd in zip(self._children, state_dict["_schedulers"], strict=True):
                 child.load_state_dict(sd)
             self._links.set(last)
-            self._count = count
+            self._count, self._last = count, list(last)
             return
         for child in self._children:
             child._count = count
