@@ -7,6 +7,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from jaxsched.core import checks as check
@@ -36,7 +37,7 @@ def _check_children(fn: str, schedulers: Any, n_groups: int,
             raise ValueError(f"{fn}: {kind} does not support `ReduceLROnPlateau` scheduler as "
                              f"it requires additional kwargs to be specified when calling "
                              f"`step`, but got one at index {i} in the given schedulers "
-                             f"sequence (as torch raises)")
+                             f"sequence.")
         if not isinstance(s, TorchAdapter) or isinstance(s, nested):
             raise TypeError(f"{fn}: schedulers[{i}] must be a jaxsched torch adapter (not "
                             f"{' or '.join(n.__name__ for n in nested) or 'a composite'}: "
@@ -325,7 +326,8 @@ class ChainedScheduler(TorchAdapter):
         self.schedules, self._write_momentum, self._count = [], False, 0
         self._cache = None
 
-    _initial: dict[str, Any] = {}  # torch's bookkeeping once a SequentialLR stepped it first
+    _initial: Mapping[str, Any] = MappingProxyType({})  # torch's bookkeeping once a
+    # SequentialLR stepped it first (_step_count 0, _is_initial False)
 
     def _compile(self) -> None:
         if not self._host:
