@@ -234,7 +234,11 @@ class SequentialLR(TorchAdapter):
                   if c is not lead]
         _children_states(fn, [c for c, _ in others], [sd for _, sd in others],
                          len(self._groups), first_epoch=-1)  # all checked before any change
-        lead.load_state_dict(states[self._children.index(lead)])
+        index = self._children.index(lead)
+        try:
+            lead.load_state_dict(states[index])  # validates all before it changes anything
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{fn} (_schedulers[{index}]): {err}") from None
         for child, sd in others:
             if sd["last_epoch"] == -1:  # not started
                 child._count, child._rec = 0, None
