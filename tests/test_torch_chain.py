@@ -344,3 +344,40 @@ def test_host_run_composites_refuse_bad_state_and_change_nothing(name):
         assert fresh.get_last_lr() == sched.get_last_lr() == back.get_last_lr()
         for s in (sched, fresh, back):
             s.step()
+
+
+def test_a_host_run_chain_has_no_pure_schedule_but_applies_to_optax():
+    optax = require("optax")
+    sched = _host_chain()
+    with pytest.raises(TypeError, match=r"jaxsched\.ChainedScheduler: no pure schedule"):
+        sched.schedule  # noqa: B018
+    assert sched.schedules == []
+    state = optax.inject_hyperparams(optax.sgd)(learning_rate=LR).init({"w": 0.0})
+    for _ in range(3):
+        sched.step()
+    state = sched.apply(state)
+    assert float(state.hyperparams["learning_rate"]) == pytest.approx(sched.get_last_lr()[0],
+                                                                       rel=1e-7)
+
+
+@pytest.mark.parametrize("milestone", [0, 5, 12])
+def test_sequential_lr_of_adapters_built_on_one_torch_optimizer(milestone):
+    """torch's usual SequentialLR, written with the jaxsched adapters on a torch optimizer:
+    the children share its group lrs at construction, and the composite is still torch's."""
+    def make(m, o):
+        return [m.LinearLR(o, 0.1, 1.0, 5), m.CosineAnnealingLR(o, 20, 0.001)]
+
+    ctx = quiet()
+    try:
+        opt, mine = torch_opt(), torch_opt()
+        theirs = lrs.SequentialLR(opt, make(lrs, opt), [milestone])
+        ours = jaxsched.SequentialLR(mine, make(jaxsched, mine), [milestone])
+        for k in range(50):
+            close(ours.get_last_lr(), theirs.get_last_lr(), k)
+            if k in (3, 30):
+                same_state(ours.state_dict(), theirs.state_dict())
+            opt.step()
+            theirs.step()
+            ours.step()
+    finally:
+        ctx.__exit__(None, None, None)

@@ -248,6 +248,20 @@ class Chainable(Adapter):
         if self._store is not None and "_steps" not in self.__dict__:
             join(self)  # the constructor's step on the shared group lrs
 
+    @property
+    def schedule(self) -> Any:
+        """The pure schedule of param group 0.
+
+        Raises:
+            TypeError: when the lrs are computed on the host, as torch does (a composite over
+                a recursive chain, a lambda that does not trace): no pure schedule exists.
+        """
+        if not self.schedules:
+            raise TypeError(f"{self._fn}: no pure schedule: its lrs follow torch's recursion "
+                            f"(or a host-called lambda) on the host; read get_last_lr() or "
+                            f"write them into an optax state with apply(state)")
+        return self.schedules[0]
+
     def _own_lrs(self) -> list[float]:
         """The lrs this scheduler left in the groups (what torch's ``_last_lr`` holds)."""
         return list(self._values()[0])

@@ -172,7 +172,7 @@ class SequentialLR(TorchAdapter):
                    "jaxsched.cosine_annealing_warm_restarts"}
         lrs, out = list(self._base_lrs), []
         for child in self._children:
-            first = child.get_last_lr() if child._count == 0 else child._state_at(0)["_last_lr"]
+            first = child._state_at(0)["_last_lr"]  # its closed form, not a shared recursion
             lrs = [f if sched.name in setting else (lr * f / b if b else 0.0)
                    for lr, f, b, sched in zip(lrs, first, child.base_lrs, child.schedules,
                                               strict=True)]
