@@ -268,9 +268,20 @@ def test_schedulers_of_different_optimizers_raise_as_torch_does():
     with pytest.raises(ValueError, match="expects all schedulers to belong to the same "
                                          "optimizer"):
         lrs.ChainedScheduler([lrs.StepLR(a, 2), lrs.CosineAnnealingLR(b, 5)])
-    with pytest.raises(ValueError, match=r"jaxsched\.ChainedScheduler: torch expects all "
-                                         r"schedulers to belong to the same optimizer"):
+    with pytest.raises(ValueError, match=r"jaxsched\.ChainedScheduler: schedulers\[1\] "
+                                         r"\(CosineAnnealingLR\) was built on another torch "
+                                         r"optimizer; torch expects all schedulers to belong"):
         jaxsched.ChainedScheduler([jaxsched.StepLR(a, 2), jaxsched.CosineAnnealingLR(b, 5)])
+    for kind, args in [("SequentialLR", (a, [lrs.StepLR(b, 2), lrs.ExponentialLR(b, 0.9)], [3])),
+                       ("ChainedScheduler", ([lrs.StepLR(b, 2)], a))]:
+        with pytest.raises(ValueError, match="expects all schedulers to belong to the same"):
+            getattr(lrs, kind)(*args)
+    with pytest.raises(ValueError, match=r"jaxsched\.SequentialLR: schedulers\[0\] \(StepLR\) "
+                                         r"was built on another torch optimizer"):
+        jaxsched.SequentialLR(a, [jaxsched.StepLR(b, 2), jaxsched.ExponentialLR(b, 0.9)], [3])
+    with pytest.raises(ValueError, match=r"jaxsched\.ChainedScheduler: schedulers\[0\] "
+                                         r"\(StepLR\) was built on another torch optimizer"):
+        jaxsched.ChainedScheduler([jaxsched.StepLR(b, 2)], a)
     with pytest.raises(ValueError, match=r"jaxsched\.SequentialLR: schedulers\[0\] \(StepLR\) "
                                          r"was built on an optimizer with lrs \[0\.1\], not "
                                          r"this one's \[0\.2\]"):

@@ -21,10 +21,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jaxsched.core.adapter import Adapter
+from jaxsched.core.plateau import ReduceLROnPlateau
 from jaxsched.core.state import PROGRESS, check_progress
 
-__all__ = ["RECURSIVE", "Chainable", "Groups", "check_base", "children_states", "composite_keys",
-           "force", "groups_of", "join", "loaded", "recursive_lrs", "stepped"]
+__all__ = ["RECURSIVE", "Chainable", "Groups", "check_base", "check_children", "children_states",
+           "composite_keys", "force", "groups_of", "join", "loaded", "recursive_lrs", "stepped"]
 
 # torch's schedulers whose get_lr rescales the lr it finds in the group; the others
 # (LambdaLR, CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts) set their own.
@@ -302,3 +303,38 @@ def children_states(fn: str, children: list[Any], states: Any, n_groups: int,
         child._check_settings(where, sd, PROGRESS | {"T_cur", "T_i", "lr_lambdas"})
         counts.append(check_progress(where, sd, n_groups, first_epoch=first_epoch))
     return counts
+
+
+def check_children(fn: str, schedulers: Any, n_groups: int,
+                    base_lrs: list[float] | None = None, *, nested: tuple[type, ...] = (),
+                    store: Any = None) -> None:
+    """torch's checks of a composite's schedulers (ReduceLROnPlateau: torch's ValueError),
+    plus one optimizer: the same number of groups and lrs (``base_lrs``) for all, and no
+    other torch optimizer than the composite's (``store``, its shared group lrs)."""
+    kind = fn.rsplit(".", 1)[-1]
+    if not isinstance(schedulers, Sequence) or not schedulers:
+        raise ValueError(f"{fn}: schedulers must be a non-empty list of jaxsched torch "
+                         f"adapters, got {schedulers!r}")
+    for i, s in enumerate(schedulers):
+        if isinstance(s, ReduceLROnPlateau):
+            raise ValueError(f"{fn}: {kind} does not support `ReduceLROnPlateau` scheduler as "
+                             f"it requires additional kwargs to be specified when calling "
+                             f"`step`, but got one at index {i} in the given schedulers "
+                             f"sequence.")
+        if not isinstance(s, Chainable) or isinstance(s, nested):
+            raise TypeError(f"{fn}: schedulers[{i}] must be a jaxsched torch adapter (not "
+                            f"{' or '.join(n.__name__ for n in nested) or 'a composite'}: "
+                            f"refused deliberately, a nested composite's state is not one "
+                            f"count), got {s!r}")
+        if len(s._groups) != n_groups:
+            raise ValueError(f"{fn}: schedulers[{i}] has {len(s._groups)} param groups, "
+                             f"expected {n_groups}")
+        if store is not None and s._store not in (None, store):
+            raise ValueError(f"{fn}: schedulers[{i}] ({type(s).__name__}) was built on another "
+                             f"torch optimizer; torch expects all schedulers to belong to the "
+                             f"same optimizer")
+        own = [float(g.get("initial_lr", g["lr"])) for g in s._groups]  # its optimizer's
+        if base_lrs is not None and own != list(base_lrs):
+            raise ValueError(f"{fn}: schedulers[{i}] ({type(s).__name__}) was built on an "
+                             f"optimizer with lrs {own}, not this one's {base_lrs}; "
+                             f"torch expects all schedulers to belong to the same optimizer")

@@ -12,51 +12,22 @@ from typing import Any
 
 from jaxsched.core import checks as check
 from jaxsched.core.checks import MAX_COUNT
-from jaxsched.core.plateau import ReduceLROnPlateau
 from jaxsched.core.schedule import Schedule
 from jaxsched.core.state import check_progress, lr_list
 from jaxsched.pytorch import chain, composite
 from jaxsched.pytorch.adapters import TorchAdapter
+from jaxsched.pytorch.chain import check_children as _check_children
 from jaxsched.pytorch.chain import children_states as _children_states
 from jaxsched.pytorch.chain import composite_keys as _composite_keys
 
 __all__ = ["ChainedScheduler", "SequentialLR"]
 
 
-def _check_children(fn: str, schedulers: Any, n_groups: int,
-                    base_lrs: list[float] | None = None, *, nested: tuple[type, ...] = ()
-                    ) -> None:
-    """torch's checks of a composite's schedulers (ReduceLROnPlateau: torch's ValueError),
-    plus one optimizer: the same number of groups and lrs (``base_lrs``) for all."""
-    kind = fn.rsplit(".", 1)[-1]
-    if not isinstance(schedulers, Sequence) or not schedulers:
-        raise ValueError(f"{fn}: schedulers must be a non-empty list of jaxsched torch "
-                         f"adapters, got {schedulers!r}")
-    for i, s in enumerate(schedulers):
-        if isinstance(s, ReduceLROnPlateau):
-            raise ValueError(f"{fn}: {kind} does not support `ReduceLROnPlateau` scheduler as "
-                             f"it requires additional kwargs to be specified when calling "
-                             f"`step`, but got one at index {i} in the given schedulers "
-                             f"sequence.")
-        if not isinstance(s, TorchAdapter) or isinstance(s, nested):
-            raise TypeError(f"{fn}: schedulers[{i}] must be a jaxsched torch adapter (not "
-                            f"{' or '.join(n.__name__ for n in nested) or 'a composite'}: "
-                            f"refused deliberately, a nested composite's state is not one "
-                            f"count), got {s!r}")
-        if len(s._groups) != n_groups:
-            raise ValueError(f"{fn}: schedulers[{i}] has {len(s._groups)} param groups, "
-                             f"expected {n_groups}")
-        own = [float(g.get("initial_lr", g["lr"])) for g in s._groups]  # its optimizer's
-        if base_lrs is not None and own != list(base_lrs):
-            raise ValueError(f"{fn}: schedulers[{i}] ({type(s).__name__}) was built on an "
-                             f"optimizer with lrs {own}, not this one's {base_lrs}; "
-                             f"torch expects all schedulers to belong to the same optimizer")
-
-
 def _child_schedules(fn: str, schedulers: Any, n_groups: int,
-                     base_lrs: list[float] | None = None) -> list[list[Schedule]]:
+                     base_lrs: list[float] | None = None,
+                     store: Any = None) -> list[list[Schedule]]:
     _check_children(fn, schedulers, n_groups, base_lrs,
-                    nested=(SequentialLR, ChainedScheduler))
+                    nested=(SequentialLR, ChainedScheduler), store=store)
     for i, s in enumerate(schedulers):
         if len(s.schedules) != n_groups:
             raise ValueError(f"{fn}: schedulers[{i}] ({type(s).__name__}) has no pure schedule "
@@ -78,7 +49,7 @@ class SequentialLR(TorchAdapter):
                                                     for s in schedulers):
             self._host_init(fn, list(schedulers), milestones, le)
             return
-        per_group = _child_schedules(fn, schedulers, len(groups), self._base_lrs)
+        per_group = _child_schedules(fn, schedulers, len(groups), self._base_lrs, self._store)
         schedules = [composite.sequential_lr(children, milestones) for children in per_group]
         self._children = list(schedulers)
         self._milestones = list(schedules[0].params["milestones"])
@@ -95,7 +66,7 @@ class SequentialLR(TorchAdapter):
         its children from ``last_epoch = -1``, not in torch's initial mode), then each step
         the active child's ``step()``, or at its milestone its ``_update_lr(0)``."""
         _check_children(fn, children, len(self._groups), self._base_lrs,
-                        nested=(SequentialLR,))
+                        nested=(SequentialLR,), store=self._store)
         if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence):
             raise TypeError(f"{fn}: milestones must be a sequence of integers, got "
                             f"{milestones!r}")
@@ -286,8 +257,10 @@ class ChainedScheduler(TorchAdapter):
         groups = self._read_groups(fn, optimizer if optimizer is not None else first._groups)
         base = [float(g.get("initial_lr", g["lr"])) for g in
                 (groups if optimizer is not None else first._groups)]
+        store = (first._store if optimizer is None
+                 else chain.groups_of(optimizer, [g["lr"] for g in groups]))
         _check_children(fn, schedulers, len(groups), base,
-                        nested=(SequentialLR, ChainedScheduler))
+                        nested=(SequentialLR, ChainedScheduler), store=store)
         self._children = list(schedulers)
         self._kwargs = {}
         if all(c.schedules and c._store is None
