@@ -228,8 +228,8 @@ def loaded(adapter: Any, state_dict: Any) -> None:
     torch's optimizer holds after its step), and those are the groups' now."""
     steps = state_dict.get("_step_count")
     adapter._steps = steps if isinstance(steps, int) else adapter._count + 1
+    adapter._rec = None
     if type(adapter).__name__ in RECURSIVE:
-        adapter._rec = None
         saved = [float(x) for x in state_dict["_last_lr"]]
         if saved != adapter._own_lrs():
             adapter._rec = saved

@@ -300,7 +300,8 @@ class ChainedScheduler(TorchAdapter):
                 else:
                     chain.join(child)
         self._host, self._links, self._last = True, links, links.lrs
-        self.schedules, self._write_momentum, self._count = [], False, 0
+        self._movers = [c for c in self._children if c.cycles_momentum]  # the last one's
+        self.schedules, self._write_momentum, self._count = [], bool(self._movers), 0
         self._cache = None
 
     _initial: Mapping[str, Any] = MappingProxyType({})  # torch's bookkeeping once a
@@ -312,7 +313,7 @@ class ChainedScheduler(TorchAdapter):
 
     def _values(self) -> tuple[list[float], list[float] | None]:
         if self._host:  # the lrs after its last step (the groups' unless others stepped since)
-            return list(self._last), None
+            return list(self._last), (self._movers[-1]._values()[1] if self._movers else None)
         return super()._values()
 
     def step(self, epoch: int | None = None) -> None:
