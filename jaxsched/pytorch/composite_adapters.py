@@ -50,6 +50,7 @@ class SequentialLR(TorchAdapter):
             self._host_init(fn, list(schedulers), milestones, le)
             return
         per_group = _child_schedules(fn, schedulers, len(groups), self._base_lrs, self._store)
+        self._store = None  # its values are its pure schedule's, whoever shares the optimizer
         schedules = [composite.sequential_lr(children, milestones) for children in per_group]
         self._children = list(schedulers)
         self._milestones = list(schedules[0].params["milestones"])
