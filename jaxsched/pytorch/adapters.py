@@ -20,9 +20,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from jaxsched.core import checks as check
-from jaxsched.core.adapter import Adapter
 from jaxsched.core.schedule import group_schedules
 from jaxsched.core.state import PROGRESS, check_progress, check_settings, lr_list
+from jaxsched.pytorch import chain
 from jaxsched.pytorch import schedules as pytorch
 
 __all__ = ["ConstantLR", "CosineAnnealingLR", "ExponentialLR", "LambdaLR", "LinearLR",
@@ -41,7 +41,7 @@ EPOCH_DEPRECATION = ("The epoch parameter in `scheduler.step()` was not necessar
                      "scheduler.")
 
 
-class TorchAdapter(Adapter):
+class TorchAdapter(chain.Chainable):
     """Base of the torch adapters: ``last_epoch`` is the step ``k``; torch's state dict."""
 
     _counter_name = "last_epoch"
@@ -60,6 +60,7 @@ class TorchAdapter(Adapter):
         le = check.integer(fn, "last_epoch", last_epoch, minimum=-1,
                            maximum=self._max_count - 1)
         self._base_lrs = [float(g.get("initial_lr", g["lr"])) for g in groups]
+        self._store = chain.groups_of(optimizer, [g["lr"] for g in groups])
         return groups, le
 
     def _start(self, fn: str, optimizer: Any, last_epoch: int, kwargs: dict[str, Any], *,
@@ -104,7 +105,8 @@ class TorchAdapter(Adapter):
     def state_dict(self) -> dict[str, Any]:
         k = self._count
         state = self._hyper_state()
-        state.update(base_lrs=list(self._base_lrs), last_epoch=k, _step_count=k + 1,
+        steps = self.__dict__.get("_steps", k + 1) if self._store is not None else k + 1
+        state.update(base_lrs=list(self._base_lrs), last_epoch=k, _step_count=steps,
                      _is_initial=False, _get_lr_called_within_step=False,
                      _last_lr=self.get_last_lr())
         return state
@@ -112,12 +114,12 @@ class TorchAdapter(Adapter):
     def _state_at(self, count: int, **override: Any) -> dict[str, Any]:
         """The state dict this scheduler would have at ``count``, with torch's bookkeeping
         overrides (used for the schedulers inside SequentialLR and ChainedScheduler)."""
-        saved, self._raw = self._count, True
+        saved, rec, self._raw, self._rec = self._count, self._rec, True, None
         self._count = max(count, 0)
         try:
             state = self.state_dict()
         finally:
-            self._count, self._raw = saved, False
+            self._count, self._raw, self._rec = saved, False, rec
         if "_step_count" in override and state.get("_step_count") == 0:
             del override["_step_count"]  # CosineAnnealingWarmRestarts never counts steps
         state.update(override)
@@ -171,6 +173,8 @@ class TorchAdapter(Adapter):
             self._setup(schedules, count, write_momentum=self._write_momentum)
         else:
             self._count = count
+        if self._store is not None:
+            chain.loaded(self, state_dict)
 
     def _check_position(self, fn: str, state_dict: Mapping[str, Any], count: int,
                         kwargs: dict[str, Any]) -> None:
@@ -221,6 +225,8 @@ class _LambdaAdapter(TorchAdapter):
     def _host_step(self, count: int) -> None:
         """torch's get_lr at ``last_epoch = count``, on the host in Python floats."""
         if self._product:
+            if self._store is not None:  # torch multiplies the lr in the (shared) group
+                self._lrs = self._store.lrs
             lrs = [lr * f(count) if count > 0 else lr
                    for lr, f in zip(self._lrs, self._lambdas, strict=True)]
         else:
@@ -230,6 +236,8 @@ class _LambdaAdapter(TorchAdapter):
                 raise ValueError(f"{self._fn}.step: lr_lambda gives the lr {v!r} at step "
                                  f"{count} (param group {i}); a real number is needed")
         self._count, self._lrs = count, [float(v) for v in lrs]
+        if self._store is not None:
+            self._store.take(self)
 
     def step(self, epoch: int | None = None) -> None:
         if not self._host:
@@ -267,8 +275,10 @@ class _LambdaAdapter(TorchAdapter):
                 vars(f).update(attrs)
         if self._host:  # torch resumes from the lrs in force (the optimizer's)
             self._count, self._lrs = count, lrs
-            return
-        self._setup(self.schedules, count, write_momentum=False)  # recompile with new attrs
+        else:
+            self._setup(self.schedules, count, write_momentum=False)  # recompile, new attrs
+        if self._store is not None:
+            chain.loaded(self, state_dict)
 
 
 class LambdaLR(_LambdaAdapter):

@@ -119,7 +119,9 @@ def chained_scheduler(schedules: Sequence[Schedule]) -> Schedule:
     (cosine, cyclic, one-cycle, lambda) set or shift the lr from their own state, so in a
     torch chain their result depends on the whole history of the others (torch's chainable
     cosine, for one, rescales whatever lr it finds by a ratio of cosines): they are refused
-    deliberately, since that curve has no closed form in the step count. Compose them with
+    deliberately here, since that curve has no closed form in the step count. The
+    ``jaxsched.ChainedScheduler`` adapter runs torch's recursion for them on the host (feed
+    its lrs to the jitted step with ``adapter.apply(state)``); or compose them with
     ``sequential_lr``, or write the product as a ``lambda_lr``.
 
     Args:
