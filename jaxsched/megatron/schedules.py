@@ -27,16 +27,6 @@ WSD_DECAY_STYLES = ("linear", "cosine", "exponential", "minus_sqrt")
 WD_INCR_STYLES = ("constant", "linear", "cosine")
 
 
-def _fits(fn: str, name: str, steps: int) -> None:
-    """Refuses, when called without x64, a phase past int32 (its count cannot reach it:
-    ``n`` is int32 there); counts in samples or tokens past 2**31-1 need x64."""
-    if steps > check.MAX_COUNT and not is_x64():
-        raise ValueError(f"{fn}: {name}={steps} is past int32's 2**31-1, the largest count "
-                         f"without x64: enable x64 (jax.config.update('jax_enable_x64', "
-                         f"True): counts to 2**63-1, exact to 2**53), or count in a larger "
-                         f"unit (e.g. iterations, or thousands of samples)")
-
-
 def _warmup_steps(fn: str, steps: Any, decay: int) -> int | float:
     """``lr_warmup_steps`` in [0, decay): an int, or a float when Megatron-LM derives it as
     ``lr_warmup_fraction * lr_decay_steps`` and the product is not integral."""
@@ -135,7 +125,7 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_s
 
     def value(n: jax.Array) -> jax.Array:
         n = n.astype(jnp.result_type(int))
-        _fits(fn, "lr_decay_steps", decay)
+        check.reachable(fn, "lr_decay_steps", decay, n)
         if isinstance(warm, float):  # W - n and n / W, each one rounding of a float W
             nw = to_float(jnp.minimum(n, math.floor(warm)))
             warmup = mix(init_lr, (warm - nw) / warm, max_lr, nw / warm)
@@ -205,7 +195,7 @@ def wd_schedule(start_wd: float, end_wd: float, wd_incr_steps: int,
 
     def value(n: jax.Array) -> jax.Array:
         n = n.astype(jnp.result_type(int))
-        _fits(fn, "wd_incr_steps", span)
+        check.reachable(fn, "wd_incr_steps", span, n)
         if style == "constant":
             return jnp.full(jnp.shape(n), end, to_float(n).dtype)
         rest = jnp.clip(span - n, 0, span)
