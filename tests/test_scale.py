@@ -40,6 +40,7 @@ ORIGINS = {
     "deepspeed": ["lr_range_test", "one_cycle", "warmup_lr", "warmup_decay_lr",
                   "warmup_cosine_lr"],
     "megatron": ["megatron.lr_schedule", "megatron.wd_schedule"],
+    "timm": [k for k in draws.DRAWS if k.startswith("timm.")],
 }
 FIXED = [0, 1, 2**31 - 1, 2**31, 2**32, 2**53 - 1]
 TOP32 = 2**31 - 1
@@ -80,6 +81,10 @@ def phase_ends(s: jaxsched.Schedule) -> int:
         ints = [v for v in (p["num_warmup_steps"], p["num_training_steps"]) if v is not None]
         if p["name"] == "constant":
             ints = []
+    if s.name.startswith("jaxsched.timm."):
+        d = p.get("decay_t", 0)
+        ints = [p.get("t_initial", 0), p["warmup_t"]]
+        ints += [math.ceil(m) - 1 for m in d] if isinstance(d, list) else [d]
     if s.name == "jaxsched.megatron.lr_schedule":
         ints = [p["lr_decay_steps"]]
     if s.name == "jaxsched.megatron.wd_schedule":
@@ -108,6 +113,9 @@ def reference(s: jaxsched.Schedule, ks: list[int]) -> np.ndarray | None:
     if name.startswith("jaxsched.get_scheduler("):
         base = s.params["lr"]
         return np.asarray([_quiet(lambda k: base * sched.lr_lambdas[0](k), k) for k in ks])
+    if name.startswith("jaxsched.timm."):  # timm's own formula at update k
+        return np.asarray([_quiet(lambda k: sched.sched._get_lr(k)[0], k) if k > 0
+                           else math.nan for k in ks])
     if name in ref_live.DEEPSPEED:
         def at(k):
             sched.step(k - 1)

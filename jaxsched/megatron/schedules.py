@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import divide, half_cos, is_x64, mix, to_float
+from jaxsched.core.exact import divide, half_cos, mix, to_float
 from jaxsched.core.schedule import Schedule, schedule_factory
 
 __all__ = ["DECAY_STYLES", "WD_INCR_STYLES", "WSD_DECAY_STYLES", "lr_schedule", "wd_schedule"]
