@@ -41,6 +41,7 @@ ORIGINS = {
                   "warmup_cosine_lr"],
     "megatron": ["megatron.lr_schedule", "megatron.wd_schedule"],
     "timm": [k for k in draws.DRAWS if k.startswith("timm.")],
+    "keras": [k for k in draws.DRAWS if k.startswith("keras.")],
 }
 FIXED = [0, 1, 2**31 - 1, 2**31, 2**32, 2**53 - 1]
 TOP32 = 2**31 - 1
@@ -85,6 +86,8 @@ def phase_ends(s: jaxsched.Schedule) -> int:
         d = p.get("decay_t", 0)
         ints = [p.get("t_initial", 0), p["warmup_t"]]
         ints += [math.ceil(m) - 1 for m in d] if isinstance(d, list) else [d]
+    if s.name.startswith("jaxsched.keras."):
+        ints = []  # Keras's steps are real numbers: its formulas take any count, unrefused
     if s.name == "jaxsched.megatron.lr_schedule":
         ints = [p["lr_decay_steps"]]
     if s.name == "jaxsched.megatron.wd_schedule":
@@ -103,6 +106,17 @@ def _quiet(f, *args):
 
 def reference(s: jaxsched.Schedule, ks: list[int]) -> np.ndarray | None:
     """The live reference's lr at each count (NaN where it cannot evaluate), or None."""
+    if s.name.startswith("jaxsched.keras."):  # Keras's float32 step, jitted, to int32
+        # (as tests/keras_live.py evaluates it: Keras computes in float32)
+        from jaxsched.tools import catalog
+
+        small = [k for k in ks if k <= TOP32]
+        theirs = getattr(catalog.import_keras_schedules(),
+                         s.name.removeprefix("jaxsched.keras."))(**s.params)
+        with jax.enable_x64(False):
+            values = np.asarray(jax.jit(jax.vmap(theirs))(np.asarray(small, np.int32)))
+        out = dict(zip(small, values.astype(np.float64), strict=True))
+        return np.asarray([out.get(k, math.nan) for k in ks])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         built = ref_live.scheduler(s)
@@ -291,3 +305,29 @@ def test_huggingface_adapter_counts_past_int32():
             assert ours.last_epoch == k
             want = 0.1 * theirs.lr_lambdas[0](k)
             assert ours.get_last_lr()[0] == pytest.approx(want, rel=1e-12, abs=1e-18)
+
+
+def test_timm_adapter_counts_past_int32():
+    """CosineLRScheduler over 10**12 updates with doubling restarts: ours and timm's own
+    step_update at updates past int32 (against the oracle: timm's float log can land a
+    cycle off at an exact restart); past 2**53-1 step_update raises and changes nothing."""
+    from jaxsched.tools import catalog
+
+    timm = catalog.import_timm_schedulers()
+    kw = dict(t_initial=10**12, lr_min=1e-5, cycle_mul=2.0, cycle_limit=5,
+              warmup_t=10**9, warmup_lr_init=1e-6, t_in_epochs=False)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    theirs = timm.CosineLRScheduler(opt, **kw)
+    ours = jaxsched.timm.CosineLRScheduler([{"lr": 0.1}], **kw)
+    for n in (2**31 + 1, 2**40, 3 * 10**12 + 5, 2**53 - 1):
+        ours.step_update(n)
+        theirs.step_update(n)
+        exact = oracle.exact_values(ours.schedule, [n])[0]
+        assert ours.get_last_lr()[0] == pytest.approx(exact, rel=1e-12)
+        assert abs(ours.get_last_lr()[0] - exact) <= max(
+            1e-12 * exact, abs(opt.param_groups[0]["lr"] - exact))
+    with pytest.raises(OverflowError, match=r"num_updates=9007199254740992 exceeds 2\*\*53-1"):
+        ours.step_update(2**53)
+    assert ours.get_last_lr()[0] == pytest.approx(oracle.exact_values(ours.schedule,
+                                                                      [2**53 - 1])[0])
+    assert set(ours.state_dict()) == set(theirs.state_dict())
