@@ -329,3 +329,18 @@ def test_timm_adapter_counts_past_int32():
     assert ours.get_last_lr()[0] == pytest.approx(oracle.exact_values(ours.schedule,
                                                                       [2**53 - 1])[0])
     assert set(ours.state_dict()) == set(theirs.state_dict())
+
+
+def test_a_timescale_past_int32_is_no_phase():
+    """transformers' inverse_sqrt timescale is a scale, not a boundary: past int32 it is
+    taken in both modes (floats without x64, a correctly rounded quotient with x64)."""
+    s = jaxsched.get_scheduler("inverse_sqrt", 0.1, num_warmup_steps=1000,
+                               scheduler_specific_kwargs={"timescale": 10**12})
+    ks = [5, 1000, 10**6, 2**31 - 1]
+    exact = oracle.exact_values(s, ks)
+    ours32 = np.asarray(jax.jit(jax.vmap(s))(jnp.asarray(ks, jnp.int32)))
+    assert parity.judge(ours32, exact, x64=False, steps=ks).ok
+    with jax.enable_x64(True):
+        far = [*ks, 2**40, 2**53 - 1, 2**62]
+        ours64 = np.asarray(jax.jit(jax.vmap(s))(jnp.asarray(far, jnp.int64)))
+    assert parity.judge(ours64, oracle.exact_values(s, far), x64=True, steps=far).ok

@@ -80,9 +80,11 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
         shift = timescale - w
 
         def inverse_sqrt(k: jax.Array) -> jax.Array:
-            # k + shift overflows int32 near 2**31 - 1: add in floats there
-            shifted = divide(k + shift, timescale) if is_x64() else (
-                (to_float(k) + shift) / timescale)
+            # k + shift overflows int32 near 2**31 - 1: add in floats there; in x64 the
+            # integer sum (correctly rounded quotient) while it stays below 2**53
+            floats = (to_float(k) + float(shift)) / float(timescale)
+            shifted = jnp.where(k <= check.MAX_EXACT - abs(shift), divide(
+                k + shift, timescale), floats) if is_x64() else floats
             return jnp.where(k < w, warmup_factor(k, w), 1.0 / jnp.sqrt(shifted))
 
         return inverse_sqrt
