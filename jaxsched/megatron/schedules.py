@@ -120,12 +120,15 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_s
             raise ValueError(f"{fn}: lr_decay_style='WSD' needs wsd_decay_steps and "
                              f"lr_wsd_decay_style (Megatron asserts the first and fails at "
                              f"the first annealing step without the second)")
-        wsd = check.integer(fn, "wsd_decay_steps", wsd_decay_steps, minimum=-check.MAX_COUNT)
+        wsd = check.integer(fn, "wsd_decay_steps", wsd_decay_steps, minimum=-check.MAX_EXACT,
+                            maximum=check.MAX_EXACT)
         check.choice(fn, "lr_wsd_decay_style", lr_wsd_decay_style, WSD_DECAY_STYLES)
 
     def value(n: jax.Array) -> jax.Array:
         n = n.astype(jnp.result_type(int))
         check.reachable(fn, "lr_decay_steps", decay, n)
+        if wsd is not None:
+            check.reachable(fn, "wsd_decay_steps", wsd, n)
         if isinstance(warm, float):  # W - n and n / W, each one rounding of a float W
             nw = to_float(jnp.minimum(n, math.floor(warm)))
             warmup = mix(init_lr, (warm - nw) / warm, max_lr, nw / warm)
