@@ -96,7 +96,7 @@ BAD: dict[str, list[tuple[str, Any, type]]] = {
              ("above_one", 1.5, ValueError), ("negative", -0.5, ValueError),
              ("nan", math.nan, ValueError)],
     "int1": [("float", 2.5, TypeError), ("str", "3", TypeError), ("bool", True, TypeError),
-             ("zero", 0, ValueError), ("huge", 2**40, ValueError)],
+             ("zero", 0, ValueError), ("huge", 2**53, ValueError)],
     "int0": [("float", 2.5, TypeError), ("str", "3", TypeError), ("negative", -1, ValueError)],
     "bool": [("str_no", "no", TypeError), ("int", 1, TypeError), ("none", None, TypeError)],
     "real": [("str", "0.5", TypeError), ("bool", True, TypeError), ("nan", math.nan, ValueError),

@@ -98,8 +98,9 @@ def test_adapters_refuse_bad_optimizers(name, optimizer, exc, match):
      r"jaxsched\.ReduceLROnPlateau\.step: metrics must be a real scalar .*got '0.5'"),
     (lambda: jaxsched.StepLR(SGD, 2).step("3"),
      r"jaxsched\.StepLR\.step: last_epoch must be an integer, got '3'"),
-    (lambda: jaxsched.WarmupLR(SGD).step(2**31),
-     r"jaxsched\.WarmupLR\.step: last_batch_iteration must be in \[-1, 2147483646\]"),
+    (lambda: jaxsched.WarmupLR(SGD).step(2**63 - 1),
+     r"jaxsched\.WarmupLR\.step: last_batch_iteration must be in \[-1, "
+     r"9223372036854775806\]"),
     (lambda: jaxsched.StepLR(SGD, 2).apply(3),
      r"jaxsched\.StepLR\.apply: state has no injected hyperparameters"),
     (lambda: jaxsched.SequentialLR(SGD, [jaxsched.StepLR(SGD, 2),

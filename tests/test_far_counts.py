@@ -119,7 +119,7 @@ def test_adapters_at_the_top_of_the_count_range(name):
     before = sched.state_dict()
     if sched._max_count > TOP and name != "OneCycleLR":  # widened: tests/test_wide_counts
         sched.step()
-        assert sched.state_dict()["last_epoch"] == TOP + 1
+        assert sched._count == TOP + 1
         with jax.enable_x64(True):
             want = float(sched.schedule(TOP + 1))
         assert sched.get_last_lr()[0] == pytest.approx(want, rel=1e-15, abs=0)

@@ -79,6 +79,35 @@ def integer(fn: str, name: str, value: Any, *, minimum: int, maximum: int = MAX_
     return value
 
 
+def phase(fn: str, name: str, value: Any, *, minimum: int = 1) -> int:
+    """A phase length, period or boundary (``T_max``, ``step_size``, ``num_training_steps``,
+    a milestone): an integer in [minimum, 2**53-1], the largest on which every float64
+    quotient of two counts is exact. Past 2**31-1 an int32 count (no x64) cannot reach it:
+    ``reachable`` refuses that when the schedule is traced."""
+    return integer(fn, name, value, minimum=minimum, maximum=MAX_EXACT)
+
+
+WAYS_OUT = ("enable x64 (jax.config.update('jax_enable_x64', True): counts to 2**63-1, "
+            "exact to 2**53), evaluate at a wide count (jaxsched.core.wide), or count in a "
+            "larger unit (e.g. iterations, or thousands of samples)")
+
+
+def reachable(fn: str, name: str, value: Any, count: Any) -> None:
+    """Refuses, when a schedule is traced at an int32 count (no x64), a phase or boundary
+    ``value`` past 2**31-1: such a count never reaches it, and optax's own int32 count
+    saturates silently below it. Called inside a schedule's value function, so it raises in
+    Python at trace time (under ``jit`` too), naming the limit and the ways out."""
+    top = np.iinfo(count.dtype).max
+    if value > top:
+        raise ValueError(f"{fn}: {name}={value} is past {count.dtype}'s {_limit(top)}, the "
+                         f"largest count without x64: {WAYS_OUT}")
+
+
+def _limit(top: int) -> str:
+    e = (top + 1).bit_length() - 1
+    return f"2**{e}-1" if top + 1 == 2**e else str(top)
+
+
 def boolean(fn: str, name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{fn}: {name} must be a bool, got {value!r}")

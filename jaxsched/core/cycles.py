@@ -38,7 +38,7 @@ class Cycles:
 
     def __init__(self, fn: str, t_initial: Any, cycle_mul: Any, cycle_limit: Any,
                  span: int) -> None:
-        self.t_initial = check.integer(fn, "t_initial", t_initial, minimum=1)
+        self.t_initial = check.phase(fn, "t_initial", t_initial)
         self.cycle_mul = check.real(fn, "cycle_mul", cycle_mul)
         self.cycle_limit = check.integer(fn, "cycle_limit", cycle_limit, minimum=0)
         if self.cycle_mul < 1.0:
@@ -46,6 +46,7 @@ class Cycles:
                 f"{fn}: cycle_mul must be >= 1, got {self.cycle_mul!r} (timm accepts it, then "
                 f"fails with a math domain error once t reaches t_initial / (1 - cycle_mul))")
         self.table: tuple[Any, ...] | None = None
+        self.exact_to = check.MAX_PY_COUNT  # the last count the table places exactly
         if self.cycle_mul != 1.0:
             self.table = self._starts(fn, span)
 
@@ -67,6 +68,9 @@ class Cycles:
                 length.append(float(t * mm ** j))
                 if c > span:
                     break
+                if j >= MAX_CYCLES and c > check.MAX_COUNT:  # exact past int32, to c - 1
+                    self.exact_to = c - 1
+                    break
                 if j >= MAX_CYCLES:
                     raise ValueError(
                         f"{fn}: cycle_mul={self.cycle_mul!r} with t_initial={t} makes more "
@@ -80,7 +84,7 @@ class Cycles:
             return (t >= self.t_initial).astype(t.dtype) * self.cycle_limit
         if self.table is None:
             return jnp.minimum(idiv(t, self.t_initial), self.cycle_limit)
-        reachable = [c for c in self.table[0][1:] if c <= check.MAX_COUNT]
+        reachable = [c for c in self.table[0][1:] if c <= jnp.iinfo(t.dtype).max]
         starts = jnp.asarray(reachable, t.dtype)
         return jnp.searchsorted(starts, t, side="right").astype(t.dtype)
 

@@ -26,12 +26,15 @@ __all__ = ["LRRangeTest", "OneCycle", "WarmupCosineLR", "WarmupDecayLR", "Warmup
 
 class _DeepSpeedAdapter(Adapter):
     _counter_name = "last_batch_iteration"
+    # DeepSpeed's last_batch_iteration is a Python int; the host evaluates the pure schedule
+    # on an int64 (x64), exact there to 2**63-1 (tests/test_scale.py)
+    _max_count = check.MAX_PY_COUNT
 
     def _start(self, fn: str, factory: Any, groups: list[dict[str, Any]],
                last_batch_iteration: int, kwargs: dict[str, Any], *,
                write_momentum: bool = False) -> None:
         lbi = check.integer(fn, "last_batch_iteration", last_batch_iteration, minimum=-1,
-                            maximum=check.MAX_COUNT - 1)
+                            maximum=self._max_count - 1)
         schedules = group_schedules(fn, factory, len(groups), kwargs)
         self._setup(schedules, lbi + 1, write_momentum=write_momentum)
 

@@ -62,7 +62,7 @@ def lr_range_test(
     """
     fn = "jaxsched.lr_range_test"
     min_lr = signed_lr(fn, "lr_range_test_min_lr", lr_range_test_min_lr)
-    size = check.integer(fn, "lr_range_test_step_size", lr_range_test_step_size, minimum=1)
+    size = check.phase(fn, "lr_range_test_step_size", lr_range_test_step_size)
     rate = check.nonneg(fn, "lr_range_test_step_rate", lr_range_test_step_rate)
     staircase = check.boolean(fn, "lr_range_test_staircase", lr_range_test_staircase)
     check.finite_at_end(fn, "lr_range_test_min_lr * (1 + lr_range_test_step_rate * k / "
@@ -70,6 +70,7 @@ def lr_range_test(
                         abs(min_lr) * (1 + rate * check.MAX_COUNT / size))
 
     def lr(k: jax.Array) -> jax.Array:
+        check.reachable(fn, "lr_range_test_step_size", size, k)
         interval = to_float(idiv(k, size)) if staircase else divide(k, size)
         return min_lr * (1 + rate * interval)
 
@@ -145,7 +146,9 @@ def one_cycle(
 
     Raises:
         TypeError, ValueError: on non-finite, negative or non-integer arguments,
-            or a stair count whose ``count * step_size`` exceeds 2**31-1.
+            or a stair count whose ``count * step_size`` exceeds 2**53-1 (without x64,
+            evaluating at an int32 count raises once a phase or ``count * step_size``
+            passes 2**31-1).
 
     Example:
         >>> import jaxsched
@@ -161,17 +164,21 @@ def one_cycle(
     min_lr = signed_lr(fn, "cycle_min_lr", cycle_min_lr)
     max_lr = signed_lr(fn, "cycle_max_lr", cycle_max_lr)
     lr_rate = check.real(fn, "decay_lr_rate", decay_lr_rate)
-    s1 = check.integer(fn, "cycle_first_step_size", cycle_first_step_size, minimum=1)
-    s2 = s1 if cycle_second_step_size is None else check.integer(
+    s1 = check.phase(fn, "cycle_first_step_size", cycle_first_step_size)
+    s2 = s1 if cycle_second_step_size is None else check.phase(
         fn, "cycle_second_step_size", cycle_second_step_size, minimum=0)
-    total = check.integer(fn, "cycle_first_step_size + cycle_second_step_size", s1 + s2,
-                          minimum=1)
-    c1 = check.integer(fn, "cycle_first_stair_count", cycle_first_stair_count, minimum=0,
-                       maximum=check.MAX_COUNT // s1)
-    c2 = c1 if cycle_second_stair_count is None else check.integer(
-        fn, "cycle_second_stair_count", cycle_second_stair_count, minimum=0,
-        maximum=check.MAX_COUNT // max(s2, 1))
-    decay_size = check.integer(fn, "decay_step_size", decay_step_size, minimum=0)
+    total = check.phase(fn, "cycle_first_step_size + cycle_second_step_size", s1 + s2)
+    c1 = check.phase(fn, "cycle_first_stair_count", cycle_first_stair_count, minimum=0)
+    c2 = c1 if cycle_second_stair_count is None else check.phase(
+        fn, "cycle_second_stair_count", cycle_second_stair_count, minimum=0)
+    # a stair count c floors j c / S in integers: j c <= S c must fit the count's dtype
+    ends = {"cycle_first_step_size + cycle_second_step_size": total,
+            "cycle_first_stair_count * cycle_first_step_size": c1 * s1,
+            "cycle_second_stair_count * cycle_second_step_size": c2 * s2}
+    for name, end in ends.items():
+        check.integer(fn, name, end, minimum=0, maximum=check.MAX_EXACT)
+    last = max(ends.items(), key=lambda kv: kv[1])
+    decay_size = check.phase(fn, "decay_step_size", decay_step_size, minimum=0)
     cycle_momentum = check.boolean(fn, "cycle_momentum", cycle_momentum)
     min_mom = check.real(fn, "cycle_min_mom", cycle_min_mom)
     max_mom = check.real(fn, "cycle_max_mom", cycle_max_mom)
@@ -186,12 +193,13 @@ def one_cycle(
         ``x = (1 + k/T) - floor(1 + k/T)`` is ``(k mod T) / T`` exactly, its rising
         ``x / (S1/T)`` is ``j / S1`` and its falling ``(x - 1) / (S1/T - 1)`` is
         ``(T - j) / S2``; a stair count ``c`` floors ``j c / S`` in integers."""
+        check.reachable(fn, last[0], last[1], k)
         j = imod(jnp.minimum(k, total), total)  # the cycle formula only serves k <= total
         up = j <= s1
         num = jnp.where(up, j, total - j)
         den = jnp.where(up, s1, max(s2, 1))
         stairs = jnp.where(up, c1, c2)
-        stair_num = idiv(num * stairs, den)  # j * c <= S * c <= 2**31-1 (validated)
+        stair_num = idiv(num * stairs, den)  # j * c <= S * c: within the dtype (checked)
         num = jnp.where(stairs > 0, stair_num, num)
         den = jnp.where(stairs > 0, stairs, den)
         return divide(num, den), divide(den - num, den)

@@ -23,7 +23,7 @@ WARMUP_TYPES = ("log", "linear")
 def _warmup_checks(fn: str, warmup_num_steps: int, warmup_type: str) -> tuple[int, str]:
     """The effective warmup ``max(2, warmup_num_steps)`` and warmup type: an unknown type
     name is DeepSpeed's log warmup, with one warning (DeepSpeed logs one)."""
-    check.integer(fn, "warmup_num_steps", warmup_num_steps, minimum=1)
+    check.phase(fn, "warmup_num_steps", warmup_num_steps)
     if not isinstance(warmup_type, str):
         raise TypeError(f"{fn}: warmup_type must be one of {WARMUP_TYPES}, got "
                         f"{warmup_type!r}")
@@ -38,12 +38,20 @@ def _warmup_checks(fn: str, warmup_num_steps: int, warmup_type: str) -> tuple[in
 def _total_checks(fn: str, total_num_steps: int, n: int) -> int:
     """``total_num_steps``; one shorter than the (effective) warmup ``n`` warns, as DeepSpeed
     does (the decay is then skipped: the lr drops to its floor right after the warmup)."""
-    total = check.integer(fn, "total_num_steps", total_num_steps, minimum=1)
+    total = check.phase(fn, "total_num_steps", total_num_steps)
     if total < n:
         warnings.warn(f"{fn}: total_num_steps ({total}) is less than max(2, "
                       f"warmup_num_steps) ({n}); the lr drops to its floor right after the "
                       f"warmup, as in DeepSpeed", UserWarning, stacklevel=3)
     return total
+
+
+def _reachable(fn: str, n: int, total: int, k: jax.Array) -> None:
+    """The trace-time check of the later phase end (``check.reachable``)."""
+    if total >= n:
+        check.reachable(fn, "total_num_steps", total, k)
+    else:
+        check.reachable(fn, "warmup_num_steps", n, k)
 
 
 def _warmup_fraction(k: jax.Array, n: int, warmup_type: str) -> jax.Array:
@@ -124,6 +132,7 @@ def warmup_lr(
     delta = max_lr - min_lr
 
     def lr_fn(k: jax.Array) -> jax.Array:
+        check.reachable(fn, "warmup_num_steps", n, k)
         gamma = jnp.where(k <= n, _warmup_fraction(k, n, warmup_type), 1.0)
         return jnp.where(k == 0, min_lr, min_lr + delta * gamma)
 
@@ -184,6 +193,7 @@ def warmup_decay_lr(
     denominator = max(1, total - n)
 
     def lr_fn(k: jax.Array) -> jax.Array:
+        _reachable(fn, n, total, k)
         i = jnp.maximum(k, 1) - 1  # last_batch_iteration, >= 0
         decay = divide(jnp.maximum(total - i, 0), denominator)  # remaining steps, exact
         gamma = jnp.where(k <= n, _warmup_fraction(k, n, warmup_type), decay)
@@ -253,6 +263,7 @@ def warmup_cosine_lr(
     decay_len = max(1, total - n)
 
     def lr_fn(k: jax.Array) -> jax.Array:
+        _reachable(fn, n, total, k)
         if warmup_type == "linear" and wmin < 0:
             # wmin + (j / n) (1 - wmin) = (wmin (n - j) + j) / n, the product's rounding
             # error added back (Dekker): exact where a negative wmin crosses zero

@@ -145,7 +145,10 @@ class CosineDecayRestarts(KerasSchedule):
             else:
                 i, left = cycle_left(k, d)
                 c = half_cos(left, d)
-            return lr * mix(1.0 - alpha, signed_pow(m_mul, i) * c, alpha, 1.0)
+            out = lr * mix(1.0 - alpha, signed_pow(m_mul, i) * c, alpha, 1.0)
+            if table is not None and table.exact_to < check.MAX_PY_COUNT:
+                out = jnp.where(k > table.exact_to, jnp.nan, out)  # past the table: NaN
+            return out
 
         self._build(value, dict(initial_learning_rate=lr, first_decay_steps=d, t_mul=t_mul,
                                 m_mul=m_mul, alpha=alpha, name=_name(fn, name)))

@@ -176,15 +176,15 @@ class PiecewiseConstantDecay(KerasSchedule):
         vs = [check.real(fn, f"values[{i}]", v) for i, v in enumerate(values)]
         if any(v < 0 for v in vs):
             notes.append(f"values={list(values)!r} has a negative lr (the optimizer ascends)")
-        cut = [min(max(math.trunc(b), -1), check.MAX_COUNT) for b in bs]  # Keras: int cast
+        cut = [max(math.trunc(b), -1) for b in bs]  # Keras: int cast
         ordered = cut == sorted(cut)
         if not ordered:
             notes.append(f"boundaries={list(boundaries)!r} are not in order (Keras adds the "
                          f"values of the overlapping pieces)")
         unusual(fn, notes)
 
-        def value(k: jax.Array) -> jax.Array:
-            b = jnp.asarray(cut, k.dtype)
+        def value(k: jax.Array) -> jax.Array:  # a boundary past the count's int: never hit
+            b = jnp.asarray([min(c, int(jnp.iinfo(k.dtype).max)) for c in cut], k.dtype)
             v = jnp.asarray(vs, float_dtype())
             if ordered:
                 return v[jnp.searchsorted(b, k, side="left")]

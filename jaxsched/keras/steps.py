@@ -127,6 +127,9 @@ class Restarts:
                 f"NaN; use t_mul >= 1, or a t_mul close enough to 1 that this lies past "
                 f"{span}")
         starts, fracs, lengths = [0], [0.0], [float(d)]
+        # growing cycles are tabulated to int64's limit (x64 counts), shrinking ones to span
+        top = check.MAX_PY_COUNT if t_mul > 1 else span
+        self.exact_to = check.MAX_PY_COUNT  # the last count the table places exactly
         b: Fraction | Any = Fraction(0)
         m = Fraction(t_mul)
         with mpmath.workdps(60):
@@ -142,7 +145,12 @@ class Restarts:
                 starts.append(c)
                 fracs.append(float(c - b))
                 lengths.append(float(mpmath.mpf(d) * mm ** j))
-                if c > span:
+                if c > top:
+                    if top < check.MAX_PY_COUNT:
+                        self.exact_to = c - 1
+                    break
+                if j > MAX_CYCLES and c > check.MAX_COUNT:  # exact past int32, to c - 1
+                    self.exact_to = c - 1
                     break
                 if j > MAX_CYCLES:
                     raise TooManyCycles(
@@ -153,7 +161,7 @@ class Restarts:
 
     def index(self, k: jax.Array) -> jax.Array:
         """The cycle of ``k >= 0``."""
-        reachable = [c for c in self.starts[1:] if c <= check.MAX_COUNT]
+        reachable = [c for c in self.starts[1:] if c <= jnp.iinfo(k.dtype).max]
         return jnp.searchsorted(jnp.asarray(reachable, k.dtype), k, side="right").astype(
             k.dtype)
 
@@ -161,7 +169,7 @@ class Restarts:
         """``(B_{i+1} - k, d t**i)``: the steps left in cycle ``i`` and its length."""
         # B_{i+1} - k = (min(c, MAX) - k) + (c - min(c, MAX)) - frac: an exact integer
         # difference (the next start may lie past the count's int type) plus small floats
-        clipped = [min(c, check.MAX_COUNT) for c in self.starts]
+        clipped = [min(c, int(jnp.iinfo(k.dtype).max)) for c in self.starts]
         extra = [float(c - m) - f for c, m, f in zip(self.starts, clipped, self.fracs,
                                                      strict=True)]
         gap = jnp.asarray(clipped, k.dtype)[i + 1] - k

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import divide, half_cos, is_x64, mix, to_float
+from jaxsched.core.exact import divide, half_cos, mix, to_float
 from jaxsched.core.schedule import Schedule, schedule_factory
 
 __all__ = ["DECAY_STYLES", "WD_INCR_STYLES", "WSD_DECAY_STYLES", "lr_schedule", "wd_schedule"]
@@ -25,16 +25,6 @@ __all__ = ["DECAY_STYLES", "WD_INCR_STYLES", "WSD_DECAY_STYLES", "lr_schedule", 
 DECAY_STYLES = ("constant", "linear", "cosine", "inverse-square-root", "WSD")
 WSD_DECAY_STYLES = ("linear", "cosine", "exponential", "minus_sqrt")
 WD_INCR_STYLES = ("constant", "linear", "cosine")
-
-
-def _fits(fn: str, name: str, steps: int) -> None:
-    """Refuses, when called without x64, a phase past int32 (its count cannot reach it:
-    ``n`` is int32 there); counts in samples or tokens past 2**31-1 need x64."""
-    if steps > check.MAX_COUNT and not is_x64():
-        raise ValueError(f"{fn}: {name}={steps} is past int32's 2**31-1, the largest count "
-                         f"without x64: enable x64 (jax.config.update('jax_enable_x64', "
-                         f"True): counts to 2**63-1, exact to 2**53), or count in a larger "
-                         f"unit (e.g. iterations, or thousands of samples)")
 
 
 def _warmup_steps(fn: str, steps: Any, decay: int) -> int | float:
@@ -130,12 +120,15 @@ def lr_schedule(max_lr: float, min_lr: float, lr_warmup_steps: float, lr_decay_s
             raise ValueError(f"{fn}: lr_decay_style='WSD' needs wsd_decay_steps and "
                              f"lr_wsd_decay_style (Megatron asserts the first and fails at "
                              f"the first annealing step without the second)")
-        wsd = check.integer(fn, "wsd_decay_steps", wsd_decay_steps, minimum=-check.MAX_COUNT)
+        wsd = check.integer(fn, "wsd_decay_steps", wsd_decay_steps, minimum=-check.MAX_EXACT,
+                            maximum=check.MAX_EXACT)
         check.choice(fn, "lr_wsd_decay_style", lr_wsd_decay_style, WSD_DECAY_STYLES)
 
     def value(n: jax.Array) -> jax.Array:
         n = n.astype(jnp.result_type(int))
-        _fits(fn, "lr_decay_steps", decay)
+        check.reachable(fn, "lr_decay_steps", decay, n)
+        if wsd is not None:
+            check.reachable(fn, "wsd_decay_steps", wsd, n)
         if isinstance(warm, float):  # W - n and n / W, each one rounding of a float W
             nw = to_float(jnp.minimum(n, math.floor(warm)))
             warmup = mix(init_lr, (warm - nw) / warm, max_lr, nw / warm)
@@ -205,7 +198,7 @@ def wd_schedule(start_wd: float, end_wd: float, wd_incr_steps: int,
 
     def value(n: jax.Array) -> jax.Array:
         n = n.astype(jnp.result_type(int))
-        _fits(fn, "wd_incr_steps", span)
+        check.reachable(fn, "wd_incr_steps", span, n)
         if style == "constant":
             return jnp.full(jnp.shape(n), end, to_float(n).dtype)
         rest = jnp.clip(span - n, 0, span)

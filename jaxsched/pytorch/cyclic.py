@@ -70,26 +70,32 @@ def cosine_annealing_warm_restarts(T_0: int, T_mult: int = 1, eta_min: float = 0
     Matches ``torch.optim.lr_scheduler.CosineAnnealingWarmRestarts`` of torch 2.13.0.
     """
     fn = "jaxsched.cosine_annealing_warm_restarts"
-    t0 = check.integer(fn, "T_0", T_0, minimum=1)
+    t0 = check.phase(fn, "T_0", T_0)
     mult = check.integer(fn, "T_mult", T_mult, minimum=1)
     eta = check.nonneg(fn, "eta_min", eta_min)
     base = check.nonneg(fn, "lr", lr)
-    starts, lengths = [0], [t0]
-    while mult > 1 and starts[-1] + lengths[-1] <= check.MAX_COUNT:
+    starts, lengths = [0], [t0]  # every cycle that starts at a count int64 holds
+    while mult > 1 and starts[-1] + lengths[-1] <= check.MAX_PY_COUNT:
         starts.append(starts[-1] + lengths[-1])
         lengths.append(lengths[-1] * mult)
 
     low, span = eta, base - eta
 
     def lr_fn(k: jax.Array) -> jax.Array:
-        if mult == 1:
-            t_cur, t_i = imod(k, t0), t0
-        else:
-            n = jnp.sum(k[..., None] >= jnp.asarray(starts, k.dtype), axis=-1) - 1
-            t_cur = k - jnp.asarray(starts, k.dtype)[n]
-            t_i = jnp.asarray([float(x) for x in lengths], float_dtype())[n]
+        check.reachable(fn, "T_0", t0, k)
+        if mult == 1:  # the steps left in the cycle, in integers
+            rest, t_i = to_float(t0 - imod(k, t0)), t0
+        else:  # the cycles the count's dtype reaches; the steps left as end - k in integers,
+            # plus the part of a last cycle's end past the dtype (exact, or 1e-16 relative)
+            top = int(jnp.iinfo(k.dtype).max)
+            live = [s for s in starts if s <= top]
+            ends = [s + t for s, t in zip(live, lengths, strict=False)]
+            n = jnp.sum(k[..., None] >= jnp.asarray(live, k.dtype), axis=-1) - 1
+            rest = (to_float(jnp.asarray([min(e, top) for e in ends], k.dtype)[n] - k)
+                    + jnp.asarray([float(max(e - top, 0)) for e in ends], float_dtype())[n])
+            t_i = jnp.asarray([float(x) for x in lengths[:len(live)]], float_dtype())[n]
         # (1 + cos(pi t / T)) / 2 = sin(pi (T - t) / (2T))**2: the distance to the low end
-        return low + span * half_cos(to_float(t_i) - to_float(t_cur), t_i)
+        return low + span * half_cos(rest, t_i)
 
     return Schedule(lr_fn, name=fn, params=dict(T_0=t0, T_mult=mult, eta_min=eta, lr=base))
 
@@ -162,10 +168,10 @@ def cyclic_lr(
     fn = "jaxsched.cyclic_lr"
     lo = check.nonneg(fn, "base_lr", base_lr)
     hi = check.nonneg(fn, "max_lr", max_lr)
-    up = check.integer(fn, "step_size_up", step_size_up, minimum=1)
-    down = up if step_size_down is None else check.integer(
+    up = check.phase(fn, "step_size_up", step_size_up)
+    down = up if step_size_down is None else check.phase(
         fn, "step_size_down", step_size_down, minimum=0)
-    total = check.integer(fn, "step_size_up + step_size_down", up + down, minimum=1)
+    total = check.phase(fn, "step_size_up + step_size_down", up + down)
     g = check.real(fn, "gamma", gamma)
     if g <= 0:
         raise ValueError(f"{fn}: gamma must be > 0, got {gamma!r}")
@@ -184,6 +190,7 @@ def cyclic_lr(
         """``(scale, 1 - scale, f, 1 - f)``: torch's ``x = 1 + k/T - cycle`` is
         ``(k mod T) / T`` exactly, so ``scale`` is ``j / up`` rising and ``(T - j) / down``
         falling, each a quotient of integers, as is its complement."""
+        check.reachable(fn, "step_size_up + step_size_down", total, k)
         cycle = 1 + idiv(k, total)
         j = imod(k, total)
         rising = j <= up

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jaxsched.core import checks as check
-from jaxsched.core.checks import MAX_COUNT
+from jaxsched.core.checks import MAX_PY_COUNT
 from jaxsched.core.schedule import group_schedules
 from jaxsched.core.state import PROGRESS, check_progress, check_settings, lr_list
 from jaxsched.pytorch import cyclic, one_cycle
@@ -23,6 +23,8 @@ __all__ = ["CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR"]
 
 def restart_position(k: int, t0: int, mult: int) -> tuple[int, int]:
     """(T_cur, T_i) at step ``k``: torch's sequential restart bookkeeping, on the host."""
+    if mult == 1:
+        return k % t0, t0
     t_i = t0
     while k >= t_i:
         k -= t_i
@@ -65,7 +67,8 @@ class CosineAnnealingWarmRestarts(TorchAdapter):
         self._step_to(epoch)  # None or a whole epoch: the sequential path (torch: no warning)
         self._pos = None
 
-    _max_count = MAX_COUNT  # its schedule is exact to 2**31-1 (cycle tables, children)
+    # its schedule's restart table reaches 2**63-1 (x64 on the host), exact there
+    _max_count = MAX_PY_COUNT
 
     _factory = staticmethod(cyclic.cosine_annealing_warm_restarts)
 

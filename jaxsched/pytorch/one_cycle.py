@@ -117,11 +117,11 @@ def one_cycle_lr(
     fn = "jaxsched.one_cycle_lr"
     peak = check.nonneg(fn, "max_lr", max_lr)
     if total_steps is not None:
-        total = check.integer(fn, "total_steps", total_steps, minimum=1)
+        total = check.phase(fn, "total_steps", total_steps)
     elif epochs is not None and steps_per_epoch is not None:
-        e = check.integer(fn, "epochs", epochs, minimum=1)
-        spe = check.integer(fn, "steps_per_epoch", steps_per_epoch, minimum=1)
-        total = check.integer(fn, "epochs * steps_per_epoch", e * spe, minimum=1)
+        e = check.phase(fn, "epochs", epochs)
+        spe = check.phase(fn, "steps_per_epoch", steps_per_epoch)
+        total = check.phase(fn, "epochs * steps_per_epoch", e * spe)
     else:
         raise ValueError(f"{fn}: you must define either total_steps OR (epochs AND "
                          f"steps_per_epoch), got total_steps={total_steps!r}, "
@@ -193,6 +193,7 @@ def one_cycle_lr(
                 extrapolated(phases[last][3], phases[last][4]))
 
     def curve(k: jax.Array, lr_values: bool) -> jax.Array:
+        check.reachable(fn, "total_steps", total, k)
         i = sum((k > t).astype(jnp.int32) for t in thresholds) if thresholds else 0
 
         def pick(values: list[Any]) -> jax.Array:

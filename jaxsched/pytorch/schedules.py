@@ -74,11 +74,15 @@ def step_lr(step_size: int, gamma: float = 0.1, *, lr: float) -> Schedule:
     Matches ``torch.optim.lr_scheduler.StepLR`` of torch 2.13.0.
     """
     fn = "jaxsched.step_lr"
-    size = check.integer(fn, "step_size", step_size, minimum=1)
+    size = check.phase(fn, "step_size", step_size)
     g = _gamma(fn, gamma)
     base = check.nonneg(fn, "lr", lr)
-    return Schedule(lambda k: base * int_pow(g, idiv(k, size)), name=fn,
-                    params=dict(step_size=size, gamma=g, lr=base))
+
+    def lr_fn(k: jax.Array) -> jax.Array:
+        check.reachable(fn, "step_size", size, k)
+        return base * int_pow(g, idiv(k, size))
+
+    return Schedule(lr_fn, name=fn, params=dict(step_size=size, gamma=g, lr=base))
 
 
 @schedule_factory
@@ -113,7 +117,7 @@ def multi_step_lr(milestones: Iterable[int], gamma: float = 0.1, *, lr: float) -
     fn = "jaxsched.multi_step_lr"
     if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Iterable):
         raise TypeError(f"{fn}: milestones must be a sequence of integers, got {milestones!r}")
-    ms = sorted(check.integer(fn, "milestones[i]", m, minimum=0) for m in milestones)
+    ms = sorted(check.phase(fn, "milestones[i]", m, minimum=0) for m in milestones)
     g = _gamma(fn, gamma)
     base = check.nonneg(fn, "lr", lr)
     # torch's recursion, on the host: at each distinct milestone lr *= gamma ** count
@@ -125,6 +129,7 @@ def multi_step_lr(milestones: Iterable[int], gamma: float = 0.1, *, lr: float) -
     def lr_fn(k: jax.Array) -> jax.Array:
         if not points:
             return jnp.full(k.shape, base)
+        check.reachable(fn, "milestones[-1]", points[-1], k)
         n = jnp.sum(k[..., None] >= jnp.asarray(points, k.dtype), axis=-1)
         return table_lookup(values, n)
 
@@ -166,11 +171,15 @@ def constant_lr(factor: float = 1.0 / 3, total_iters: int = 5, *, lr: float) -> 
     if f == 0.0:
         raise ValueError(f"{fn}: factor must be in (0, 1] (torch divides by it at "
                          f"total_iters), got {factor!r}")
-    total = check.integer(fn, "total_iters", total_iters, minimum=1)
+    total = check.phase(fn, "total_iters", total_iters)
     base = check.nonneg(fn, "lr", lr)
     reduced = base * f
-    return Schedule(lambda k: jnp.where(k < total, reduced, base), name=fn,
-                    params=dict(factor=f, total_iters=total, lr=base))
+
+    def lr_fn(k: jax.Array) -> jax.Array:
+        check.reachable(fn, "total_iters", total, k)
+        return jnp.where(k < total, reduced, base)
+
+    return Schedule(lr_fn, name=fn, params=dict(factor=f, total_iters=total, lr=base))
 
 
 @schedule_factory
@@ -210,10 +219,11 @@ def linear_lr(start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iter
     if s == 0.0:
         raise ValueError(f"{fn}: start_factor must be in (0, 1], got {start_factor!r}")
     e = check.unit(fn, "end_factor", end_factor)
-    total = check.integer(fn, "total_iters", total_iters, minimum=1)
+    total = check.phase(fn, "total_iters", total_iters)
     base = check.nonneg(fn, "lr", lr)
 
     def lr_fn(k: jax.Array) -> jax.Array:
+        check.reachable(fn, "total_iters", total, k)
         # s + (e - s) m / T as (s (T - m) + e m) / T: non-negative terms, exact at both ends
         m = jnp.minimum(k, total)
         return base * ((s * to_float(total - m) + e * to_float(m)) / total)
@@ -279,11 +289,12 @@ def polynomial_lr(total_iters: int = 5, power: float = 1.0, *, lr: float) -> Sch
     Matches ``torch.optim.lr_scheduler.PolynomialLR`` of torch 2.13.0.
     """
     fn = "jaxsched.polynomial_lr"
-    total = check.integer(fn, "total_iters", total_iters, minimum=1)
+    total = check.phase(fn, "total_iters", total_iters)
     p = check.nonneg(fn, "power", power)
     base = check.nonneg(fn, "lr", lr)
 
     def lr_fn(k: jax.Array) -> jax.Array:  # 1 - m / T from the remaining steps: exact at T
+        check.reachable(fn, "total_iters", total, k)
         rest = to_float(total - jnp.minimum(k, total)) / total
         # 0 ** p is 0 for any p > 0, also a p that float32 rounds to 0
         return base * jnp.where(rest == 0, 0.0 if p > 0 else 1.0, rest**p)
@@ -328,7 +339,7 @@ def cosine_annealing_lr(T_max: int, eta_min: float = 0.0, *, lr: float) -> Sched
     Matches ``torch.optim.lr_scheduler.CosineAnnealingLR`` of torch 2.13.0.
     """
     fn = "jaxsched.cosine_annealing_lr"
-    t = check.integer(fn, "T_max", T_max, minimum=1)
+    t = check.phase(fn, "T_max", T_max)
     eta = check.nonneg(fn, "eta_min", eta_min)
     base = check.nonneg(fn, "lr", lr)
 
@@ -337,6 +348,7 @@ def cosine_annealing_lr(T_max: int, eta_min: float = 0.0, *, lr: float) -> Sched
     mid, half = eta + (base - eta) / 2, (base - eta) / 2
 
     def lr_fn(k: jax.Array) -> jax.Array:
+        check.reachable(fn, "T_max", t, k)
         # k >= 0; a period past the count's dtype (int32 without x64) is never reached
         r = k if period > jnp.iinfo(k.dtype).max else lax.rem(k, jnp.asarray(period, k.dtype))
         if not is_x64():  # float32's tolerance is of the peak: cos(x) as sin(pi/2 - x),

@@ -20,7 +20,8 @@ from typing import Any
 import jax
 
 from jaxsched.core import checks as check
-from jaxsched.core.adapter import Adapter
+from jaxsched.core.adapter import Adapter, limit_name
+from jaxsched.core.cycles import Cycles
 from jaxsched.timm import schedules, wsd
 
 __all__ = ["CosineLRScheduler", "MultiStepLRScheduler", "PolyLRScheduler", "StepLRScheduler",
@@ -30,6 +31,17 @@ BASE_KEYS = ("param_group_field", "_initial_param_group_field", "base_values", "
              "t_in_epochs", "noise_range_t", "noise_pct", "noise_type", "noise_std",
              "noise_seed")
 NOISE = ("noise_range_t", "noise_pct", "noise_std", "noise_seed", "noise_type")
+
+
+def _exact_to(fn: str, full: Mapping[str, Any]) -> int:
+    """The last count a timm schedule is exact at in x64 (on the host): 2**53-1, or less
+    where its restart table stops short (``cycle_mul`` near 1 with many cycles)."""
+    if full.get("cycle_mul", 1.0) == 1.0 or "t_initial" not in full:
+        return check.MAX_EXACT
+    w = full.get("warmup_t", 0) if full.get("warmup_prefix", False) else 0
+    cycles = Cycles(fn, full["t_initial"], full["cycle_mul"], full.get("cycle_limit", 1),
+                    check.MAX_PY_COUNT - w)
+    return min(check.MAX_EXACT, cycles.exact_to + w)
 
 
 class TimmAdapter(Adapter):
@@ -89,6 +101,7 @@ class TimmAdapter(Adapter):
         scaled = [type(self)._factory(**full, lr=b, lr_scale=s)
                   for b, s in zip(base, scales, strict=True)]
         self._full, self._base, self._scales = full, base, scales
+        self._max_count = _exact_to(fn, full)
         self._state_extra = dict(state)
         self._setup(scaled, getattr(self, "_count", 0), write_momentum=False)
         self._at_zero: list[float] | None = None  # the formula at t = 0, when asked for
@@ -116,7 +129,11 @@ class TimmAdapter(Adapter):
     def _move(self, method: str, t: Any, metric: Any, on_epoch: bool) -> None:
         fn = f"{self._fn}.{method}"
         name = "epoch" if on_epoch else "num_updates"
-        t = check.integer(fn, name, t, minimum=0)
+        t = check.integer(fn, name, t, minimum=0, maximum=check.MAX_PY_COUNT)
+        if t > self._max_count:
+            raise OverflowError(f"{fn}: {name}={t} exceeds {limit_name(self._max_count)}, the "
+                                f"last count this scheduler's schedule is exact at; nothing "
+                                f"changed")
         if metric is not None:
             metric = check.real(fn, "metric", metric)
         self._state_extra["metric"] = metric

@@ -41,7 +41,7 @@ def common_checks(fn: str, lr: Any, warmup_t: Any, warmup_lr_init: Any, step_zer
     noise for ``noise_type='normal'`` and uniform noise for any other (its base class's
     attribute, which a loaded state dict sets)."""
     lr = check.nonneg(fn, "lr", lr)
-    warmup_t = check.integer(fn, "warmup_t", warmup_t, minimum=0)
+    warmup_t = check.phase(fn, "warmup_t", warmup_t, minimum=0)
     warmup_lr_init = check.nonneg(fn, "warmup_lr_init", warmup_lr_init)
     check.choice(fn, "step_zero", step_zero, STEP_ZERO)
     lr_scale = check.nonneg(fn, "lr_scale", lr_scale)
@@ -124,6 +124,7 @@ def assemble(fn: str, name: str, params: dict[str, Any], main: Callable[[jax.Arr
     params = dict(params, **noise_params(noise))
 
     def value(k: jax.Array) -> jax.Array:
+        check.reachable(fn, "warmup_t", w, k)
         kw = jnp.minimum(k, w)
         if w:
             f = divide(kw, w)

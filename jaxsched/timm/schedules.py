@@ -46,19 +46,23 @@ def _cyclic(fn: str, kind: str, t_initial: Any, lr_min: Any, cycle_mul: Any,
                   "accepts it silently)")
     cycle_decay = check.unit(fn, "cycle_decay", cycle_decay, DECAY)
     warmup_prefix = check.boolean(fn, "warmup_prefix", warmup_prefix)
-    span = check.MAX_COUNT - (warmup_t if warmup_prefix else 0)
+    span = check.MAX_PY_COUNT - (warmup_t if warmup_prefix else 0)
     cycles = Cycles(fn, t_initial, cycle_mul, cycle_limit, span)
     single_cosine = kind == "cosine" and cycles.table is None and cycles.cycle_limit == 1
 
     def main(t: jax.Array) -> jax.Array:
         t = t.astype(jnp.result_type(int))
+        check.reachable(fn, "t_initial", cycles.t_initial, t)
         i = cycles.index(t)
         x, rest = cycles.position(t, i)
         w, w_min = shape_weights(kind, x, rest, **shape)
         value = mix(lr * cycles.decay(cycle_decay, i), w, lr_min, w_min)
         if single_cosine:  # past the one cycle x = 1 exactly, so w = 0: value is lr_min
             return value
-        return jnp.where(i < cycles.cycle_limit, value, lr_min)
+        value = jnp.where(i < cycles.cycle_limit, value, lr_min)
+        if cycles.exact_to < check.MAX_PY_COUNT:  # past the tabulated cycles: NaN, not wrong
+            value = jnp.where(t > cycles.exact_to, jnp.nan, value)
+        return value
 
     target = lr
     if warmup_t and not warmup_prefix and kind == "tanh":  # timm warms up to tanh(warmup_t)
@@ -258,6 +262,7 @@ def step_lr(decay_t: float, decay_rate: float = 1.0, warmup_t: int = 0,
                     noise_type), lr_scale, step_zero)
 
     def main(t: jax.Array) -> jax.Array:
+        check.reachable(fn, "decay_t", d, t)
         return lr * int_pow(rate, floor_div(t, d))
 
     params = dict(decay_t=d, decay_rate=rate, warmup_t=warmup_t, warmup_lr_init=warmup_lr_init,
@@ -311,10 +316,12 @@ def multistep_lr(decay_t: Sequence[float], decay_rate: float = 1.0, warmup_t: in
         (noise_range_t, noise_pct, noise_std, noise_seed,
                     noise_type), lr_scale, step_zero)
     # m <= t + 1  <=>  ceil(m) - 1 <= t for an integer t; never-reached milestones dropped
-    firsts = [max(-1, math.ceil(m) - 1) for m in ms if math.ceil(m) - 1 <= check.MAX_COUNT]
+    firsts = [max(-1, math.ceil(m) - 1) for m in ms if math.ceil(m) - 1 <= check.MAX_EXACT]
 
     def main(t: jax.Array) -> jax.Array:
         t = t.astype(jnp.result_type(int))
+        if firsts:
+            check.reachable(fn, "decay_t[-1]", firsts[-1], t)
         n = jnp.searchsorted(jnp.asarray(firsts, t.dtype), t, side="right") if firsts else 0
         return lr * int_pow(rate, jnp.asarray(n))
 

@@ -83,7 +83,7 @@ def wsd_lr(t_initial: int, decay_t: int, lr_min: float = 0.0, stable_fn: str = "
         fn, lr, warmup_t, warmup_lr_init, step_zero, lr_scale,
         (noise_range_t, noise_pct, noise_std, noise_seed,
                     noise_type))
-    total = check.integer(fn, "t_initial", t_initial, minimum=1)
+    total = check.phase(fn, "t_initial", t_initial)
     d_t = check.integer(fn, "decay_t", decay_t, minimum=1, maximum=total)
     lr_min = check.nonneg(fn, "lr_min", lr_min)
     check.ordered(fn, "lr_min", lr_min, "lr", lr, check.ANNEAL_UP.replace("torch", "timm"))
@@ -118,6 +118,7 @@ def wsd_lr(t_initial: int, decay_t: int, lr_min: float = 0.0, stable_fn: str = "
 
     def main(t: jax.Array) -> jax.Array:
         t_s = t.astype(jnp.result_type(int))  # assemble passes t - warmup_t
+        check.reachable(fn, "t_initial", total, t_s)
         top = jnp.asarray(lr, to_float(t_s).dtype)
         if timescale is not None:
             top = lr * jnp.exp(-sp * jnp.log1p(to_float(t_s) / timescale))

@@ -137,8 +137,6 @@ def hard_restarts(w: int, d: int, cycles: float) -> Factor:
     ratio = exact if exact.denominator <= 64 else None
     big_p = 0 if ratio is None else ratio.numerator
     span = 0 if ratio is None else ratio.denominator * d
-    use_int = ratio is not None and abs(big_p) * span <= (2**62 if is_x64() else
-                                                           check.MAX_COUNT)
 
     def factor(k: jax.Array) -> jax.Array:
         if w >= 0:
@@ -147,7 +145,8 @@ def hard_restarts(w: int, d: int, cycles: float) -> Factor:
             j = jnp.minimum(k, w + d) - w
         else:
             j = jnp.full_like(k, d)
-        if use_int:
+        # the mode at evaluation (a schedule built without x64 may be evaluated with it)
+        if ratio is not None and abs(big_p) * span <= (2**62 if is_x64() else check.MAX_COUNT):
             r = jnp.remainder(j * big_p, span)  # (P j) mod (Q d), exact
             cosine = half_cos(span - r, span)
         else:

@@ -58,14 +58,14 @@ def _steps(fn: str, name: str, value: Any, minimum: int = -check.MAX_COUNT) -> i
     ``transformers`` steps through them (a negative warmup never holds ``k < W``)."""
     if value is None:
         raise ValueError(f"{fn}: this scheduler requires {name}, got None")
-    return check.integer(fn, name, value, minimum=minimum)
+    return check.phase(fn, name, value, minimum=minimum)
 
 
 def _span(fn: str, w: int, t: int) -> int:
     """``max(1, T - W)``, which a count type must hold (a negative warmup lengthens it)."""
-    if t - w > check.MAX_COUNT:
+    if t - w > check.MAX_EXACT:
         raise ValueError(f"{fn}: num_training_steps - num_warmup_steps ({t} - ({w}) = "
-                         f"{t - w}) must be at most {check.MAX_COUNT} (the step count's "
+                         f"{t - w}) must be at most {check.MAX_EXACT} (the step count's "
                          f"range); use a smaller num_training_steps or num_warmup_steps")
     return max(1, t - w)
 
@@ -113,10 +113,14 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
         shift = timescale - w  # as transformers: a float for a fractional timescale
 
         def inverse_sqrt(k: jax.Array) -> jax.Array:
-            # k + shift overflows int32 near 2**31 - 1: add in floats there
-            exact = is_x64() and isinstance(timescale, int)
-            shifted = divide(k + shift, timescale) if exact else (
-                (to_float(k) + shift) / timescale)
+            # k + shift overflows int32 near 2**31 - 1: add in floats there; in x64 an
+            # integer timescale sums in integers (correctly rounded quotient) below 2**53
+            floats = (to_float(k) + float(shift)) / float(timescale)
+            if not (is_x64() and isinstance(timescale, int)):
+                shifted = floats
+            else:
+                shifted = jnp.where(k <= check.MAX_EXACT - abs(shift),
+                                    divide(k + shift, timescale), floats)
             return jnp.where(k < w, warmup_factor(k, w), 1.0 / jnp.sqrt(shifted))
 
         return inverse_sqrt
@@ -133,7 +137,7 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
             # part way through, right after the warmup
             stable = t - w - decay
         else:
-            stable = check.integer(fn, "num_stable_steps", stable, minimum=0)
+            stable = check.phase(fn, "num_stable_steps", stable, minimum=0)
             if t is not None:
                 # transformers warns and uses num_stable_steps
                 _steps(fn, "num_training_steps", t)
@@ -209,6 +213,35 @@ def _factor(fn: str, name: str, w: int | None, t: int | None, kw: dict[str, Any]
         return jnp.where(k < w, up, jnp.maximum(0.0, factor))
 
     return cosine_lr_rate
+
+
+def _last_boundary(name: str, w: Any, t: Any, kw: Mapping[str, Any]) -> tuple[str, int]:
+    """The name and value of the largest phase end of a validated configuration: the
+    warmup, the training steps, or warmup + stable + decay (WSD)."""
+    ends = {"num_warmup_steps": w, "num_training_steps": t}
+    if name == "warmup_stable_decay" and kw.get("num_stable_steps") is not None:
+        ends = {"num_warmup_steps": w, "num_warmup_steps + num_stable_steps + "
+                "num_decay_steps": int(w) + int(kw["num_stable_steps"]) +
+                int(kw["num_decay_steps"])}
+    if name == "constant":
+        return "num_warmup_steps", 0
+    return max(((k, int(v)) for k, v in ends.items() if v is not None),
+               key=lambda kv: kv[1], default=("num_warmup_steps", 0))
+
+
+def _reaching(fn: str, factor: Factor, end: tuple[str, int]) -> Factor:
+    """``factor``, refusing when traced at an int32 count (no x64) a phase end past it. A
+    Python int count (``LambdaLR``'s host path, taken when the phases are past int32) is
+    evaluated exactly, on an int64 in float64."""
+
+    def reached(k: Any) -> Any:
+        if isinstance(k, numbers.Integral):
+            with jax.enable_x64(True):
+                return float(factor(jnp.asarray(k, jnp.int64)))
+        check.reachable(fn, end[0], end[1], k)
+        return factor(k)
+
+    return reached
 
 
 def _min_lr_rate(fn: str, kw: dict[str, Any], lr_init: Callable[[], float]) -> float:
@@ -342,8 +375,9 @@ def get_scheduler(
         if pure:
             return greedy_lr(check.real(fn, "optimizer", optimizer), **kw)
         return GreedyLR(optimizer, **kw)
-    factor = _factor(fn, name, num_warmup_steps, num_training_steps, kw,
-                     _lr_init(fn, optimizer))
+    factor = _reaching(fn, _factor(fn, name, num_warmup_steps, num_training_steps, kw,
+                                   _lr_init(fn, optimizer)), _last_boundary(
+        name, num_warmup_steps, num_training_steps, scheduler_specific_kwargs or {}))
     specific = dict(scheduler_specific_kwargs or {})
     if kw and name in ("constant", "constant_with_warmup"):
         # transformers does not pass scheduler_specific_kwargs to these two
@@ -358,7 +392,10 @@ def get_scheduler(
     params = dict(name=name, num_warmup_steps=num_warmup_steps,
                   num_training_steps=num_training_steps, **specific)
     if not pure:
-        return LambdaLR(optimizer, lr_lambda=factor)
+        adapter = LambdaLR(optimizer, lr_lambda=factor)
+        # a transformers factor (not a user lambda): exact in x64 on the host to 2**53-1
+        adapter._max_count = check.MAX_EXACT
+        return adapter
     base = check.nonneg(fn, "optimizer", optimizer)
     return Schedule(lambda k: base * factor(k), name=f"{fn}({name!r})",
                     params=dict(params, lr=base))

@@ -58,13 +58,14 @@ def training_steps(args: Any, *, steps_per_epoch: int | None = None,
 
 def _training_steps(fn: str, a: dict[str, Any], steps_per_epoch: Any, num_examples: Any
                     ) -> int:
-    max_steps = check.integer(fn, "max_steps", a["max_steps"], minimum=-check.MAX_COUNT)
+    max_steps = check.integer(fn, "max_steps", a["max_steps"], minimum=-check.MAX_COUNT,
+                              maximum=check.MAX_EXACT)
     accumulation = check.integer(fn, "gradient_accumulation_steps",
                                  a["gradient_accumulation_steps"], minimum=1)
     if steps_per_epoch is None and num_examples is not None:
         batch = check.integer(fn, "per_device_train_batch_size",
                               a["per_device_train_batch_size"], minimum=1)
-        n = check.integer(fn, "num_examples", num_examples, minimum=0)
+        n = check.integer(fn, "num_examples", num_examples, minimum=0, maximum=check.MAX_EXACT)
         drop = check.boolean(fn, "dataloader_drop_last", bool(a["dataloader_drop_last"]))
         steps_per_epoch = n // batch if drop else -(-n // batch)
     if steps_per_epoch is None:
@@ -73,13 +74,13 @@ def _training_steps(fn: str, a: dict[str, Any], steps_per_epoch: Any, num_exampl
         raise ValueError(f"{fn}: max_steps={max_steps} counts epochs, so steps_per_epoch "
                          f"(len(train_dataloader)) or num_examples is needed (Trainer raises "
                          f"without a dataloader length too)")
-    batches = check.integer(fn, "steps_per_epoch", steps_per_epoch, minimum=0)
+    batches = check.phase(fn, "steps_per_epoch", steps_per_epoch, minimum=0)
     if max_steps > 0:
         return max_steps
     per_epoch = max(batches // accumulation + int(batches % accumulation > 0), 1)
     epochs = check.nonneg(fn, "num_train_epochs", a["num_train_epochs"])
-    return check.integer(fn, "max_steps (from num_train_epochs)",
-                         math.ceil(epochs * per_epoch), minimum=0)
+    return check.phase(fn, "max_steps (from num_train_epochs)",
+                       math.ceil(epochs * per_epoch), minimum=0)
 
 
 def warmup_steps(args: Any, num_training_steps: int) -> int:
@@ -97,7 +98,7 @@ def warmup_steps(args: Any, num_training_steps: int) -> int:
 
 def _warmup_steps(fn: str, a: dict[str, Any], num_training_steps: int) -> int:
     w = check.nonneg(fn, "warmup_steps", a["warmup_steps"])
-    t = check.integer(fn, "num_training_steps", num_training_steps, minimum=0)
+    t = check.phase(fn, "num_training_steps", num_training_steps, minimum=0)
     return int(w) if w >= 1 else math.ceil(t * w)
 
 
