@@ -9,6 +9,7 @@ from jaxsched._version import __version__ as __version__
 from jaxsched.core.adapter import Adapter
 from jaxsched.core.plateau import ReduceLROnPlateau, reduce_lr_on_plateau
 from jaxsched.core.schedule import Schedule, per_group
+from jaxsched.core.wide import WideCount
 from jaxsched.deepspeed.adapters import (
     LRRangeTest,
     OneCycle,
@@ -103,6 +104,7 @@ __all__ = [
     "WarmupCosineLR",
     "WarmupDecayLR",
     "WarmupLR",
+    "WideCount",
     "chained_scheduler",
     "constant_lr",
     "cosine_annealing_lr",

@@ -91,7 +91,7 @@ collect_ignore_glob = ["reference/*.py"]
 # The multi-device scripts set XLA_FLAGS (8 or 4 CPU devices) when imported: they run only in
 # their own subprocesses (test_multidevice), never imported by --doctest-modules into a test
 # process, whose device count would then depend on which was collected last.
-collect_ignore = ["multidevice_check.py", "multiprocess_check.py"]
+collect_ignore = ["multidevice_check.py", "multiprocess_check.py", "wide_multidevice_check.py"]
 
 
 def pytest_configure(config):

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from jaxsched.core.exact import float_dtype, to_float  # noqa: F401  (re-exported)
+from jaxsched.core.wide import WideCount, evaluate
 
 __all__ = ["Schedule", "per_group", "schedule_factory"]
 
@@ -41,7 +42,9 @@ class Schedule:
     which is what optax's ``count`` gives), so a ``Schedule`` drops in wherever optax
     takes a schedule (``optax.sgd(learning_rate=s)``, ``optax.inject_hyperparams``).
     It works under ``jax.jit`` and ``jax.vmap``; the count may be a Python int or any
-    integer (or floating, floored) array. Negative counts give the step-0 value.
+    integer (or floating, floored) array. Negative counts give the step-0 value. A
+    ``jaxsched.WideCount`` (two uint32 limbs) gives the value at counts past 2**31-1 without
+    x64, exactly: the schedule's float64 path at the int64 count, cast to float32.
 
     A schedule pickles (``pickle``, ``torch.save``, multiprocessing with spawn) as the call
     that made it: a factory's schedule as the factory and its arguments (rebuilt on load,
@@ -89,7 +92,9 @@ class Schedule:
         self.name = name
         self.params = dict(params or {})
 
-    def __call__(self, count: ArrayLike) -> jax.Array:
+    def __call__(self, count: ArrayLike | WideCount) -> jax.Array:
+        if isinstance(count, WideCount):  # its x64 path, cast back (jaxsched.core.wide)
+            return evaluate(self, count)
         return jnp.asarray(self._fn(as_count(count)), dtype=float_dtype())
 
     def __repr__(self) -> str:

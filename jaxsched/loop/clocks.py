@@ -37,14 +37,18 @@ import jax.numpy as jnp
 from jaxsched.core import checks as check
 from jaxsched.core.exact import idiv, is_x64
 from jaxsched.core.schedule import Schedule, schedule_factory
+from jaxsched.core.wide import WideCount, evaluate
 
 INT_MAX = {False: 2**31 - 1, True: 2**63 - 1}  # the count's dtype, without / with x64
 
 
 def _guarded(fn: str, schedule: Schedule, count: Any, limits: dict[bool, int],
-             why: dict[bool, str], name: str, params: dict[str, Any]) -> Schedule:
+             why: dict[bool, str], name: str, params: dict[str, Any],
+             wide: bool = False) -> Schedule:
     """``schedule(count(k))`` for ``k <= limits[x64]``: a concrete ``k`` past it raises, a
-    traced one gives NaN (jit cannot raise); a mode whose limit is -1 cannot run at all."""
+    traced one gives NaN (jit cannot raise); a mode whose limit is -1 cannot run at all.
+    ``wide``: without x64 the clock runs in x64 (int64 counts, the schedule's float64 path,
+    cast back), so its limit is the int64 one in both modes."""
 
     def clocked(inner: Schedule) -> Any:
         def value(k: jax.Array) -> jax.Array:
@@ -61,8 +65,17 @@ def _guarded(fn: str, schedule: Schedule, count: Any, limits: dict[bool, int],
             v = inner(count(jnp.minimum(k, limit)))
             return jnp.where(k <= limit, v, jnp.nan)
 
-        return value
+        if not wide:
+            return value
 
+        def wide_value(k: jax.Array) -> jax.Array:
+            return value(k) if is_x64() else evaluate(value, WideCount.of(k))
+
+        return wide_value
+
+    if wide:
+        limits, why = {False: limits[True], True: limits[True]}, {False: why[True],
+                                                                 True: why[True]}
     params = dict(params, limit=dict(limits))
     mom = schedule.momentum
     momentum = None if mom is None else Schedule(clocked(mom), name=name + ".momentum",
@@ -71,7 +84,8 @@ def _guarded(fn: str, schedule: Schedule, count: Any, limits: dict[bool, int],
 
 
 WAY_OUT = ("enable x64 (jax.config.update('jax_enable_x64', True): counts to 2**63-1, exact "
-           "float64 schedules to 2**53)")
+           "float64 schedules to 2**53), or wide_count=True (the same without x64, on CPU / "
+           "GPU)")
 
 __all__ = ["epoch_clock", "rampup_table", "samples_clock"]
 
@@ -126,7 +140,8 @@ def rampup_table(global_batch_size: int, rampup_batch_size: Any = None
 
 @schedule_factory
 def samples_clock(schedule: Schedule, global_batch_size: int, rampup_batch_size: Any = None,
-                  *, seq_length: int = 1, unit: int = 1) -> Schedule:
+                  *, seq_length: int = 1, unit: int = 1, wide_count: bool = False
+                  ) -> Schedule:
     """``schedule`` driven by consumed samples (tokens with ``seq_length``), per iteration.
 
     Formula: ``s((consumed(i) * seq_length) // unit)``, ``consumed(i) = C_j + (i - I_j) b_j``
@@ -138,6 +153,12 @@ def samples_clock(schedule: Schedule, global_batch_size: int, rampup_batch_size:
         rampup_batch_size: Megatron's ``[start, increment, samples]``, or None.
         seq_length: units per sample (tokens per sequence), >= 1.
         unit: the schedule's count unit, >= 1 (e.g. 1000 for thousands of tokens).
+        wide_count: without x64, clock in int64 anyway (the clocked count exact to
+            2**63-1, e.g. 15T tokens at ``unit=1``): the clock and the schedule run their
+            x64 path inside the trace and the value is cast to float32
+            (``jaxsched.core.wide``; needs float64: CPU / GPU). ``s.params["limit"]`` is
+            then the int64 limit in both modes. The iteration may be an int32 or, past
+            2**31-1, a ``jaxsched.WideCount``.
 
     Returns:
         A ``Schedule`` of the iteration (momentum clocked alike).
@@ -160,6 +181,7 @@ def samples_clock(schedule: Schedule, global_batch_size: int, rampup_batch_size:
     iters, consumed, batches = rampup_table(global_batch_size, rampup_batch_size)
     seq = check.integer(fn, "seq_length", seq_length, minimum=1)
     per_unit = check.integer(fn, "unit", unit, minimum=1)
+    wide = check.boolean(fn, "wide_count", wide_count)
 
     g = math.gcd(seq, per_unit)
     a, b = seq // g, per_unit // g  # count = c a // b = q a + (r a) // b, c = q b + r
@@ -207,14 +229,17 @@ def samples_clock(schedule: Schedule, global_batch_size: int, rampup_batch_size:
 
     params = dict(schedule=schedule.name, global_batch_size=global_batch_size,
                   rampup_batch_size=rampup_batch_size, seq_length=seq, unit=per_unit,
-                  consumed=samples)
-    return _guarded(fn, schedule, count, limits, why, fn, params)
+                  consumed=samples, wide_count=wide)
+    return _guarded(fn, schedule, count, limits, why, fn, params, wide)
 
 
 @schedule_factory
-def epoch_clock(schedule: Schedule, steps_per_epoch: int, units: int) -> Schedule:
+def epoch_clock(schedule: Schedule, steps_per_epoch: int, units: int, *,
+                wide_count: bool = False) -> Schedule:
     """``schedule`` counted in ``1/units`` of an epoch, as a function of the optimizer step:
     ``s(floor(k * units / steps_per_epoch))``, exact in integers (no float epoch).
+
+    ``wide_count=True``: without x64, clock in int64 anyway (as ``samples_clock``'s).
 
     Example:
         >>> import jaxsched
@@ -228,6 +253,7 @@ def epoch_clock(schedule: Schedule, steps_per_epoch: int, units: int) -> Schedul
         raise TypeError(f"{fn}: schedule must be a jaxsched.Schedule, got {schedule!r}")
     n = check.integer(fn, "steps_per_epoch", steps_per_epoch, minimum=1)
     u = check.integer(fn, "units", units, minimum=1)
+    wide = check.boolean(fn, "wide_count", wide_count)
     g = math.gcd(n, u)
     n, u = n // g, u // g
 
@@ -250,5 +276,6 @@ def epoch_clock(schedule: Schedule, steps_per_epoch: int, units: int) -> Schedul
         q = idiv(k, n)  # k = q n + r: k u / n = q u + r u / n
         return q * u + idiv((k - q * n) * u, n)
 
-    params = dict(schedule=schedule.name, steps_per_epoch=steps_per_epoch, units=units)
-    return _guarded(fn, schedule, count, limits, why, fn, params)
+    params = dict(schedule=schedule.name, steps_per_epoch=steps_per_epoch, units=units,
+                  wide_count=wide)
+    return _guarded(fn, schedule, count, limits, why, fn, params, wide)

@@ -27,6 +27,7 @@ import optax
 
 from jaxsched.core import checks as check
 from jaxsched.core.schedule import Schedule
+from jaxsched.core.wide import WideCount
 
 __all__ = ["GroupedState", "Groups", "Rule", "grouped", "layerwise", "param_groups",
            "path_name", "rules_from_megatron", "rules_from_torch"]
@@ -167,15 +168,16 @@ def param_groups(params: Any, rules: Sequence[Rule] = (), *,
 class GroupedState(NamedTuple):
     """``grouped``'s state: the count, and per rule the lr (before the leaves' layer-wise
     factors and ``lr_mult``) and the weight decay (``wd_mult`` and mask applied) that the
-    most recent update used (``jaxsched.hyperparams`` reads them)."""
+    most recent update used (``jaxsched.hyperparams`` reads them). ``count`` is an int32
+    (saturating at 2**31-1, as optax's) or, with ``wide_count=True``, a ``WideCount``."""
 
-    count: jax.Array
+    count: Any
     learning_rate: jax.Array
     weight_decay: jax.Array
 
 
 def grouped(direction: optax.GradientTransformation, groups: Groups, lr: Any,
-            weight_decay: Any = 0.0, *, decoupled: bool = False
+            weight_decay: Any = 0.0, *, decoupled: bool = False, wide_count: bool = False
             ) -> optax.GradientTransformation:
     """``direction`` (e.g. ``optax.scale_by_adam()``) then the per-group lr and weight decay
     of ``groups`` (module docstring): torch's param groups as one transform.
@@ -189,6 +191,9 @@ def grouped(direction: optax.GradientTransformation, groups: Groups, lr: Any,
             a constant) for rules that set none.
         decoupled: decay not scaled by the lr (``-wd p``) instead of torch AdamW's coupled
             ``-lr wd p``.
+        wide_count: count in a ``jaxsched.WideCount`` (two uint32 limbs, exact to 2**63-1
+            without x64; the schedules' float64 path cast to float32, so CPU / GPU) instead
+            of an int32 that saturates at 2**31-1.
 
     Returns:
         An ``optax.GradientTransformation``; its ``init`` refuses params of another structure.
@@ -206,6 +211,7 @@ def grouped(direction: optax.GradientTransformation, groups: Groups, lr: Any,
     if not isinstance(groups, Groups):
         raise TypeError(f"{fn}: groups must come from jaxsched.param_groups, got {groups!r}")
     decoupled = check.boolean(fn, "decoupled", decoupled)
+    wide_count = check.boolean(fn, "wide_count", wide_count)
     default_lr = _as_schedule(fn, "lr", lr)
     default_wd = _as_schedule(fn, "weight_decay", weight_decay)
     used = set(groups.group)
@@ -243,14 +249,14 @@ def grouped(direction: optax.GradientTransformation, groups: Groups, lr: Any,
             raise ValueError(f"{fn}: params have another structure than the one "
                              f"param_groups saw: {jax.tree.structure(params)} vs "
                              f"{groups.treedef}")
-        count = jnp.zeros((), jnp.int32)
+        count = WideCount.zeros() if wide_count else jnp.zeros((), jnp.int32)
         lr0, wd0 = values(count)
         return (direction.init(params), GroupedState(count, lr0, wd0 * rule_wd))
 
     def update_fn(updates: Any, state: Any, params: Any = None) -> tuple[Any, Any]:
         inner, own = state
         updates, inner = direction.update(updates, inner, params)
-        lr_now, wd_now = values(own.count)
+        lr_now, wd_now = values(WideCount(*own.count) if wide_count else own.count)
         leaves, treedef = jax.tree.flatten(updates)
         p_leaves = jax.tree.leaves(params) if params is not None else [None] * len(leaves)
         out = []
@@ -266,7 +272,10 @@ def grouped(direction: optax.GradientTransformation, groups: Groups, lr: Any,
             if w and decoupled:
                 u = u - (wd_now[g] * w).astype(u.dtype) * p
             out.append(u)
-        count = optax.safe_increment(own.count)  # saturates at 2**31-1, as optax's counts
+        if wide_count:
+            count = WideCount(*own.count).add(1)
+        else:
+            count = optax.safe_increment(own.count)  # saturates at 2**31-1, as optax's
         return (jax.tree.unflatten(treedef, out),
                 (inner, GroupedState(count, lr_now, wd_now * rule_wd)))
 

@@ -11,6 +11,10 @@ chains, ``multi_transform`` (one entry per group label), ``masked``, ``optax.Mul
 (the inner optimizer's values: it advances per real update, not per micro-batch),
 ``jaxsched.reduce_lr_on_plateau``, ``jaxsched.grouped`` (per-group vectors) and flax
 ``TrainState`` / ``nnx.Optimizer``.
+
+Wide counts (``wide_count=True`` on ``scheduled`` / ``grouped``; a ``jaxsched.WideCount``
+anywhere a count-only state keeps one) are read exactly: the values stored by the update,
+or ``s(count - 1)`` on the two limbs, past 2**31-1 without x64.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import optax
 
 from jaxsched.core.hyperparams import INJECTED, _is_nnx_optimizer, read_value
 from jaxsched.core.plateau import ReduceLROnPlateauState
+from jaxsched.core.wide import WideCount
 
 __all__ = ["hyperparams"]
 
@@ -31,8 +36,13 @@ FN = "jaxsched.hyperparams"
 SCALAR_KINDS = ("f", "i", "u")
 
 
-def _last(count: Any) -> jax.Array:
-    """The count of the most recent update (0 before any)."""
+def _last(count: Any) -> Any:
+    """The count of the most recent update (0 before any); a ``WideCount`` stays one."""
+    if isinstance(count, WideCount):  # minus one with borrow, 0 stays 0
+        zero = (count.hi == 0) & (count.lo == 0)
+        borrow = (count.lo == 0).astype(jnp.uint32)
+        return WideCount(jnp.where(zero, count.hi, count.hi - borrow),
+                         jnp.where(zero, count.lo, count.lo - jnp.uint32(1)))
     return jnp.maximum(jnp.asarray(count) - 1, 0)
 
 

@@ -7,16 +7,40 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import optax
 
 from jaxsched.core import checks as check
 from jaxsched.core.schedule import Schedule, schedule_factory
+from jaxsched.core.wide import WideCount
 
-__all__ = ["per_epoch", "scheduled"]
+__all__ = ["WideSchedule", "per_epoch", "scheduled"]
+
+
+class WideSchedule:
+    """An optax stateful schedule (``optax.inject_hyperparams`` takes it) whose state is a
+    ``WideCount``: ``schedule`` at the exact count, advanced by 1 per update, past 2**31-1
+    without x64 (optax's own count is int32 and saturates there)."""
+
+    def __init__(self, schedule: Schedule) -> None:
+        self.schedule = schedule
+
+    def init(self) -> WideCount:
+        return WideCount.zeros()
+
+    def update(self, state: WideCount, **extra_args: Any) -> WideCount:
+        del extra_args
+        return WideCount(*state).add(1)
+
+    def __call__(self, state: WideCount, **extra_args: Any) -> jax.Array:
+        del extra_args
+        return self.schedule(WideCount(*state))
+
 
 def scheduled(factory: Callable[..., optax.GradientTransformation], schedule: Schedule,
-              /, **hyperparams: Any) -> optax.GradientTransformationExtraArgs:
+              /, *, wide_count: bool = False, **hyperparams: Any
+              ) -> optax.GradientTransformationExtraArgs:
     """An optax optimizer whose lr and momentum / beta1 follow ``schedule``.
 
     Wraps ``factory`` (``optax.sgd``, ``optax.adam``, ``optax.adamw``, ``optax.lion``, ...) in
@@ -26,10 +50,19 @@ def scheduled(factory: Callable[..., optax.GradientTransformation], schedule: Sc
     update. Hyperparameters are kept in float32 (float64 under x64) whatever the params' dtype:
     with bf16 params optax would otherwise cast them to bf16 (b2 = 0.999 becomes 1.0).
 
+    optax's count is int32 and saturates at 2**31-1 (the schedule then holds its value).
+    With ``wide_count=True`` the schedule keeps its own count, a ``jaxsched.WideCount``
+    (``state.hyperparams_states["learning_rate"]``, two uint32 limbs), exact to 2**63-1
+    without x64: each update evaluates the schedule's float64 path at that count, cast to
+    float32 (``jaxsched.core.wide``; needs float64, so CPU or GPU, not TPU). Off by default:
+    it changes the state's structure (checkpoints) and costs a few float64 operations.
+
     Args:
         factory: an optax optimizer factory taking ``learning_rate``.
         schedule: a ``jaxsched.Schedule``, any optax schedule (a function of the count), or a
             constant lr (a float >= 0).
+        wide_count: keep a ``WideCount`` per scheduled hyperparameter instead of optax's
+            int32 count (for runs past 2**31-1 updates without x64).
         **hyperparams: the factory's other arguments, passed through.
 
     Returns:
@@ -64,7 +97,9 @@ def scheduled(factory: Callable[..., optax.GradientTransformation], schedule: Sc
     if "learning_rate" in hyperparams:
         raise TypeError(f"{fn}: learning_rate comes from the schedule; got learning_rate="
                         f"{hyperparams['learning_rate']!r} as well")
-    kwargs = dict(hyperparams, learning_rate=schedule)
+    wide_count = check.boolean(fn, "wide_count", wide_count)
+    wrap = WideSchedule if wide_count else (lambda s: s)
+    kwargs = dict(hyperparams, learning_rate=wrap(schedule))
     if schedule.momentum is not None:
         params = inspect.signature(factory).parameters
         key = "momentum" if "momentum" in params else "b1" if "b1" in params else None
@@ -75,7 +110,7 @@ def scheduled(factory: Callable[..., optax.GradientTransformation], schedule: Sc
         if key in hyperparams:
             raise TypeError(f"{fn}: {key} comes from the schedule's momentum; got {key}="
                             f"{hyperparams[key]!r} as well")
-        kwargs[key] = schedule.momentum
+        kwargs[key] = wrap(schedule.momentum)
     return optax.inject_hyperparams(factory, hyperparam_dtype=jnp.result_type(float))(**kwargs)
 
 

@@ -1,0 +1,238 @@
+"""Wide counts: steps, samples or tokens past 2**31-1 without ``jax_enable_x64``.
+
+Without x64 JAX has no 64-bit integer, so a count is carried as two 32-bit limbs,
+``WideCount(hi, lo)``: unsigned 32-bit arrays of one shape, value ``hi * 2**32 + lo``. It
+is a ``NamedTuple``, hence a pytree: it lives in an optax state, is vmapped, scanned,
+sharded and checkpointed like any pair of arrays. Its operations are exact without x64:
+``WideCount.of`` (a Python int, range-checked eagerly, or an integer array), ``add`` (an
+increment or another wide count, with carry), ``compare`` (with a Python int), ``to_float``
+(correctly rounded) and ``int(w)`` on the host.
+
+A ``Schedule`` called with a ``WideCount`` (``s(w)``) evaluates its x64 path inside the
+trace: under ``jax.enable_x64(True)`` the limbs become one int64 count, the schedule runs
+with int64 counts and float64 phase arithmetic (exact to 2**53, every schedule's float64
+contract), and the value is cast to the caller's float dtype (float32 without x64: the
+float64 value correctly rounded, within the float32 contract). This needs float64 in the
+compiled program: CPU and GPU have it; on TPU (no float64) it raises when traced: enable
+x64 there and pass int64 counts, or count in a larger unit. Counts from 2**63 (past int64)
+give NaN; an add that would pass 2**64-1 saturates there (all ones), which is such a
+count: loud, never wrapped.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+
+__all__ = ["WideCount", "evaluate"]
+
+U32 = jnp.uint32
+MASK = 2**32 - 1
+MAX = 2**64 - 1  # the most two limbs hold
+LIMIT = 2**63 - 1  # the most a schedule evaluates (int64)
+
+
+def _split(n: int) -> tuple[int, int]:
+    return n >> 32, n & MASK
+
+
+def _python_int(fn: str, name: str, n: Any) -> int | None:
+    """``n`` as a Python int when it is one (a numpy integer scalar too), else None;
+    a bool, float or string raises ``TypeError``."""
+    if isinstance(n, (bool, np.bool_)):
+        raise TypeError(f"{fn}: {name} must be an integer, got the bool {n!r}")
+    if isinstance(n, (int, np.integer)):
+        return int(n)
+    if isinstance(n, (float, str, bytes, np.floating)) or n is None:
+        raise TypeError(f"{fn}: {name} must be an integer (a Python int, an integer array "
+                        f"or a WideCount), got {n!r}")
+    return None
+
+
+def _from_int(fn: str, n: int) -> tuple[int, int]:
+    if not 0 <= n <= MAX:
+        raise ValueError(f"jaxsched.WideCount.{fn}: {n} is outside [0, 2**64-1], what two "
+                         f"32-bit limbs hold (schedules evaluate counts to 2**63-1)")
+    return _split(n)
+
+
+def _limbs_of_array(x: ArrayLike) -> tuple[jax.Array, jax.Array]:
+    """The limbs of a non-negative integer array (negative entries count as 0, as a
+    schedule's count does); 64-bit arrays (under x64) are split."""
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.integer):
+        raise TypeError(f"jaxsched.WideCount.of: expected an integer array, got {x.dtype} "
+                        f"(floor a float count first)")
+    if jnp.issubdtype(x.dtype, jnp.signedinteger):
+        x = jnp.maximum(x, 0)
+    if jnp.iinfo(x.dtype).bits <= 32:
+        return jnp.zeros(x.shape, U32), x.astype(U32)
+    u = x.astype(jnp.uint64)
+    return (u >> 32).astype(U32), (u & MASK).astype(U32)
+
+
+class WideCount(NamedTuple):
+    """A count to 2**64-1 as two uint32 limbs, exact without ``jax_enable_x64``.
+
+    Value ``hi * 2**32 + lo``. A pytree (a ``NamedTuple`` of two arrays of one shape), so it
+    lives in optax states and goes through ``jit``, ``vmap``, ``lax.scan`` and sharding like
+    any array pair. Any ``jaxsched.Schedule`` takes it: ``s(w)`` is the schedule's float64
+    value at the exact count, cast to the caller's float dtype (``jaxsched.core.wide``).
+    ``jaxsched.scheduled``, ``grouped``, ``samples_clock`` and ``epoch_clock`` keep one with
+    ``wide_count=True``.
+
+    Formula: ``value = hi * 2**32 + lo``; ``add`` carries from ``lo`` into ``hi``.
+
+    Attributes:
+        hi: the high 32 bits (``uint32`` array).
+        lo: the low 32 bits (``uint32`` array, the same shape).
+
+    Example:
+        >>> import jax, jaxsched
+        >>> w = jaxsched.WideCount.of(2**32 - 1)
+        >>> w = jax.jit(lambda w: w.add(5))(w)
+        >>> int(w), int(w.compare(2**32 + 4)), float(w.to_float())
+        (4294967300, 0, 4294967296.0)
+        >>> s = jaxsched.cosine_annealing_lr(10**12, lr=1.0)  # a period past int32
+        >>> float(jax.jit(s)(jaxsched.WideCount.of(10**12)))  # exact: the cosine's end
+        0.0
+
+    New in jaxsched (no original: torch, DeepSpeed and Megatron count in Python ints).
+    """
+
+    hi: Any
+    lo: Any
+
+    @classmethod
+    def of(cls, count: Any) -> WideCount:
+        """A ``WideCount`` of a Python int in ``[0, 2**64-1]`` (checked eagerly: a negative
+        or larger int raises ``ValueError``, a bool / float / string ``TypeError``), of an
+        integer array (negative entries count as 0, as for a schedule; traced is fine),
+        or a ``WideCount`` unchanged."""
+        if isinstance(count, WideCount):
+            return count
+        n = _python_int("jaxsched.WideCount.of", "count", count)
+        if n is not None:
+            hi, lo = _from_int("of", n)
+            return cls(jnp.asarray(hi, U32), jnp.asarray(lo, U32))
+        return cls(*_limbs_of_array(count))
+
+    @classmethod
+    def zeros(cls, shape: tuple[int, ...] = ()) -> WideCount:
+        """A count of 0 (uint32 limbs of ``shape``)."""
+        return cls(jnp.zeros(shape, U32), jnp.zeros(shape, U32))
+
+    def add(self, increment: Any) -> WideCount:
+        """``self + increment``, exact, for a non-negative increment: a Python int (checked
+        eagerly), an integer array of at most 32 bits (a traced negative entry saturates
+        the sum to 2**64-1, which evaluates to NaN), or a ``WideCount``. A sum past
+        2**64-1 saturates there: loud (NaN in a schedule), never wrapped."""
+        if isinstance(increment, WideCount):
+            inc_hi, inc_lo = jnp.asarray(increment.hi, U32), jnp.asarray(increment.lo, U32)
+            bad = None
+        else:
+            n = _python_int("jaxsched.WideCount.add", "increment", increment)
+            if n is not None:
+                hi, lo = _from_int("add", n)
+                inc_hi, inc_lo, bad = jnp.asarray(hi, U32), jnp.asarray(lo, U32), None
+            else:
+                x = jnp.asarray(increment)
+                bad = (x < 0) if jnp.issubdtype(x.dtype, jnp.signedinteger) else None
+                inc_hi, inc_lo = _limbs_of_array(x)
+        hi, lo = jnp.asarray(self.hi, U32), jnp.asarray(self.lo, U32)
+        new_lo = lo + inc_lo  # mod 2**32
+        carry = (new_lo < lo).astype(U32)
+        partial = hi + inc_hi
+        new_hi = partial + carry
+        over = (partial < hi) | (new_hi < partial)
+        if bad is not None:
+            over = over | bad
+        top = jnp.asarray(MASK, U32)
+        return WideCount(jnp.where(over, top, new_hi), jnp.where(over, top, new_lo))
+
+    def compare(self, n: int) -> jax.Array:
+        """``sign(self - n)`` for a Python int ``n`` (any size): an int32 array of -1, 0, 1."""
+        n = _python_int("jaxsched.WideCount.compare", "n", n)
+        if n is None:
+            raise TypeError("jaxsched.WideCount.compare: n must be a Python int")
+        hi, lo = jnp.asarray(self.hi, U32), jnp.asarray(self.lo, U32)
+        if n < 0:
+            return jnp.ones(jnp.shape(hi), jnp.int32)
+        if n > MAX:
+            return -jnp.ones(jnp.shape(hi), jnp.int32)
+        n_hi, n_lo = (jnp.asarray(x, U32) for x in _split(n))
+        greater = (hi > n_hi) | ((hi == n_hi) & (lo > n_lo))
+        less = (hi < n_hi) | ((hi == n_hi) & (lo < n_lo))
+        return greater.astype(jnp.int32) - less.astype(jnp.int32)
+
+    def to_float(self, dtype: Any = None) -> jax.Array:
+        """The count as a float, correctly rounded (to nearest, ties to even).
+
+        float32 (the default without x64) is computed from the limbs without 64-bit types:
+        the top 32 significant bits, the rest folded into a sticky bit, one exact
+        conversion and an exact power-of-two scale. float64 needs x64 (the default then)."""
+        dtype = jnp.dtype(jnp.result_type(float) if dtype is None else dtype)
+        hi, lo = jnp.asarray(self.hi, U32), jnp.asarray(self.lo, U32)
+        if dtype == jnp.float64:
+            if not jax.config.jax_enable_x64:
+                raise ValueError("jaxsched.WideCount.to_float: float64 needs "
+                                 "jax_enable_x64 (without it, float32 is the widest float)")
+            u = hi.astype(jnp.uint64) << 32 | lo.astype(jnp.uint64)
+            return u.astype(jnp.float64)
+        if dtype != jnp.float32:
+            return self.to_float(jnp.float32).astype(dtype)
+        shift = jax.lax.clz(hi)  # hi != 0: its leading bit moves to bit 31
+        s = jnp.minimum(shift, 31).astype(U32)
+        top = (hi << s) | jnp.where(s == 0, U32(0), lo >> (U32(32) - jnp.maximum(s, 1)))
+        rest = lo << s  # the bits below the top 32 (s < 32 so no undefined shift)
+        top = top | (rest != 0).astype(U32)  # sticky: decides ties, far below bit 8
+        # 2**(32 - s) exactly, from its bits (32 - s in [1, 32])
+        scale = jax.lax.bitcast_convert_type((U32(127 + 32) - s) << 23, jnp.float32)
+        big = top.astype(jnp.float32) * scale
+        return jnp.where(hi == 0, lo.astype(jnp.float32), big)
+
+    def __int__(self) -> int:
+        """The count on the host (a scalar ``WideCount``)."""
+        hi, lo = np.asarray(self.hi), np.asarray(self.lo)
+        if hi.size != 1:
+            raise TypeError(f"jaxsched.WideCount: int() needs a scalar count, got shape "
+                            f"{hi.shape}; use to_int")
+        return int(hi.reshape(())) << 32 | int(lo.reshape(()))
+
+    def to_int(self) -> Any:
+        """The count on the host: a Python int (scalar) or a numpy object array of them."""
+        hi, lo = np.asarray(self.hi), np.asarray(self.lo)
+        if hi.ndim == 0:
+            return int(self)
+        out = np.empty(hi.shape, object)
+        for i in np.ndindex(hi.shape):
+            out[i] = int(hi[i]) << 32 | int(lo[i])
+        return out
+
+
+def _refuse_tpu() -> None:
+    if jax.default_backend() == "tpu":
+        raise ValueError("jaxsched: a schedule at a WideCount evaluates in float64, which "
+                         "TPUs do not have: enable x64 (jax.config.update('jax_enable_x64', "
+                         "True)) and pass int64 counts, or count in a larger unit")
+
+
+def evaluate(schedule: Any, count: WideCount) -> jax.Array:
+    """``schedule`` at a wide count, exactly: its x64 path (int64 count, float64 phase
+    arithmetic) inside the trace, cast to the caller's float dtype. Counts past 2**63-1
+    give NaN."""
+    out = jnp.result_type(float)
+    hi, lo = jnp.asarray(count.hi, U32), jnp.asarray(count.lo, U32)
+    if out != jnp.float64:
+        _refuse_tpu()
+    with jax.enable_x64(True):
+        past = hi > U32(2**31 - 1)
+        k = (hi.astype(jnp.uint64) << 32 | lo.astype(jnp.uint64)).astype(jnp.int64)
+        k = jnp.where(past, 0, k)
+        v = jnp.asarray(schedule(k))
+        v = jnp.where(past, jnp.nan, v).astype(out)
+    return v
