@@ -56,11 +56,7 @@ CASES = {
                                            r"used up at step 20 .*NaN"),
     "restarts_t_mul_zero": (lambda: keras.CosineDecayRestarts(0.1, 10, t_mul=0.0),
                             ValueError, r"t_mul must be > 0, got 0.0"),
-    # more than 65536 cycles and a t_mul float32 keeps apart from 1 (Keras's float32 then
-    # takes the geometric cycles, which jaxsched does not yet follow in closed form)
-    "restarts_t_mul_near_1": (lambda: keras.CosineDecayRestarts(0.1, 1, t_mul=1.0 + 1e-6),
-                              ValueError, r"more than 65536 cycles"),
-    "name_not_string": (lambda: keras.CosineDecay(0.1, 10, name=3), TypeError,
+"name_not_string": (lambda: keras.CosineDecay(0.1, 10, name=3), TypeError,
                         r"name must be a string or None, got 3"),
     "from_config_unknown_class": (lambda: keras.from_config("CosineDecayy", {}), ValueError,
                                   r"class_name must be one of .*\(did you mean 'CosineDecay'"),

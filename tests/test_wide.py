@@ -143,7 +143,7 @@ def test_every_origin_at_wide_counts_is_the_x64_value(origin):
             b = ref_s if key == "lr" else ref_s.momentum
             if a is None:
                 continue
-            ours = np.asarray(jax.jit(jax.vmap(lambda h, l, a=a: a(WideCount(h, l))))(hi, lo))
+            ours = np.asarray(jax.jit(jax.vmap(lambda h, lo_, a=a: a(WideCount(h, lo_))))(hi, lo))
             assert ours.dtype == np.float32
             with jax.enable_x64(True):
                 ref = np.asarray(jax.jit(jax.vmap(b))(np.asarray(ks, np.int64)))

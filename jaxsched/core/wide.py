@@ -85,11 +85,9 @@ class WideCount(NamedTuple):
     ``jaxsched.scheduled``, ``grouped``, ``samples_clock`` and ``epoch_clock`` keep one with
     ``wide_count=True``.
 
-    Formula: ``value = hi * 2**32 + lo``; ``add`` carries from ``lo`` into ``hi``.
-
-    Attributes:
-        hi: the high 32 bits (``uint32`` array).
-        lo: the low 32 bits (``uint32`` array, the same shape).
+    Formula: ``value = hi * 2**32 + lo``; ``add`` carries from ``lo`` into ``hi``. The
+    fields: ``hi``, the high 32 bits, and ``lo``, the low 32 bits (``uint32`` arrays of one
+    shape).
 
     Example:
         >>> import jax, jaxsched
@@ -214,7 +212,8 @@ class WideCount(NamedTuple):
         return out
 
 
-def _refuse_tpu() -> None:
+def refuse_tpu() -> None:
+    """Raises on a TPU backend: a float64 evaluation inside a float32 program needs float64."""
     if jax.default_backend() == "tpu":
         raise ValueError("jaxsched: a schedule at a WideCount evaluates in float64, which "
                          "TPUs do not have: enable x64 (jax.config.update('jax_enable_x64', "
@@ -228,7 +227,7 @@ def evaluate(schedule: Any, count: WideCount) -> jax.Array:
     out = jnp.result_type(float)
     hi, lo = jnp.asarray(count.hi, U32), jnp.asarray(count.lo, U32)
     if out != jnp.float64:
-        _refuse_tpu()
+        refuse_tpu()
     with jax.enable_x64(True):
         past = hi > U32(2**31 - 1)
         k = (hi.astype(jnp.uint64) << 32 | lo.astype(jnp.uint64)).astype(jnp.int64)

@@ -11,6 +11,7 @@ import numpy as np
 
 from jaxsched.core import checks as check
 from jaxsched.core.exact import divide, half_cos, idiv, imod, is_x64, mix, to_float
+from jaxsched.core.wide import refuse_tpu
 from jaxsched.keras.base import KerasSchedule, _alpha, _cosine, _left, _lr, _name, _steps
 from jaxsched.keras.steps import Restarts, TooManyCycles, cycle_left, signed_pow, unusual
 
@@ -100,6 +101,10 @@ class CosineDecayRestarts(KerasSchedule):
     (t_mul - 1)) / log1p(t_mul - 1))``, ``B_i / d = expm1(i log1p(t_mul - 1)) / (t_mul -
     1)`` (``f = step / first_decay_steps``, the index corrected against the starts), within
     ``~3e-16 f`` of the exact position: no further from the exact value than Keras.
+    A ``t_mul`` float32 keeps apart from 1 with that many cycles (e.g. ``1 + 1e-6``) takes
+    the same float64 closed form in float32 mode too, evaluated under a scoped
+    ``jax.enable_x64`` inside the trace and cast to float32 (float32 alone would place a
+    cycle ~100 steps off at 2**31); TPUs, which have no float64, raise when it is traced.
 
     Example:
         >>> from jaxsched import keras
@@ -122,16 +127,22 @@ class CosineDecayRestarts(KerasSchedule):
             notes.append(f"m_mul={m_mul!r} is negative (the lr alternates in sign by cycle)")
         alpha = _alpha(fn, alpha, notes)
         table = near = None
+        scoped = False
         if t_mul != 1.0:
             try:
                 table = Restarts(fn, d, t_mul)
             except TooManyCycles:
-                if float(np.float32(t_mul)) != 1.0:
-                    raise
-                near = math.log1p(t_mul - 1.0)  # float32 takes t_mul == 1 (Keras too)
+                near = math.log1p(t_mul - 1.0)
+                # float32 rounds t_mul to 1: it takes t_mul == 1 (Keras's float32 too);
+                # else the float64 closed form in float32 mode as well (scoped x64)
+                scoped = float(np.float32(t_mul)) != 1.0
         unusual(fn, notes)
 
         def value(k: jax.Array) -> jax.Array:
+            if scoped and not is_x64():
+                refuse_tpu()
+                with jax.enable_x64(True):
+                    return value(k.astype(jnp.int64)).astype(jnp.float32)
             k = k.astype(jnp.result_type(int))
             if near is not None and is_x64():
                 i, c = _near_one(k, d, t_mul - 1.0, near)
@@ -146,7 +157,7 @@ class CosineDecayRestarts(KerasSchedule):
                 i, left = cycle_left(k, d)
                 c = half_cos(left, d)
             out = lr * mix(1.0 - alpha, signed_pow(m_mul, i) * c, alpha, 1.0)
-            if table is not None and table.exact_to < check.MAX_PY_COUNT:
+            if table is not None and table.exact_to < jnp.iinfo(k.dtype).max:
                 out = jnp.where(k > table.exact_to, jnp.nan, out)  # past the table: NaN
             return out
 

@@ -349,11 +349,18 @@ def cosine_annealing_lr(T_max: int, eta_min: float = 0.0, *, lr: float) -> Sched
 
     def lr_fn(k: jax.Array) -> jax.Array:
         check.reachable(fn, "T_max", t, k)
-        # k >= 0; a period past the count's dtype (int32 without x64) is never reached
-        r = k if period > jnp.iinfo(k.dtype).max else lax.rem(k, jnp.asarray(period, k.dtype))
-        if not is_x64():  # float32's tolerance is of the peak: cos(x) as sin(pi/2 - x),
-            # which XLA:CPU computes faster, from the exactly reduced position
-            return mid + half * jnp.sin(math.pi / 2 - to_float(r) * (math.pi / t))
+        # k >= 0; a period past the count's dtype (int32 without x64) is never reached. The
+        # remainder is unsigned and selected only past the first period: XLA's signed
+        # remainder guards overflow and costs ~0.5x optax's whole cosine step on CPU
+        # (bench/counts.py), the unsigned one behind a select nothing measurable
+        if period <= jnp.iinfo(k.dtype).max:
+            u = jnp.dtype(k.dtype.name.replace("int", "uint"))
+            big = lax.rem(k.astype(u), jnp.asarray(period, u)).astype(k.dtype)
+            k = jnp.where(k < period, k, big)
+        if not is_x64():  # float32's tolerance is of the peak: one cosine of the exactly
+            # reduced position (in [0, 2 pi)), as optax's
+            return mid + half * jnp.cos(to_float(k) * (math.pi / t))
+        r = k
         # the distance (in steps) from the nearest low point, T_max (eta_min)
         return low + span * half_cos(jnp.abs(t - r), t)
 

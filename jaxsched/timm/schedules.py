@@ -60,7 +60,7 @@ def _cyclic(fn: str, kind: str, t_initial: Any, lr_min: Any, cycle_mul: Any,
         if single_cosine:  # past the one cycle x = 1 exactly, so w = 0: value is lr_min
             return value
         value = jnp.where(i < cycles.cycle_limit, value, lr_min)
-        if cycles.exact_to < check.MAX_PY_COUNT:  # past the tabulated cycles: NaN, not wrong
+        if cycles.exact_to < jnp.iinfo(t.dtype).max:  # past the tabulated cycles: NaN
             value = jnp.where(t > cycles.exact_to, jnp.nan, value)
         return value
 
