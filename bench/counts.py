@@ -54,10 +54,17 @@ def rows_for(n: int, rounds: int) -> list[dict]:
             jaxsched.step_lr(30_000, 0.5, lr=lr), 391, 1000),
          optax.exponential_decay(lr, 11_730, 0.5, staircase=True)),
     ]
+    # A wide count (two uint32 limbs in the state, the schedule's float64 path at it) past
+    # 2**32, as a 15T-token run counts, against optax's int32-counted cosine
+    wide = jaxsched.scheduled(optax.sgd, jaxsched.cosine_annealing_lr(10**6, lr=lr),
+                              wide_count=True)
+    cases.append(("cosine T_max=1e6, WideCount (scheduled, wide_count=True)", wide,
+                  optax.cosine_decay_schedule(lr, 10**6)))
     rows = []
     w0 = jnp.ones(8)
     for name, ours, theirs in cases:
-        runs = {k: scanned(optax.sgd(learning_rate=s), n)
+        runs = {k: scanned(s if isinstance(s, optax.GradientTransformation)
+                           else optax.sgd(learning_rate=s), n)
                 for k, s in (("jaxsched", ours), ("optax", theirs), ("constant", lr))}
         t = interleaved({k: (lambda f=f: ready(f(w0))) for k, f in runs.items()}, rounds)
         rows.append({"schedule": name, "params": "(8,)", "steps": n,

@@ -8,7 +8,8 @@ import mpmath
 import numpy as np
 import pytest
 
-from jaxsched.core.exact import int_pow
+from jaxsched.core.exact import idiv, imod, int_pow, piecewise_linear
+from jaxsched.loop.clocks import rampup_table
 
 COUNTS = [0, 1, 2, 255, 256, 257, 65535, 65536, 2**24 - 1, 2**24 + 1, 2**31 - 2, 2**31 - 1]
 
@@ -57,3 +58,38 @@ def test_zero_and_one():
     with jax.enable_x64(False):
         assert [float(int_pow(0.0, n)) for n in (0, 1, 2**31 - 1)] == [1.0, 0.0, 0.0]
         assert [float(int_pow(1.0, n)) for n in (0, 1, 2**31 - 1)] == [1.0, 1.0, 1.0]
+
+
+def _consumed(i, iters, consumed, batches):
+    j = max(j for j, s in enumerate(iters) if s <= i)
+    return consumed[j] + batches[j] * (i - iters[j])
+
+
+@pytest.mark.parametrize("x64", [False, True], ids=["int32", "int64"])
+def test_piecewise_linear_scalar_and_array_at_every_segment_boundary(x64):
+    """A Megatron batch ramp's consumed samples: the scalar count (lax.cond, one branch) and
+    an array of counts (a select of both) equal the segment formula at 0, each segment start
+    -1 / +0 / +1, and far past the ramp (the last count whose value int32 holds)."""
+    iters, consumed, batches = rampup_table(4096, [1024, 512, 3_000_000])
+    last = iters[-1] + (2**31 - 1 - consumed[-1]) // batches[-1]
+    ks = sorted({0, 1, last, last - 1, *(s + d for s in iters for d in (-1, 0, 1) if s + d >= 0)})
+    want = [_consumed(k, iters, consumed, batches) for k in ks]
+    dt = jnp.int64 if x64 else jnp.int32
+    with jax.enable_x64(x64):
+        f = jax.jit(lambda k: piecewise_linear(k, iters, consumed, batches))
+        scalar = [int(f(jnp.asarray(k, dt))) for k in ks]
+        array = np.asarray(f(jnp.asarray(ks, dt))).tolist()
+    assert scalar == want and array == want
+    assert len(iters) == 7 and want[-1] <= 2**31 - 1
+
+
+def test_unsigned_division_and_remainder_match_python():
+    """idiv / imod divide as unsigned integers (no overflow guards): equal to Python's // and
+    % for counts >= 0 to the int32 limit, with divisors 1, 7 and 2**31 - 1."""
+    ks = [0, 1, 6, 7, 8, 2**31 - 2, 2**31 - 1]
+    for d in (1, 7, 2**31 - 1):
+        k = jnp.asarray(ks, jnp.int32)
+        q, r = jax.jit(lambda k, d=d: (idiv(k, d), imod(k, d)))(k)
+        assert q.dtype == r.dtype == jnp.int32
+        assert np.asarray(q).tolist() == [x // d for x in ks]
+        assert np.asarray(r).tolist() == [x % d for x in ks]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
 import jax
@@ -34,7 +35,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 __all__ = ["divide", "half_cos", "half_cos_turns", "idiv", "imod", "int_pow", "is_x64", "mix",
-           "to_float", "two_prod_err", "floor_div"]
+           "piecewise_linear", "to_float", "two_prod_err", "floor_div"]
 
 
 def float_dtype() -> Any:
@@ -248,3 +249,33 @@ def floor_div(t: jax.Array, d: float) -> jax.Array:
     q = jnp.where(below(q), q, q - 1)
     q = jnp.where(below(q + 1), q + 1, q)
     return q.astype(t.dtype)
+
+
+def piecewise_linear(k: jax.Array, starts: tuple[int, ...], values: tuple[int, ...],
+         slopes: tuple[int, ...]) -> jax.Array:
+    """A continuous, piecewise linear, non-decreasing integer function of ``k >= 0``:
+    ``values[j] + slopes[j] (k - starts[j])`` on segment ``j`` (``starts[0] = 0``, slopes
+    growing), in ``k``'s dtype (the caller keeps ``k`` where the value fits).
+
+    Past the last start (almost every step of a run: a batch-size ramp ends early) it is one
+    multiply-add; on the ramp, ``sum_j (slopes[j] - slopes[j-1]) max(k - starts[j], 0)``,
+    every partial sum at most the value (no overflow), a few vector ops instead of a search
+    and gathers. A scalar ``k`` (a training step's count) takes only its own branch
+    (``lax.cond``); an array computes both and selects.
+    """
+    dt = k.dtype
+
+    def tail(k: jax.Array) -> jax.Array:
+        return jnp.asarray(values[-1], dt) + jnp.asarray(slopes[-1], dt) * (k - starts[-1])
+
+    if len(starts) == 1:
+        return tail(k)
+    steps = jnp.asarray([slopes[0], *(b - a for a, b in pairwise(slopes))], dt)
+
+    def on_ramp(k: jax.Array) -> jax.Array:
+        return jnp.sum(steps * jnp.maximum(k[..., None] - jnp.asarray(starts, dt), 0), axis=-1,
+                       dtype=dt)
+
+    if k.ndim == 0:
+        return jax.lax.cond(k >= starts[-1], tail, on_ramp, k)
+    return jnp.where(k >= starts[-1], tail(k), on_ramp(k))

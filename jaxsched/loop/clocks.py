@@ -28,14 +28,13 @@ x64 (to 2**63-1; float64 schedules are exact on counts to 2**53).
 from __future__ import annotations
 
 import math
-from itertools import pairwise
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import idiv, is_x64
+from jaxsched.core.exact import idiv, is_x64, piecewise_linear
 from jaxsched.core.schedule import Schedule, schedule_factory
 from jaxsched.core.wide import WideCount, evaluate
 
@@ -212,12 +211,10 @@ def samples_clock(schedule: Schedule, global_batch_size: int, rampup_batch_size:
         if not isinstance(i, jax.core.Tracer) and i.size and int(jnp.max(i)) > last:
             raise ValueError(f"{fn}: the samples consumed before iteration "
                              f"{int(jnp.max(i))} are past {dt.name}'s {top}: {WAY_OUT}")
-        at = jnp.minimum(i, last)
         # consumed(i) is continuous and piecewise linear, its slope (the batch) growing at
-        # each segment start: sum_j (b_j - b_{j-1}) max(i - I_j, 0), every partial sum
-        # <= consumed(i) (no overflow), a few vector ops instead of a search and gathers
-        slopes = jnp.asarray([batches[0], *(b - a for a, b in pairwise(batches))], dt)
-        c = jnp.sum(slopes * jnp.maximum(at[..., None] - jnp.asarray(iters, dt), 0), axis=-1)
+        # each segment start (core.exact.piecewise_linear)
+        n = sum(c <= top for c in consumed)  # the segments whose start the dtype holds
+        c = piecewise_linear(jnp.minimum(i, last), iters[:n], consumed[:n], batches[:n])
         return jnp.where(i <= last, c, -1)
 
     def count(i: jax.Array) -> jax.Array:

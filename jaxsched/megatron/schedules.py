@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import divide, half_cos, mix, to_float
+from jaxsched.core.exact import divide, half_cos, is_x64, mix, to_float
 from jaxsched.core.schedule import Schedule, schedule_factory
 
 __all__ = ["DECAY_STYLES", "WD_INCR_STYLES", "WSD_DECAY_STYLES", "lr_schedule", "wd_schedule"]
@@ -50,7 +50,10 @@ def _weights(style: str, rest: jax.Array, span: float) -> tuple[jax.Array, jax.A
     if style == "linear":
         return left, done
     if style == "cosine":
-        return half_cos(rest, span), half_cos(span - rest, span)
+        c = half_cos(rest, span)
+        # float32's tolerance is of the peak: one sine, the other weight as 1 - c (exact
+        # in float32 for c >= 1/2, within 2**-25 absolute below); float64 both from sines
+        return c, (half_cos(span - rest, span) if is_x64() else 1.0 - c)
     if style == "exponential":  # 2 * 0.5**r - 1 = 2**(1 - r) - 1
         return jnp.expm1(left * math.log(2.0)), -2.0 * jnp.expm1(-done * math.log(2.0))
     root = jnp.sqrt(done)  # minus_sqrt

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from itertools import pairwise
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import is_x64, to_float
+from jaxsched.core.exact import is_x64, piecewise_linear, to_float
 from jaxsched.core.schedule import Schedule, schedule_factory
 from jaxsched.loop.clocks import rampup_table
 
@@ -139,14 +138,12 @@ def deepseek_v3(
     span = Fraction(b2 - b1, unit)
     f2, span_f = float(f2), float(span)
 
-    # u is continuous and piecewise linear in k, its slope growing at each segment start:
-    # u(k) = sum_j (step_j - step_{j-1}) max(k - I_j, 0), every partial sum <= u(k)
-    slopes = jnp.asarray([u_step[0], *(b - a for a, b in pairwise(u_step))], jnp.int32)
-    starts = jnp.asarray(iters, jnp.int32)
+    # u is continuous and piecewise linear in k, its slope growing at each segment start
+    u_start = tuple(c // g for c in consumed)
 
     def units(k: jax.Array) -> jax.Array:
         k = jnp.minimum(k, last).astype(jnp.int32)
-        return jnp.sum(slopes * jnp.maximum(k[..., None] - starts, 0), axis=-1)
+        return piecewise_linear(k, iters, u_start, tuple(u_step))
 
     def lr(k: jax.Array) -> jax.Array:
         u = units(k)
