@@ -23,7 +23,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import half_cos, idiv, int_pow, is_x64, to_float
+from jaxsched.core.exact import half_cos, idiv, imod, int_pow, is_x64, to_float
 from jaxsched.core.schedule import Schedule, schedule_factory
 from jaxsched.pytorch.lambdas import (  # noqa: F401  (re-exported: old import paths)
     is_plain_function,
@@ -349,17 +349,20 @@ def cosine_annealing_lr(T_max: int, eta_min: float = 0.0, *, lr: float) -> Sched
 
     def lr_fn(k: jax.Array) -> jax.Array:
         check.reachable(fn, "T_max", t, k)
-        # k >= 0; a period past the count's dtype (int32 without x64) is never reached. The
-        # remainder is unsigned and selected only past the first period: XLA's signed
-        # remainder guards overflow and costs ~0.5x optax's whole cosine step on CPU
-        # (bench/counts.py), the unsigned one behind a select nothing measurable
-        if period <= jnp.iinfo(k.dtype).max:
-            u = jnp.dtype(k.dtype.name.replace("int", "uint"))
-            big = lax.rem(k.astype(u), jnp.asarray(period, u)).astype(k.dtype)
-            k = jnp.where(k < period, k, big)
+        # k >= 0; a period past the count's dtype (int32 without x64) is never reached. A
+        # scalar count (a training step's) takes the remainder unsigned and only past the
+        # first period: XLA:CPU's scalar signed remainder guards overflow and cost ~0.5x
+        # optax's whole cosine step (bench/counts.py). A vector of counts (a curve)
+        # vectorises the signed remainder well, and the select would cost more there.
+        if period <= jnp.iinfo(k.dtype).max and k.ndim == 0:
+            k = jnp.where(k < period, k, imod(k, period))
+        elif period <= jnp.iinfo(k.dtype).max:
+            k = lax.rem(k, jnp.asarray(period, k.dtype))
         if not is_x64():  # float32's tolerance is of the peak: one cosine of the exactly
-            # reduced position (in [0, 2 pi)), as optax's
-            return mid + half * jnp.cos(to_float(k) * (math.pi / t))
+            # reduced position x in [0, 2 pi), as optax's; a vector as sin(pi/2 - x), which
+            # XLA:CPU's vectorised sine computes faster there (the scalar cosine is faster)
+            x = to_float(k) * (math.pi / t)
+            return mid + half * (jnp.cos(x) if k.ndim == 0 else jnp.sin(math.pi / 2 - x))
         r = k
         # the distance (in steps) from the nearest low point, T_max (eta_min)
         return low + span * half_cos(jnp.abs(t - r), t)
