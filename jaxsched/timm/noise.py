@@ -73,16 +73,17 @@ def check_noise(fn: str, noise_range_t: Any, noise_pct: Any, noise_std: Any,
 NOISE_TYPES = ("normal", "uniform")
 
 
-def check_noise_type(fn: str, noise_type: Any) -> str:
+def check_noise_type(fn: str, noise_type: Any, stacklevel: int = 4) -> str:
     """timm's ``noise_type``: ``'normal'``, or any other string for its uniform noise (a
-    name other than ``'uniform'`` warns once: timm takes it silently)."""
+    name other than ``'uniform'`` warns once, at the caller ``stacklevel`` frames up: timm
+    takes it silently)."""
     if not isinstance(noise_type, str):
         raise TypeError(f"{fn}: noise_type must be a string ('normal', or any other for "
                         f"timm's uniform noise), got {noise_type!r}")
     if noise_type not in NOISE_TYPES:
         hint = check.did_you_mean(noise_type, NOISE_TYPES)
         warnings.warn(f"{fn}: noise_type {noise_type!r}{hint} is not 'normal': timm draws "
-                      f"uniform noise for it", UserWarning, stacklevel=4)
+                      f"uniform noise for it", UserWarning, stacklevel=stacklevel)
     return noise_type
 
 

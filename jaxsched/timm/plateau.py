@@ -23,7 +23,6 @@ schedule; the plateau decisions are ``jaxsched.core.plateau``'s (torch's, with
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,7 +39,7 @@ from jaxsched.core.plateau import (
     metric_shape,
     plateau_step,
 )
-from jaxsched.timm.noise import check_noise, normal_noise, uniform_noise
+from jaxsched.timm.noise import check_noise, check_noise_type, normal_noise, uniform_noise
 
 __all__ = ["PlateauLRScheduler"]
 
@@ -55,9 +54,6 @@ def _noise(seed: jax.Array, pct: jax.Array, std: jax.Array) -> jax.Array:
 @jax.jit
 def _uniform(seed: jax.Array, pct: jax.Array) -> jax.Array:
     return uniform_noise(seed, pct)
-
-
-NOISE_TYPES = ("normal", "uniform")
 
 
 class PlateauLRScheduler:
@@ -104,13 +100,7 @@ class PlateauLRScheduler:
                              f"(timm raises KeyError), got {self._groups!r}")
         self._config = make_config(fn, mode, decay_rate, patience_t, threshold, "rel",
                                    cooldown_t, 1e-8)
-        if not isinstance(noise_type, str):
-            raise TypeError(f"{fn}: noise_type must be a string ('normal', or any other for "
-                            f"timm's uniform noise), got {noise_type!r}")
-        if noise_type not in NOISE_TYPES:
-            hint = check.did_you_mean(noise_type, NOISE_TYPES)
-            warnings.warn(f"{fn}: noise_type {noise_type!r}{hint} is not 'normal': timm "
-                          f"draws uniform noise for it", UserWarning, stacklevel=2)
+        check_noise_type(fn, noise_type, stacklevel=3)
         self._uniform = noise_type != "normal"
         self.noise_type = noise_type
         seed = 42 if noise_seed is None else noise_seed
