@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
-                           + " --xla_force_host_platform_device_count=8")
+if "--xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                               + " --xla_force_host_platform_device_count=8")
 
 import jax
 import jax.numpy as jnp
@@ -111,6 +112,18 @@ def leaf_traits(tree):
     return [(x.sharding, x.committed, x.dtype, x.weak_type) for x in jax.tree.leaves(tree)]
 
 
+def least_squares_step(opt, traces):
+    """A jitted data-parallel step of ``opt`` on ``mean((x w + b - y)**2)`` (a mean over
+    every shard), counting its traces in ``traces["n"]``."""
+    @jax.jit
+    def step(p, state, x, y):
+        traces["n"] += 1
+        grads = jax.grad(lambda p: jnp.mean((x @ p["w"] + p["b"] - y) ** 2))(p)
+        updates, state = opt.update(grads, state, p)
+        return optax.apply_updates(p, updates), state
+    return step
+
+
 def sharded_params(mesh, batch, repl) -> None:
     """Params sharded over the mesh; the opt state as init makes it (hyperparameters
     uncommitted) and replicated: apply keeps every leaf's sharding, committedness, dtype and
@@ -122,13 +135,7 @@ def sharded_params(mesh, batch, repl) -> None:
               "b": jax.device_put(jnp.zeros(()), repl)}
     opt = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1, momentum=0.9)
     traces = {"n": 0}
-
-    @jax.jit
-    def step(p, state, x, y):
-        traces["n"] += 1
-        grads = jax.grad(lambda p: jnp.mean((x @ p["w"] + p["b"] - y) ** 2))(p)
-        updates, state = opt.update(grads, state, p)
-        return optax.apply_updates(p, updates), state
+    step = least_squares_step(opt, traces)
 
     for placement in ("as init makes it", "replicated"):
         traces["n"] = 0

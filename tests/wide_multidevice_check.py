@@ -22,23 +22,13 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
+from multidevice_check import leaf_traits, least_squares_step, replicated_value
 
 import jaxsched
 from jaxsched import WideCount
 
 STEPS = 6
 START = 2**32 - 3
-
-
-def replicated_value(x: jax.Array) -> float:
-    shards = [np.asarray(s.data) for s in x.addressable_shards]
-    assert len(shards) == 8, len(shards)
-    assert all(np.array_equal(shards[0], s) for s in shards), shards
-    return float(shards[0])
-
-
-def traits(tree):
-    return [(x.sharding, x.committed, x.dtype, x.weak_type) for x in jax.tree.leaves(tree)]
 
 
 def x64_value(s, k: int) -> float:
@@ -59,21 +49,15 @@ def main() -> None:
 
     def run(opt, state, read):
         traces = {"n": 0}
-
-        @jax.jit
-        def step(p, state, x, y):
-            traces["n"] += 1
-            grads = jax.grad(lambda p: jnp.mean((x @ p["w"] + p["b"] - y) ** 2))(p)
-            updates, state = opt.update(grads, state, p)
-            return optax.apply_updates(p, updates), state
+        step = least_squares_step(opt, traces)
 
         p = params0
         p, state = step(p, state, x, y)
-        before = traits(state)
+        before = leaf_traits(state)
         for k in range(1, STEPS):
             p, state = step(p, state, x, y)
             jax.block_until_ready(p)  # a sync every step: XLA:CPU collectives on 2 cores
-            assert traits(state) == before, (before, traits(state))
+            assert leaf_traits(state) == before, (before, leaf_traits(state))
             lr = replicated_value(read(state))
             assert lr == x64_value(s, START + k), (k, lr, x64_value(s, START + k))
         assert p["w"].sharding == params0["w"].sharding

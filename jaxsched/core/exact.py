@@ -55,17 +55,19 @@ def to_float(x: ArrayLike) -> jax.Array:
 _SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's splitter for float64
 
 
-def _split(a: Any) -> tuple[Any, Any]:
-    t = a * _SPLIT
+def _split(a: Any, split: float = _SPLIT) -> tuple[Any, Any]:
+    t = a * split
     hi = t - (t - a)
     return hi, a - hi
 
 
-def _two_prod_err(a: Any, b: Any, p: Any) -> Any:
+def _two_prod_err(a: Any, b: Any, p: Any, split: float = _SPLIT) -> Any:
     """``a * b - p`` exactly, for ``p = fl(a * b)`` (Dekker; every partial product is exact,
-    so a fused multiply-add gives the same result)."""
-    a_hi, a_lo = _split(a)
-    b_hi, b_lo = _split(b)
+    so a fused multiply-add gives the same result). ``split`` is Veltkamp's splitter for the
+    operands' precision: ``2**27 + 1`` for float64 (the default), ``2**12 + 1`` for
+    float32."""
+    a_hi, a_lo = _split(a, split)
+    b_hi, b_lo = _split(b, split)
     return ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
 
 
@@ -252,7 +254,7 @@ def floor_div(t: jax.Array, d: float) -> jax.Array:
 
 
 def piecewise_linear(k: jax.Array, starts: tuple[int, ...], values: tuple[int, ...],
-         slopes: tuple[int, ...]) -> jax.Array:
+                     slopes: tuple[int, ...]) -> jax.Array:
     """A continuous, piecewise linear, non-decreasing integer function of ``k >= 0``:
     ``values[j] + slopes[j] (k - starts[j])`` on segment ``j`` (``starts[0] = 0``, slopes
     growing), in ``k``'s dtype (the caller keeps ``k`` where the value fits).
@@ -260,8 +262,8 @@ def piecewise_linear(k: jax.Array, starts: tuple[int, ...], values: tuple[int, .
     Past the last start (almost every step of a run: a batch-size ramp ends early) it is one
     multiply-add; on the ramp, ``sum_j (slopes[j] - slopes[j-1]) max(k - starts[j], 0)``,
     every partial sum at most the value (no overflow), a few vector ops instead of a search
-    and gathers. A scalar ``k`` (a training step's count) takes only its own branch
-    (``lax.cond``); an array computes both and selects.
+    and gathers; the two are selected (a ``lax.cond`` for a scalar count measured no faster
+    in a scanned step, ``bench/counts.py``).
     """
     dt = k.dtype
 
@@ -276,6 +278,4 @@ def piecewise_linear(k: jax.Array, starts: tuple[int, ...], values: tuple[int, .
         return jnp.sum(steps * jnp.maximum(k[..., None] - jnp.asarray(starts, dt), 0), axis=-1,
                        dtype=dt)
 
-    if k.ndim == 0:
-        return jax.lax.cond(k >= starts[-1], tail, on_ramp, k)
     return jnp.where(k >= starts[-1], tail(k), on_ramp(k))

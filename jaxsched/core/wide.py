@@ -21,6 +21,7 @@ count: loud, never wrapped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -28,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-__all__ = ["WideCount", "evaluate"]
+__all__ = ["WideCount", "evaluate", "in_x64"]
 
 U32 = jnp.uint32
 MASK = 2**32 - 1
@@ -220,18 +221,27 @@ def refuse_tpu() -> None:
                          "True)) and pass int64 counts, or count in a larger unit")
 
 
+def in_x64(value: Callable[[], jax.Array]) -> jax.Array:
+    """``value()`` traced under a scoped ``jax.enable_x64`` (int64 counts, float64 values),
+    cast to the caller's float dtype: a schedule's x64 path inside a float32 program (which
+    needs float64: CPU / GPU; on TPU it raises)."""
+    out = jnp.result_type(float)
+    if out != jnp.float64:
+        refuse_tpu()
+    with jax.enable_x64(True):
+        return jnp.asarray(value()).astype(out)
+
+
 def evaluate(schedule: Any, count: WideCount) -> jax.Array:
     """``schedule`` at a wide count, exactly: its x64 path (int64 count, float64 phase
     arithmetic) inside the trace, cast to the caller's float dtype. Counts past 2**63-1
     give NaN."""
-    out = jnp.result_type(float)
     hi, lo = jnp.asarray(count.hi, U32), jnp.asarray(count.lo, U32)
-    if out != jnp.float64:
-        refuse_tpu()
-    with jax.enable_x64(True):
+
+    def value() -> jax.Array:
         past = hi > U32(2**31 - 1)
         k = (hi.astype(jnp.uint64) << 32 | lo.astype(jnp.uint64)).astype(jnp.int64)
-        k = jnp.where(past, 0, k)
-        v = jnp.asarray(schedule(k))
-        v = jnp.where(past, jnp.nan, v).astype(out)
-    return v
+        v = jnp.asarray(schedule(jnp.where(past, 0, k)))
+        return jnp.where(past, jnp.nan, v)
+
+    return in_x64(value)

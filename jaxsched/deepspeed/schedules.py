@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import divide, idiv, imod, is_x64, mix, to_float
+from jaxsched.core.exact import divide, idiv, imod, is_x64, mix, to_float, two_prod_err
 from jaxsched.core.schedule import Schedule, schedule_factory
 from jaxsched.deepspeed.warmup import signed_lr, warmup_cosine_lr, warmup_decay_lr, warmup_lr
 
@@ -255,20 +255,10 @@ def _pole(fn: str, rate: float, size: int, last: int) -> None:
 def _one_plus(rate: float, n: jax.Array, size: int) -> jax.Array:
     """``1 + rate * n / size`` for an integer array ``n >= 0``, accurate where it cancels:
     ``n / size`` and ``rate`` each as an unevaluated sum of two floats, their product with
-    its exact rounding error (Veltkamp-Dekker), so the sum is within a few ulps of its exact
-    value near 0 too (float32 included, for ``n < 2**24``)."""
+    its exact rounding error (``two_prod_err``), so the sum is within a few ulps of its
+    exact value near 0 too (float32 included, for ``n < 2**24``)."""
     dtype = jnp.float64 if is_x64() else jnp.float32
-    split = 134217729.0 if is_x64() else 4097.0  # 2**27 + 1, 2**12 + 1
-
-    def two_prod_err(a: jax.Array, b: jax.Array, p: jax.Array) -> jax.Array:
-        def halves(x: jax.Array) -> tuple[jax.Array, jax.Array]:
-            t = x * split
-            hi = t - (t - x)
-            return hi, x - hi
-        a_hi, a_lo = halves(a)
-        b_hi, b_lo = halves(b)
-        return ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
-
+    split = 134217729.0 if is_x64() else 4097.0  # Veltkamp: 2**27 + 1, 2**12 + 1
     r_hi = np.asarray(rate, dtype)
     r_lo = jnp.asarray(rate - float(r_hi), dtype)
     r_hi = jnp.asarray(r_hi)
@@ -276,7 +266,7 @@ def _one_plus(rate: float, n: jax.Array, size: int) -> jax.Array:
     d = jnp.asarray(size, dtype)
     hi = divide(n, size)
     p = hi * d
-    lo = ((x - p) - two_prod_err(hi, d, p)) / d  # n / size - hi
+    lo = ((x - p) - two_prod_err(hi, d, p, split)) / d  # n / size - hi
     prod = r_hi * hi
-    err = two_prod_err(r_hi, hi, prod) + r_hi * lo + r_lo * hi
+    err = two_prod_err(r_hi, hi, prod, split) + r_hi * lo + r_lo * hi
     return (1.0 + prod) + err

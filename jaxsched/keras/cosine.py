@@ -11,7 +11,7 @@ import numpy as np
 
 from jaxsched.core import checks as check
 from jaxsched.core.exact import divide, half_cos, idiv, imod, is_x64, mix, to_float
-from jaxsched.core.wide import refuse_tpu
+from jaxsched.core.wide import in_x64
 from jaxsched.keras.base import KerasSchedule, _alpha, _cosine, _left, _lr, _name, _steps
 from jaxsched.keras.steps import Restarts, TooManyCycles, cycle_left, signed_pow, unusual
 
@@ -140,9 +140,7 @@ class CosineDecayRestarts(KerasSchedule):
 
         def value(k: jax.Array) -> jax.Array:
             if scoped and not is_x64():
-                refuse_tpu()
-                with jax.enable_x64(True):
-                    return value(k.astype(jnp.int64)).astype(jnp.float32)
+                return in_x64(lambda: value(k.astype(jnp.int64)))
             k = k.astype(jnp.result_type(int))
             if near is not None and is_x64():
                 i, c = _near_one(k, d, t_mul - 1.0, near)

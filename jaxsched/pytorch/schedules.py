@@ -363,8 +363,7 @@ def cosine_annealing_lr(T_max: int, eta_min: float = 0.0, *, lr: float) -> Sched
             # XLA:CPU's vectorised sine computes faster there (the scalar cosine is faster)
             x = to_float(k) * (math.pi / t)
             return mid + half * (jnp.cos(x) if k.ndim == 0 else jnp.sin(math.pi / 2 - x))
-        r = k
         # the distance (in steps) from the nearest low point, T_max (eta_min)
-        return low + span * half_cos(jnp.abs(t - r), t)
+        return low + span * half_cos(jnp.abs(t - k), t)
 
     return Schedule(lr_fn, name=fn, params=dict(T_max=t, eta_min=eta, lr=base))

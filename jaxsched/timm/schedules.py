@@ -128,8 +128,8 @@ def cosine_lr(t_initial: int, lr_min: float = 0.0, cycle_mul: float = 1.0,
         raise ValueError(f"{fn}: k_decay must be > 0, got {k_decay!r}")
     return _cyclic(fn, "cosine", t_initial, lr_min, cycle_mul, cycle_decay, cycle_limit,
                    warmup_t, warmup_lr_init, warmup_prefix,
-                   (noise_range_t, noise_pct, noise_std, noise_seed,
-                    noise_type), lr, lr_scale, step_zero,
+                   (noise_range_t, noise_pct, noise_std, noise_seed, noise_type),
+                   lr, lr_scale, step_zero,
                    dict(k_decay=k_decay))
 
 
@@ -140,7 +140,7 @@ def tanh_lr(t_initial: int, lb: float = -7.0, ub: float = 3.0, lr_min: float = 0
             noise_range_t: Any = None, noise_pct: float = 0.67, noise_std: float = 1.0,
             noise_seed: int = 42, *, lr: float, lr_scale: float = 1.0,
             step_zero: str = "construction",
-              noise_type: str = "normal") -> Schedule:
+            noise_type: str = "normal") -> Schedule:
     """timm's TanhLRScheduler: ``lr_min + (peak - lr_min) * (1 - tanh(lb (1 - x) + ub x)) / 2``
     at position ``x = t_curr / t_i`` of cycle ``i`` (peak ``lr * cycle_decay**i``).
 
@@ -167,8 +167,8 @@ def tanh_lr(t_initial: int, lb: float = -7.0, ub: float = 3.0, lr_min: float = 0
         raise ValueError(f"{fn}: lb ({lb!r}) must be below ub ({ub!r})")
     return _cyclic(fn, "tanh", t_initial, lr_min, cycle_mul, cycle_decay, cycle_limit,
                    warmup_t, warmup_lr_init, warmup_prefix,
-                   (noise_range_t, noise_pct, noise_std, noise_seed,
-                    noise_type), lr, lr_scale, step_zero,
+                   (noise_range_t, noise_pct, noise_std, noise_seed, noise_type),
+                   lr, lr_scale, step_zero,
                    dict(lb=lb, ub=ub))
 
 
@@ -179,7 +179,7 @@ def poly_lr(t_initial: int, power: float = 0.5, lr_min: float = 0.0, cycle_mul: 
             noise_pct: float = 0.67, noise_std: float = 1.0, noise_seed: int = 42,
             k_decay: float = 1.0, *, lr: float, lr_scale: float = 1.0,
             step_zero: str = "construction",
-              noise_type: str = "normal") -> Schedule:
+            noise_type: str = "normal") -> Schedule:
     """timm's PolyLRScheduler: ``lr_min + (peak - lr_min) * (1 - t_curr**k / t_i**k)**power``
     in cycle ``i`` (peak ``lr * cycle_decay**i``); cycles and warmup are ``cosine_lr``'s.
 
@@ -207,8 +207,8 @@ def poly_lr(t_initial: int, power: float = 0.5, lr_min: float = 0.0, cycle_mul: 
         raise ValueError(f"{fn}: k_decay must be > 0, got {k_decay!r}")
     return _cyclic(fn, "poly", t_initial, lr_min, cycle_mul, cycle_decay, cycle_limit,
                    warmup_t, warmup_lr_init, warmup_prefix,
-                   (noise_range_t, noise_pct, noise_std, noise_seed,
-                    noise_type), lr, lr_scale, step_zero,
+                   (noise_range_t, noise_pct, noise_std, noise_seed, noise_type),
+                   lr, lr_scale, step_zero,
                    dict(power=power, k_decay=k_decay))
 
 
@@ -227,7 +227,7 @@ def step_lr(decay_t: float, decay_rate: float = 1.0, warmup_t: int = 0,
             warmup_lr_init: float = 0.0, warmup_prefix: bool = True, noise_range_t: Any = None,
             noise_pct: float = 0.67, noise_std: float = 1.0, noise_seed: int = 42, *,
             lr: float, lr_scale: float = 1.0, step_zero: str = "construction",
-              noise_type: str = "normal") -> Schedule:
+            noise_type: str = "normal") -> Schedule:
     """timm's StepLRScheduler: ``lr * decay_rate ** floor(t / decay_t)`` after the warmup
     (``t`` counted from its end when ``warmup_prefix``, the default here as in timm).
 
@@ -258,8 +258,7 @@ def step_lr(decay_t: float, decay_rate: float = 1.0, warmup_t: int = 0,
     rate = check.unit(fn, "decay_rate", decay_rate, DECAY)
     lr, warmup_t, warmup_lr_init, warmup_prefix, lr_scale, noise = _warmup_only(
         fn, lr, warmup_t, warmup_lr_init, warmup_prefix,
-        (noise_range_t, noise_pct, noise_std, noise_seed,
-                    noise_type), lr_scale, step_zero)
+        (noise_range_t, noise_pct, noise_std, noise_seed, noise_type), lr_scale, step_zero)
 
     def main(t: jax.Array) -> jax.Array:
         check.reachable(fn, "decay_t", d, t)
@@ -279,7 +278,7 @@ def multistep_lr(decay_t: Sequence[float], decay_rate: float = 1.0, warmup_t: in
                  noise_range_t: Any = None, noise_pct: float = 0.67, noise_std: float = 1.0,
                  noise_seed: int = 42, *, lr: float, lr_scale: float = 1.0,
                  step_zero: str = "construction",
-              noise_type: str = "normal") -> Schedule:
+                 noise_type: str = "normal") -> Schedule:
     """timm's MultiStepLRScheduler: ``lr * decay_rate ** n(t)`` after the warmup, with
     ``n(t) = bisect_right(decay_t, t + 1)``, the number of milestones at or below ``t + 1``.
 
@@ -313,8 +312,7 @@ def multistep_lr(decay_t: Sequence[float], decay_rate: float = 1.0, warmup_t: in
     rate = check.unit(fn, "decay_rate", decay_rate, DECAY)
     lr, warmup_t, warmup_lr_init, warmup_prefix, lr_scale, noise = _warmup_only(
         fn, lr, warmup_t, warmup_lr_init, warmup_prefix,
-        (noise_range_t, noise_pct, noise_std, noise_seed,
-                    noise_type), lr_scale, step_zero)
+        (noise_range_t, noise_pct, noise_std, noise_seed, noise_type), lr_scale, step_zero)
     # m <= t + 1  <=>  ceil(m) - 1 <= t for an integer t; never-reached milestones dropped
     firsts = [max(-1, math.ceil(m) - 1) for m in ms if math.ceil(m) - 1 <= check.MAX_EXACT]
 

@@ -50,7 +50,7 @@ def wsd_lr(t_initial: int, decay_t: int, lr_min: float = 0.0, stable_fn: str = "
            noise_range_t: Any = None, noise_pct: float = 0.67, noise_std: float = 1.0,
            noise_seed: int = 42, *, lr: float, lr_scale: float = 1.0,
            step_zero: str = "construction",
-              noise_type: str = "normal") -> Schedule:
+           noise_type: str = "normal") -> Schedule:
     """timm's WSDLRScheduler: warmup, stable, decay.
 
     ``lr(t) = lr_min + (max(lr * stable(t_s), lr_min) - lr_min) * decay(frac)`` with
@@ -81,8 +81,7 @@ def wsd_lr(t_initial: int, decay_t: int, lr_min: float = 0.0, stable_fn: str = "
     fn = "jaxsched.timm.wsd_lr"
     lr, warmup_t, warmup_lr_init, lr_scale, noise = common_checks(
         fn, lr, warmup_t, warmup_lr_init, step_zero, lr_scale,
-        (noise_range_t, noise_pct, noise_std, noise_seed,
-                    noise_type))
+        (noise_range_t, noise_pct, noise_std, noise_seed, noise_type))
     total = check.phase(fn, "t_initial", t_initial)
     d_t = check.integer(fn, "decay_t", decay_t, minimum=1, maximum=total)
     lr_min = check.nonneg(fn, "lr_min", lr_min)

@@ -139,12 +139,7 @@ def hard_restarts(w: int, d: int, cycles: float) -> Factor:
     span = 0 if ratio is None else ratio.denominator * d
 
     def factor(k: jax.Array) -> jax.Array:
-        if w >= 0:
-            j = jnp.clip(k - w, 0, d)
-        elif w + d >= 0:  # clip(k - w, 0, d), without overflowing for a negative w
-            j = jnp.minimum(k, w + d) - w
-        else:
-            j = jnp.full_like(k, d)
+        j = _past(k, w, d)  # clip(k - w, 0, d), without overflowing for a negative w
         # the mode at evaluation (a schedule built without x64 may be evaluated with it)
         if ratio is not None and abs(big_p) * span <= (2**62 if is_x64() else check.MAX_COUNT):
             r = jnp.remainder(j * big_p, span)  # (P j) mod (Q d), exact
