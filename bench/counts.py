@@ -54,7 +54,8 @@ def rows_for(n: int, rounds: int) -> list[dict]:
             jaxsched.step_lr(30_000, 0.5, lr=lr), 391, 1000),
          optax.exponential_decay(lr, 11_730, 0.5, staircase=True)),
     ]
-    # A wide count (two uint32 limbs in the state, the schedule's float64 path at it) past
+    # A wide count (two uint32 limbs in the state, the schedule's float32 formula at the
+    # exact int64 count) past
     # 2**32, as a 15T-token run counts, against optax's int32-counted cosine
     wide = jaxsched.scheduled(optax.sgd, jaxsched.cosine_annealing_lr(10**6, lr=lr),
                               wide_count=True)

@@ -22,9 +22,11 @@ In float32 the same forms keep every result within a few float32 ulps of the exa
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import pairwise
 from typing import Any
 
@@ -38,9 +40,26 @@ __all__ = ["divide", "half_cos", "half_cos_turns", "idiv", "imod", "int_pow", "i
            "piecewise_linear", "to_float", "two_prod_err", "floor_div"]
 
 
+_COMPUTE: contextvars.ContextVar[Any] = contextvars.ContextVar("jaxsched_compute", default=None)
+
+
 def float_dtype() -> Any:
-    """The dtype schedules compute in: float64 under ``jax_enable_x64``, else float32."""
-    return jnp.result_type(float)
+    """The dtype schedules compute in: float64 under ``jax_enable_x64``, else float32; inside
+    ``computing_in(dtype)`` that dtype (a wide count's evaluation: 64-bit integer counts under
+    a scoped x64, the caller's float formulas)."""
+    dtype = _COMPUTE.get()
+    return jnp.result_type(float) if dtype is None else dtype
+
+
+@contextlib.contextmanager
+def computing_in(dtype: Any) -> Iterator[None]:
+    """Schedules traced inside compute their floats in ``dtype`` (None: JAX's default float
+    again), whatever ``jax_enable_x64`` says; their integer counts stay JAX's default int."""
+    token = _COMPUTE.set(None if dtype is None else jnp.dtype(dtype))
+    try:
+        yield
+    finally:
+        _COMPUTE.reset(token)
 
 
 def is_x64() -> bool:
@@ -200,16 +219,18 @@ def int_pow(gamma: float, n: ArrayLike) -> jax.Array:
     if gamma == 0.0:
         return jnp.where(n == 0, 1.0, 0.0).astype(float_dtype())
     if not is_x64():
-        if gamma > 1.0 and n.dtype.itemsize <= 4:
+        if gamma > 1.0:
             # growth: the rounding of y = n log2(gamma) is y 2**-24 absolute, which 2**y
             # turns into y 2**-24 ln 2 relative (2e-6 at 48 doublings, reached by a range
-            # test from 1e-7 to 10). A product of four correctly rounded powers, one per
-            # byte of n, stays within 3.5 ulp (2.1e-7) at any n. (For gamma < 1 the value
-            # falls as fast as the error grows: at most 4.4e-8 of the peak.)
-            tables = jnp.asarray(_byte_powers(gamma), jnp.float32)
-            u = n.astype(jnp.uint32)
+            # test from 1e-7 to 10). A product of correctly rounded powers, one per byte of
+            # n (four; eight for a wide count's int64), stays within 3.5 ulp (2.1e-7) at any
+            # n where the product is finite. (For gamma < 1 the value falls as fast as the
+            # error grows: at most 4.4e-8 of the peak.)
+            size = n.dtype.itemsize
+            tables = jnp.asarray(_byte_powers(gamma, size), jnp.float32)
+            u = n.astype(jnp.uint64 if size == 8 else jnp.uint32)
             out = tables[0][u & 255]
-            for b in (1, 2, 3):
+            for b in range(1, size):
                 out = out * tables[b][(u >> (8 * b)) & 255]
             return out
         return jnp.power(jnp.float32(2.0), to_float(n) * math.log2(gamma))
@@ -217,13 +238,13 @@ def int_pow(gamma: float, n: ArrayLike) -> jax.Array:
 
 
 @functools.lru_cache(maxsize=64)
-def _byte_powers(gamma: float) -> tuple[tuple[float, ...], ...]:
-    """``gamma ** (j 256**b)`` for ``b < 4``, ``j < 256``, rounded to float32 (inf past
+def _byte_powers(gamma: float, size: int = 4) -> tuple[tuple[float, ...], ...]:
+    """``gamma ** (j 256**b)`` for ``b < size``, ``j < 256``, rounded to float32 (inf past
     its range) from the exact power, on the host."""
     big = float(np.finfo(np.float32).max)
     g = mpmath.mpf(gamma)
     rows = []
-    for b in range(4):
+    for b in range(size):
         row = []
         for j in range(256):
             with mpmath.workprec(80):

@@ -44,7 +44,7 @@ class Schedule:
     It works under ``jax.jit`` and ``jax.vmap``; the count may be a Python int or any
     integer (or floating, floored) array. Negative counts give the step-0 value. A
     ``jaxsched.WideCount`` (two uint32 limbs) gives the value at counts past 2**31-1 without
-    x64, exactly: the schedule's float64 path at the int64 count, cast to float32.
+    x64: the schedule's float32 formula at the exact int64 count (``jaxsched.core.wide``).
 
     A schedule pickles (``pickle``, ``torch.save``, multiprocessing with spawn) as the call
     that made it: a factory's schedule as the factory and its arguments (rebuilt on load,
@@ -93,7 +93,7 @@ class Schedule:
         self.params = dict(params or {})
 
     def __call__(self, count: ArrayLike | WideCount) -> jax.Array:
-        if isinstance(count, WideCount):  # its x64 path, cast back (jaxsched.core.wide)
+        if isinstance(count, WideCount):  # int64 count, caller's floats (jaxsched.core.wide)
             return evaluate(self, count)
         return jnp.asarray(self._fn(as_count(count)), dtype=float_dtype())
 

@@ -8,15 +8,18 @@ sharded and checkpointed like any pair of arrays. Its operations are exact witho
 increment or another wide count, with carry), ``compare`` (with a Python int), ``to_float``
 (correctly rounded) and ``int(w)`` on the host.
 
-A ``Schedule`` called with a ``WideCount`` (``s(w)``) evaluates its x64 path inside the
-trace: under ``jax.enable_x64(True)`` the limbs become one int64 count, the schedule runs
-with int64 counts and float64 phase arithmetic (exact to 2**53, every schedule's float64
-contract), and the value is cast to the caller's float dtype (float32 without x64: the
-float64 value correctly rounded, within the float32 contract). This needs float64 in the
-compiled program: CPU and GPU have it; on TPU (no float64) it raises when traced: enable
-x64 there and pass int64 counts, or count in a larger unit. Counts from 2**63 (past int64)
-give NaN; an add that would pass 2**64-1 saturates there (all ones), which is such a
-count: loud, never wrapped.
+A ``Schedule`` called with a ``WideCount`` (``s(w)``) runs its own formula at the exact
+count: under a scoped ``jax.enable_x64(True)`` inside the trace the limbs become one int64
+count and every integer step of the formula (``k mod T``, ``k // T``, ``T - k``, the phase
+boundaries) is exact to 2**63-1, while the floats stay the caller's (``computing_in``):
+without x64, the float32 formula at the exact count, so the float32 contract (2e-6 of the
+peak) holds at any count and, below 2**31, the value is bitwise the int32 count's. No
+float64 arithmetic is compiled in, except where a formula itself needs it (Keras's
+``CosineDecayRestarts`` with ``t_mul`` within float32 of 1: its float64 closed form, which
+``in_x64`` evaluates) or a user's lambda promotes with the int64 count (``LambdaLR``). On
+TPU a wide count raises: enable x64 there and pass int64 counts. Counts from 2**63 (past
+int64) give NaN; an add that would pass 2**64-1 saturates there (all ones), which is such
+a count: loud, never wrapped. The cost is the 64-bit remainder: ``bench/COUNTS-cpu.md``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
+
+from jaxsched.core.exact import computing_in, float_dtype
 
 __all__ = ["WideCount", "evaluate", "in_x64"]
 
@@ -81,8 +86,8 @@ class WideCount(NamedTuple):
 
     Value ``hi * 2**32 + lo``. A pytree (a ``NamedTuple`` of two arrays of one shape), so it
     lives in optax states and goes through ``jit``, ``vmap``, ``lax.scan`` and sharding like
-    any array pair. Any ``jaxsched.Schedule`` takes it: ``s(w)`` is the schedule's float64
-    value at the exact count, cast to the caller's float dtype (``jaxsched.core.wide``).
+    any array pair. Any ``jaxsched.Schedule`` takes it: ``s(w)`` is the schedule's formula
+    at the exact count in the caller's float dtype (``jaxsched.core.wide``).
     ``jaxsched.scheduled``, ``grouped``, ``samples_clock`` and ``epoch_clock`` keep one with
     ``wide_count=True``.
 
@@ -213,35 +218,37 @@ class WideCount(NamedTuple):
         return out
 
 
-def refuse_tpu() -> None:
-    """Raises on a TPU backend: a float64 evaluation inside a float32 program needs float64."""
+def refuse_tpu(what: str) -> None:
+    """Raises on a TPU backend: a scoped x64 inside a float32 program (64-bit counts, and the
+    float64 constants and formulas it brings) is not run on TPUs."""
     if jax.default_backend() == "tpu":
-        raise ValueError("jaxsched: a schedule at a WideCount evaluates in float64, which "
-                         "TPUs do not have: enable x64 (jax.config.update('jax_enable_x64', "
-                         "True)) and pass int64 counts, or count in a larger unit")
+        raise ValueError(f"jaxsched: {what} runs under a scoped x64 inside a float32 program, "
+                         f"which jaxsched does not run on TPUs (no float64 there): enable x64 "
+                         f"(jax.config.update('jax_enable_x64', True)) and pass int64 counts, "
+                         f"or count in a larger unit")
 
 
 def in_x64(value: Callable[[], jax.Array]) -> jax.Array:
-    """``value()`` traced under a scoped ``jax.enable_x64`` (int64 counts, float64 values),
-    cast to the caller's float dtype: a schedule's x64 path inside a float32 program (which
-    needs float64: CPU / GPU; on TPU it raises)."""
-    out = jnp.result_type(float)
+    """``value()`` traced under a scoped ``jax.enable_x64`` computing in float64 (int64
+    counts, float64 values), cast to the caller's float dtype: a float64 formula inside a
+    float32 program (which needs float64: CPU / GPU; on TPU it raises)."""
+    out = float_dtype()
     if out != jnp.float64:
-        refuse_tpu()
-    with jax.enable_x64(True):
+        refuse_tpu("this schedule's float64 formula")
+    with jax.enable_x64(True), computing_in(jnp.float64):
         return jnp.asarray(value()).astype(out)
 
 
 def evaluate(schedule: Any, count: WideCount) -> jax.Array:
-    """``schedule`` at a wide count, exactly: its x64 path (int64 count, float64 phase
-    arithmetic) inside the trace, cast to the caller's float dtype. Counts past 2**63-1
-    give NaN."""
+    """``schedule`` at a wide count, exactly: its formula at the int64 count (a scoped x64
+    inside the trace) with the caller's floats, in the caller's float dtype. Counts past
+    2**63-1 give NaN."""
+    out = float_dtype()
+    if out != jnp.float64:
+        refuse_tpu("a schedule at a WideCount")
     hi, lo = jnp.asarray(count.hi, U32), jnp.asarray(count.lo, U32)
-
-    def value() -> jax.Array:
-        past = hi > U32(2**31 - 1)
+    with jax.enable_x64(True), computing_in(out):
+        # past 2**63-1 the int64 is negative: the schedule sees 0 (a count's clamp), then NaN
         k = (hi.astype(jnp.uint64) << 32 | lo.astype(jnp.uint64)).astype(jnp.int64)
-        v = jnp.asarray(schedule(jnp.where(past, 0, k)))
-        return jnp.where(past, jnp.nan, v)
-
-    return in_x64(value)
+        v = jnp.asarray(schedule(k), out)
+        return jnp.where(k < 0, jnp.asarray(jnp.nan, out), v)

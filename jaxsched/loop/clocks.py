@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import idiv, is_x64, piecewise_linear
+from jaxsched.core.exact import idiv, piecewise_linear
 from jaxsched.core.schedule import Schedule, schedule_factory
 from jaxsched.core.wide import WideCount, evaluate
 
@@ -46,12 +46,12 @@ def _guarded(fn: str, schedule: Schedule, count: Any, limits: dict[bool, int],
              wide: bool = False) -> Schedule:
     """``schedule(count(k))`` for ``k <= limits[x64]``: a concrete ``k`` past it raises, a
     traced one gives NaN (jit cannot raise); a mode whose limit is -1 cannot run at all.
-    ``wide``: without x64 the clock runs in x64 (int64 counts, the schedule's float64 path,
-    cast back), so its limit is the int64 one in both modes."""
+    ``wide``: without x64 the clock runs on int64 counts (a scoped x64, the schedule's
+    float32 formula: ``jaxsched.core.wide``), so its limit is the int64 one in both modes."""
 
     def clocked(inner: Schedule) -> Any:
         def value(k: jax.Array) -> jax.Array:
-            x64 = is_x64()
+            x64 = jnp.asarray(k).dtype.itemsize == 8  # int64 counts: x64, or a wide count's
             limit = limits[x64]
             if limit < 0:
                 raise ValueError(f"{fn}: {why[x64]}")
@@ -68,7 +68,8 @@ def _guarded(fn: str, schedule: Schedule, count: Any, limits: dict[bool, int],
             return value
 
         def wide_value(k: jax.Array) -> jax.Array:
-            return value(k) if is_x64() else evaluate(value, WideCount.of(k))
+            wide_k = jnp.asarray(k).dtype.itemsize == 8
+            return value(k) if wide_k else evaluate(value, WideCount.of(k))
 
         return wide_value
 
@@ -153,9 +154,9 @@ def samples_clock(schedule: Schedule, global_batch_size: int, rampup_batch_size:
         seq_length: units per sample (tokens per sequence), >= 1.
         unit: the schedule's count unit, >= 1 (e.g. 1000 for thousands of tokens).
         wide_count: without x64, clock in int64 anyway (the clocked count exact to
-            2**63-1, e.g. 15T tokens at ``unit=1``): the clock and the schedule run their
-            x64 path inside the trace and the value is cast to float32
-            (``jaxsched.core.wide``; needs float64: CPU / GPU). ``s.params["limit"]`` is
+            2**63-1, e.g. 15T tokens at ``unit=1``): the clock and the schedule run on
+            int64 counts inside the trace with float32 formulas (``jaxsched.core.wide``;
+            CPU / GPU). ``s.params["limit"]`` is
             then the int64 limit in both modes. The iteration may be an int32 or, past
             2**31-1, a ``jaxsched.WideCount``.
 

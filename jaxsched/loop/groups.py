@@ -192,7 +192,7 @@ def grouped(direction: optax.GradientTransformation, groups: Groups, lr: Any,
         decoupled: decay not scaled by the lr (``-wd p``) instead of torch AdamW's coupled
             ``-lr wd p``.
         wide_count: count in a ``jaxsched.WideCount`` (two uint32 limbs, exact to 2**63-1
-            without x64; the schedules' float64 path cast to float32, so CPU / GPU) instead
+            without x64: each schedule's formula at the exact int64 count; CPU / GPU) instead
             of an int32 that saturates at 2**31-1.
 
     Returns:

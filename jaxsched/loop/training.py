@@ -53,9 +53,10 @@ def scheduled(factory: Callable[..., optax.GradientTransformation], schedule: Sc
     optax's count is int32 and saturates at 2**31-1 (the schedule then holds its value).
     With ``wide_count=True`` the schedule keeps its own count, a ``jaxsched.WideCount``
     (``state.hyperparams_states["learning_rate"]``, two uint32 limbs), exact to 2**63-1
-    without x64: each update evaluates the schedule's float64 path at that count, cast to
-    float32 (``jaxsched.core.wide``; needs float64, so CPU or GPU, not TPU). Off by default:
-    it changes the state's structure (checkpoints) and costs a few float64 operations.
+    without x64: each update evaluates the schedule's float32 formula at that exact count
+    (int64 positions under a scoped x64, ``jaxsched.core.wide``; CPU or GPU, not TPU). Off
+    by default: it changes the state's structure (checkpoints) and costs a 64-bit
+    remainder per step.
 
     Args:
         factory: an optax optimizer factory taking ``learning_rate``.

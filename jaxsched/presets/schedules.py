@@ -163,7 +163,7 @@ def deepseek_llm(
     def lr(k: jax.Array) -> jax.Array:
         warm = peak * to_float(k) / max(1, w)
         return jnp.where(k < w, warm, jnp.where(k < m1, peak, jnp.where(
-            k < m2, peak * f1, peak * f2)))
+            k < m2, to_float(peak * f1), peak * f2)))
 
     return Schedule(lr, name=fn, params=dict(total_steps=total, peak_lr=peak, warmup_steps=w,
                                              milestone_steps=(m1, m2), factors=(f1, f2)))
@@ -248,7 +248,7 @@ def deepseek_v3_steps(
         # (1 + cos(pi (k - b1) / span)) / 2 from the remaining steps b2 - k: exact near b2
         cosine = decayed + (peak - decayed) * half_cos(jnp.clip(b2 - k, 0, span), span)
         return jnp.where(k < w, warm, jnp.where(k < b1, peak, jnp.where(
-            k < b2, cosine, jnp.where(k < b3, decayed, final))))
+            k < b2, cosine, jnp.where(k < b3, to_float(decayed), final))))
 
     return Schedule(lr, name=fn, params=dict(
         total_steps=total, peak_lr=peak, warmup_steps=w, decayed_lr=decayed, final_lr=final,

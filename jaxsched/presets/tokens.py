@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import is_x64, piecewise_linear, to_float
+from jaxsched.core.exact import piecewise_linear, to_float
 from jaxsched.core.schedule import Schedule, schedule_factory
 from jaxsched.loop.clocks import rampup_table
 
@@ -152,11 +152,11 @@ def deepseek_v3(
         cosine = decayed + (peak - decayed) * (s * s)
         warm = peak * to_float(k) / max(1, w)
         return jnp.where(k < w, warm, jnp.where(u < t1, peak, jnp.where(
-            u < t2, cosine, jnp.where(u < t3, decayed, final))))
+            u < t2, cosine, jnp.where(u < t3, to_float(decayed), final))))
 
     def consumed_tokens(k: Any) -> jax.Array:
         u = units(jnp.asarray(k))
-        return u.astype(jnp.result_type(int)) * unit if is_x64() else (
+        return u.astype(jnp.result_type(int)) * unit if u.dtype.itemsize == 8 else (
             to_float(u) * float(unit))
 
     return Schedule(lr, name=fn, params=dict(

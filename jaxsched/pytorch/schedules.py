@@ -177,7 +177,7 @@ def constant_lr(factor: float = 1.0 / 3, total_iters: int = 5, *, lr: float) -> 
 
     def lr_fn(k: jax.Array) -> jax.Array:
         check.reachable(fn, "total_iters", total, k)
-        return jnp.where(k < total, reduced, base)
+        return jnp.where(k < total, to_float(reduced), base)
 
     return Schedule(lr_fn, name=fn, params=dict(factor=f, total_iters=total, lr=base))
 
