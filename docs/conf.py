@@ -47,7 +47,8 @@ napoleon_use_rtype = False
 
 html_theme = "sphinx_book_theme"
 html_title = "jaxsched"
-html_static_path: list[str] = []
+html_static_path: list[str] = ["_static"]
+html_css_files = ["tables.css"]
 html_theme_options = {
     "show_toc_level": 2,
     # Only the current branch of the sidebar is rendered: with an API page per public name,

@@ -9,6 +9,7 @@ import html.parser
 import importlib.util
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -153,6 +154,20 @@ def test_pages_render_the_sources(site):
     first = next(line for line in (ROOT / "CHANGELOG.md").read_text().splitlines()
                  if line.startswith("## "))
     assert first.removeprefix("## ").split("]")[0].strip("[") in changelog
+
+
+def test_no_power_read_as_bold(site):
+    """Markdown reads ``2**31 ... 2**53`` in one paragraph as bold (``31 ... 2``): powers in
+    prose go in code spans. Also the reference tables carry the stylesheet that keeps them
+    inside the page."""
+    bad = []
+    for page in sorted(site.rglob("*.html")):
+        if "_static" in page.parts:
+            continue
+        bad += [f"{page.relative_to(site)}: {m}" for m in
+                re.findall(r"<strong>\d[^<]{0,40}", page.read_text())]
+    assert not bad, bad[:10]
+    assert "tables.css" in (site / "concepts" / "counts.html").read_text()
 
 
 def _chromium() -> str | None:
