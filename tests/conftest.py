@@ -86,6 +86,17 @@ def _fresh_trace_counters():
     chex.clear_trace_counter()
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Figures a test leaves open through pyplot (the docs' and notebooks' examples plot
+    and keep their figure) close after it: otherwise a worker that happens to run more than
+    20 of them warns ``More than 20 figures have been opened``, an error here."""
+    yield
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close("all")
+
+
 # The generators import torch/DeepSpeed at module level; tests import them when those exist.
 collect_ignore_glob = ["reference/*.py"]
 # The multi-device scripts set XLA_FLAGS (8 or 4 CPU devices) when imported: they run only in
