@@ -59,6 +59,7 @@ def test_the_run_is_the_papers():
         assert tokens(k - 1) < b <= tokens(k)
     with jax.enable_x64(True):
         got = np.asarray(jax.jit(jax.vmap(S.params["tokens"]))(jnp.arange(TOTAL + 1)))
+    assert got.dtype == np.int64  # exact integer tokens under x64
     np.testing.assert_array_equal(got, tokens(np.arange(TOTAL + 1)))
 
 

@@ -156,8 +156,8 @@ def deepseek_v3(
 
     def consumed_tokens(k: Any) -> jax.Array:
         u = units(jnp.asarray(k))
-        return u.astype(jnp.result_type(int)) * unit if u.dtype.itemsize == 8 else (
-            to_float(u) * float(unit))
+        wide = jnp.dtype(jnp.result_type(int)).itemsize == 8  # x64, or a wide count's scope
+        return u.astype(jnp.result_type(int)) * unit if wide else to_float(u) * float(unit)
 
     return Schedule(lr, name=fn, params=dict(
         peak_lr=peak, warmup_steps=w, decayed_lr=decayed, final_lr=final, seq_length=seq,
