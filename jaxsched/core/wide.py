@@ -228,27 +228,34 @@ def refuse_tpu(what: str) -> None:
                          f"or count in a larger unit")
 
 
+def _scoped(value: Callable[[], jax.Array], compute: Any, what: str) -> jax.Array:
+    """``value()`` traced under a scoped ``jax.enable_x64`` (int64 counts) with floats in
+    ``compute`` (None: the caller's), cast to the caller's float dtype; outside x64 it
+    refuses a TPU, naming ``what``."""
+    out = float_dtype()
+    if out != jnp.float64:
+        refuse_tpu(what)
+    with jax.enable_x64(True), computing_in(out if compute is None else compute):
+        return jnp.asarray(value()).astype(out)
+
+
 def in_x64(value: Callable[[], jax.Array]) -> jax.Array:
     """``value()`` traced under a scoped ``jax.enable_x64`` computing in float64 (int64
     counts, float64 values), cast to the caller's float dtype: a float64 formula inside a
     float32 program (which needs float64: CPU / GPU; on TPU it raises)."""
-    out = float_dtype()
-    if out != jnp.float64:
-        refuse_tpu("this schedule's float64 formula")
-    with jax.enable_x64(True), computing_in(jnp.float64):
-        return jnp.asarray(value()).astype(out)
+    return _scoped(value, jnp.float64, "this schedule's float64 formula")
 
 
 def evaluate(schedule: Any, count: WideCount) -> jax.Array:
     """``schedule`` at a wide count, exactly: its formula at the int64 count (a scoped x64
     inside the trace) with the caller's floats, in the caller's float dtype. Counts past
     2**63-1 give NaN."""
-    out = float_dtype()
-    if out != jnp.float64:
-        refuse_tpu("a schedule at a WideCount")
     hi, lo = jnp.asarray(count.hi, U32), jnp.asarray(count.lo, U32)
-    with jax.enable_x64(True), computing_in(out):
+
+    def value() -> jax.Array:
         # past 2**63-1 the int64 is negative: the schedule sees 0 (a count's clamp), then NaN
         k = (hi.astype(jnp.uint64) << 32 | lo.astype(jnp.uint64)).astype(jnp.int64)
-        v = jnp.asarray(schedule(k), out)
-        return jnp.where(k < 0, jnp.asarray(jnp.nan, out), v)
+        v = jnp.asarray(schedule(k), float_dtype())
+        return jnp.where(k < 0, jnp.asarray(jnp.nan, v.dtype), v)
+
+    return _scoped(value, None, "a schedule at a WideCount")
