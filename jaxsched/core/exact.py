@@ -36,8 +36,8 @@ import mpmath
 import numpy as np
 from jax.typing import ArrayLike
 
-__all__ = ["divide", "half_cos", "half_cos_turns", "idiv", "imod", "int_pow", "is_x64", "mix",
-           "piecewise_linear", "to_float", "two_prod_err", "floor_div"]
+__all__ = ["divide", "half_cos", "half_cos_turns", "idiv", "imod", "int64_counts", "int_pow",
+           "is_x64", "mix", "piecewise_linear", "to_float", "two_prod_err", "floor_div"]
 
 
 _COMPUTE: contextvars.ContextVar[Any] = contextvars.ContextVar("jaxsched_compute", default=None)
@@ -64,6 +64,12 @@ def computing_in(dtype: Any) -> Iterator[None]:
 
 def is_x64() -> bool:
     return float_dtype() == jnp.float64
+
+
+def int64_counts() -> bool:
+    """Whether counts are int64 here (a schedule's count is JAX's default int): under x64,
+    and inside a wide count's scoped x64 whatever the float dtype."""
+    return jnp.dtype(jnp.result_type(int)).itemsize == 8
 
 
 def to_float(x: ArrayLike) -> jax.Array:

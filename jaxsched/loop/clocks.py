@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import idiv, piecewise_linear
+from jaxsched.core.exact import idiv, int64_counts, piecewise_linear
 from jaxsched.core.schedule import Schedule, schedule_factory
 from jaxsched.core.wide import WideCount, evaluate
 
@@ -51,7 +51,7 @@ def _guarded(fn: str, schedule: Schedule, count: Any, limits: dict[bool, int],
 
     def clocked(inner: Schedule) -> Any:
         def value(k: jax.Array) -> jax.Array:
-            x64 = jnp.asarray(k).dtype.itemsize == 8  # int64 counts: x64, or a wide count's
+            x64 = int64_counts()  # under x64, or a wide count's scoped x64
             limit = limits[x64]
             if limit < 0:
                 raise ValueError(f"{fn}: {why[x64]}")
@@ -68,8 +68,7 @@ def _guarded(fn: str, schedule: Schedule, count: Any, limits: dict[bool, int],
             return value
 
         def wide_value(k: jax.Array) -> jax.Array:
-            wide_k = jnp.asarray(k).dtype.itemsize == 8
-            return value(k) if wide_k else evaluate(value, WideCount.of(k))
+            return value(k) if int64_counts() else evaluate(value, WideCount.of(k))
 
         return wide_value
 

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxsched.core import checks as check
-from jaxsched.core.exact import piecewise_linear, to_float
+from jaxsched.core.exact import int64_counts, piecewise_linear, to_float
 from jaxsched.core.schedule import Schedule, schedule_factory
 from jaxsched.loop.clocks import rampup_table
 
@@ -156,8 +156,8 @@ def deepseek_v3(
 
     def consumed_tokens(k: Any) -> jax.Array:
         u = units(jnp.asarray(k))
-        wide = jnp.dtype(jnp.result_type(int)).itemsize == 8  # x64, or a wide count's scope
-        return u.astype(jnp.result_type(int)) * unit if wide else to_float(u) * float(unit)
+        return (u.astype(jnp.result_type(int)) * unit if int64_counts()
+                else to_float(u) * float(unit))
 
     return Schedule(lr, name=fn, params=dict(
         peak_lr=peak, warmup_steps=w, decayed_lr=decayed, final_lr=final, seq_length=seq,
