@@ -38,13 +38,21 @@ def replicated_value(x: jax.Array) -> float:
     return float(shards[0])
 
 
-def main() -> None:
+def mesh_and_batch(features: int) -> tuple[Mesh, NamedSharding, NamedSharding, jax.Array,
+                                            jax.Array]:
+    """On 8 devices: the mesh, its data-parallel and replicated shardings, and a
+    least-squares batch of 64 rows of ``features`` (seed 0), sharded by rows."""
     assert jax.device_count() == 8, jax.devices()
     mesh = Mesh(np.array(jax.devices()), ("data",))
     batch, repl = NamedSharding(mesh, P("data")), NamedSharding(mesh, P())
     rng = np.random.default_rng(0)
-    x = jax.device_put(rng.normal(size=(64, 4)).astype(np.float32), batch)
+    x = jax.device_put(rng.normal(size=(64, features)).astype(np.float32), batch)
     y = jax.device_put(rng.normal(size=(64,)).astype(np.float32), batch)
+    return mesh, batch, repl, x, y
+
+
+def main() -> None:
+    mesh, batch, repl, x, y = mesh_and_batch(4)
     params0 = jax.device_put({"w": jnp.zeros(4), "b": jnp.zeros(())}, repl)
 
     def loss_fn(p, x, y):

@@ -20,9 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import Mesh, NamedSharding
-from jax.sharding import PartitionSpec as P
-from multidevice_check import leaf_traits, least_squares_step, replicated_value
+from multidevice_check import leaf_traits, least_squares_step, mesh_and_batch, replicated_value
 
 import jaxsched
 from jaxsched import WideCount
@@ -38,12 +36,7 @@ def x64_value(s, k: int) -> float:
 
 def main() -> None:
     assert not jax.config.jax_enable_x64
-    assert jax.device_count() == 8, jax.devices()
-    mesh = Mesh(np.array(jax.devices()), ("data",))
-    batch, repl = NamedSharding(mesh, P("data")), NamedSharding(mesh, P())
-    rng = np.random.default_rng(0)
-    x = jax.device_put(rng.normal(size=(64, 8)).astype(np.float32), batch)
-    y = jax.device_put(rng.normal(size=(64,)).astype(np.float32), batch)
+    _, batch, repl, x, y = mesh_and_batch(8)
     params0 = {"w": jax.device_put(jnp.zeros(8), batch), "b": jax.device_put(jnp.zeros(()), repl)}
     s = jaxsched.cosine_annealing_lr(2**31 - 1, eta_min=0.001, lr=0.1)
 
