@@ -79,17 +79,7 @@ def _mlp_scanned(opt: optax.GradientTransformation, n: int):
         logits = h @ p["w2"] + p["b2"]
         return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
-    @jax.jit
-    def run(p):
-        def body(carry, _):
-            p, state = carry
-            g = jax.grad(loss)(p)
-            updates, state = opt.update(g, state, p)
-            return (optax.apply_updates(p, updates), state), None
-
-        (p, _), _ = jax.lax.scan(body, (p, opt.init(p)), None, length=n)
-        return p
-    return run
+    return scanned(opt, n, grad=jax.grad(loss))
 
 
 def _mlp_params():

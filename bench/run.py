@@ -150,13 +150,15 @@ def bench_curves(n: int, n_torch: int, rounds: int) -> list[dict]:
     return rows
 
 
-def scanned(opt: optax.GradientTransformation, n: int) -> Callable[[object], object]:
-    """A jitted ``lax.scan`` of ``n`` updates of ``opt``, the params as their own gradient."""
+def scanned(opt: optax.GradientTransformation, n: int,
+            grad: Callable[[object], object] | None = None) -> Callable[[object], object]:
+    """A jitted ``lax.scan`` of ``n`` updates of ``opt``; the gradient is ``grad(params)``,
+    by default the params themselves."""
     @jax.jit
     def run(params):
         def body(carry, _):
             p, state = carry
-            updates, state = opt.update(p, state, p)
+            updates, state = opt.update(p if grad is None else grad(p), state, p)
             return (optax.apply_updates(p, updates), state), None
 
         (params, _), _ = jax.lax.scan(body, (params, opt.init(params)), None, length=n)
