@@ -19,7 +19,7 @@ float64 arithmetic is compiled in, except where a formula itself needs it (Keras
 ``in_x64`` evaluates) or a user's lambda promotes with the int64 count (``LambdaLR``). On
 TPU a wide count raises: enable x64 there and pass int64 counts. Counts from 2**63 (past
 int64) give NaN; an add that would pass 2**64-1 saturates there (all ones), which is such
-a count: loud, never wrapped. The cost is the 64-bit remainder: ``bench/COUNTS-cpu.md``.
+a count: loud, never wrapped. The cost is the 64-bit count itself: ``bench/COUNTS-cpu.md``.
 """
 
 from __future__ import annotations

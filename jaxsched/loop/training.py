@@ -55,8 +55,8 @@ def scheduled(factory: Callable[..., optax.GradientTransformation], schedule: Sc
     (``state.hyperparams_states["learning_rate"]``, two uint32 limbs), exact to 2**63-1
     without x64: each update evaluates the schedule's float32 formula at that exact count
     (int64 positions under a scoped x64, ``jaxsched.core.wide``; CPU or GPU, not TPU). Off
-    by default: it changes the state's structure (checkpoints) and costs a 64-bit
-    remainder per step.
+    by default: it changes the state's structure (checkpoints) and costs the 64-bit count's
+    arithmetic each step (``bench/COUNTS-cpu.md``).
 
     Args:
         factory: an optax optimizer factory taking ``learning_rate``.
